@@ -1,0 +1,50 @@
+"""Text normalisation and tokenisation shared by indexing and querying.
+
+Originals are never changed: these forms are only for matching (embedding, BM25, figure
+lookup). Answers always quote the original characters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+# Zero-width and bidi control characters: invisible, but they split words for jieba and BM25.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_WORDISH = re.compile(r"\w", re.UNICODE)
+
+# Function words and question words that carry no topic; dropped from BM25 queries only.
+QUERY_STOPWORDS = frozenset(
+    """的 了 吗 呢 吧 啊 是 在 和 与 及 或 有 多少 多大 几 什么 哪些 哪个 哪 怎么 怎样 如何 为什么
+    请问 是否 请 一下 那 那么 这 这个 那个 其 之 为 对 把 被 给 就 都 也 还 又 what how which
+    who when where why is are was were the a an of in on to for and or do does did much many will
+    be by with at from as that this it its""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC plus removal of zero-width/bidi characters: the form used for all matching."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+
+
+@lru_cache(maxsize=4096)
+def _cut(text: str) -> tuple[str, ...]:
+    return tuple(jieba.cut_for_search(text))
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode tokens of the normalised, lower-cased text, punctuation dropped."""
+    norm = normalize(text).lower()
+    return [t for t in (tok.strip() for tok in _cut(norm)) if t and _WORDISH.search(t)]
+
+
+def query_tokens(text: str) -> list[str]:
+    """Tokens for a BM25 query: like :func:`tokenize` without question and function words."""
+    toks = [t for t in tokenize(text) if t not in QUERY_STOPWORDS]
+    return toks or tokenize(text)

@@ -1,0 +1,89 @@
+"""The records that flow through the pipeline. Ids derive from content, so re-indexing the
+same text yields the same ids."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+
+def content_id(*parts: object, length: int = 16) -> str:
+    """A short, stable hex id from the given parts."""
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8"))
+    return h.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of one section of one article, with its span in the source text.
+
+    ``text`` quotes the original characters; column-break gaps inside a sentence are closed,
+    real paragraph breaks become a newline. ``start``/``end`` delimit it in the source.
+    """
+
+    passage_id: str
+    doc_id: str
+    source: str
+    title: str
+    subtitle: str | None
+    section: str | None
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    def header(self) -> str:
+        """Title, subtitle and section: indexed with the text so headings are searchable."""
+        return " ".join(p for p in (self.title, self.subtitle, self.section) if p)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Scores:
+    dense: float | None
+    bm25: float | None
+    fused: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its scores (``None`` where a retriever did not return it)."""
+
+    passage: Passage
+    scores: Scores
+    rank: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        p = self.passage
+        return {
+            "passage_id": p.passage_id,
+            "doc_id": p.doc_id,
+            "title": p.title,
+            "section": p.section,
+            "text": p.text,
+            "start": p.start,
+            "end": p.end,
+            "scores": self.scores.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the index knows about one source document."""
+
+    doc_id: str
+    source: str
+    title: str
+    content_hash: str
+    chunk_digest: str
+    passages: int
+    chars: int
+    articles: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
