@@ -1,0 +1,51 @@
+"""The engine's explicit configuration. Built once from settings (env vars, flags) by the
+CLI or the server; the library itself never reads the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.chunk import ChunkConfig
+from rag.index import ANN_KINDS
+from rag.model import DEFAULT_MODEL_NAME
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Hybrid retrieval: weighted reciprocal-rank fusion of dense and BM25 rankings."""
+
+    dense_weight: float = 0.5
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 100
+    top_k: int = 5
+    max_k: int = 100
+
+    def __post_init__(self) -> None:
+        if self.dense_weight < 0 or self.bm25_weight < 0:
+            raise ValueError("fusion weights must be non-negative")
+        if self.dense_weight == 0 and self.bm25_weight == 0:
+            raise ValueError("at least one fusion weight must be positive")
+        if self.rrf_k < 1 or self.candidates < 1 or not 1 <= self.top_k <= self.max_k:
+            raise ValueError("rrf_k, candidates and top_k must be positive, top_k <= max_k")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    index_dir: Path
+    corpus_dir: Path | None = None
+    model: str = DEFAULT_MODEL_NAME
+    model_cache: Path = Path(".cache/models")
+    chunking: ChunkConfig = field(default_factory=ChunkConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    ann: str = "flat"
+    max_query_chars: int = 500
+    auto_index: bool = True
+    embed_batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if self.ann not in ANN_KINDS:
+            raise ValueError(f"ann must be one of {ANN_KINDS}, got {self.ann!r}")
+        if self.max_query_chars < 1:
+            raise ValueError("max_query_chars must be positive")

@@ -1,0 +1,113 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 (jieba tokens) rankings fused by weighted
+reciprocal rank. Each hit keeps the score of each retriever so callers can see why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import RetrievalConfig
+from rag.embed import Embedder
+from rag.figures import figure_tokens
+from rag.index import Snapshot
+from rag.text import normalize, query_tokens, tokenize
+from rag.types import Hit, Passage, Scores
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+def passage_index_text(p: Passage) -> str:
+    """What gets embedded: headings first, so a passage under 成都市 is about 成都."""
+    return normalize(f"{p.header()}\n{p.text}")
+
+
+def passage_tokens(p: Passage) -> list[str]:
+    """BM25 tokens: jieba words of headings and text, plus canonical figure tokens."""
+    return tokenize(f"{p.header()}\n{p.text}") + figure_tokens(p.text)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict results to documents or articles (exact ids; title/section by substring)."""
+
+    doc_ids: tuple[str, ...] = ()
+    title: str | None = None
+    section: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.title or self.section)
+
+    def accepts(self, p: Passage) -> bool:
+        if self.doc_ids and p.doc_id not in self.doc_ids:
+            return False
+        if self.title and self.title not in p.title and self.title not in (p.subtitle or ""):
+            return False
+        return not (self.section and self.section not in (p.section or ""))
+
+
+def _top(scores: np.ndarray, n: int) -> list[int]:
+    n = min(n, len(scores))
+    if n <= 0:
+        return []
+    idx = np.argpartition(-scores, n - 1)[:n]
+    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
+
+
+def dense_ranking(snap: Snapshot, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
+    if snap.dense.ntotal == 0:
+        return []
+    scores, ids = snap.dense.search(qvec.reshape(1, -1), min(n, snap.dense.ntotal))
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def bm25_ranking(snap: Snapshot, tokens: list[str], n: int) -> list[tuple[int, float]]:
+    if snap.bm25 is None or not tokens:
+        return []
+    scores = np.asarray(snap.bm25.get_scores(tokens), dtype=np.float32)
+    return [(i, float(scores[i])) for i in _top(scores, n) if scores[i] > 0]
+
+
+def search(
+    snap: Snapshot,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int,
+    cfg: RetrievalConfig,
+    filters: Filters | None = None,
+    mode: str = "hybrid",
+) -> list[Hit]:
+    """Top-k passages for a query, best first."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    total = len(snap.passages)
+    # With a filter, rank everything so that k matching passages can be found.
+    n = total if filters else min(total, max(cfg.candidates, k))
+    dense: list[tuple[int, float]] = []
+    bm25: list[tuple[int, float]] = []
+    if mode in ("hybrid", "dense") and (mode == "dense" or cfg.dense_weight > 0):
+        qvec = embedder.encode_queries([normalize(query)])[0]
+        dense = dense_ranking(snap, qvec, n)
+    if mode in ("hybrid", "bm25") and (mode == "bm25" or cfg.bm25_weight > 0):
+        bm25 = bm25_ranking(snap, query_tokens(query) + figure_tokens(query), n)
+    if filters:
+        dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
+        bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
+    wd = 1.0 if mode == "dense" else (0.0 if mode == "bm25" else cfg.dense_weight)
+    wb = 1.0 if mode == "bm25" else (0.0 if mode == "dense" else cfg.bm25_weight)
+    fused: dict[int, float] = {}
+    dense_score = dict(dense)
+    bm25_score = dict(bm25)
+    for weight, ranking in ((wd, dense), (wb, bm25)):
+        for rank, (i, _) in enumerate(ranking, start=1):
+            fused[i] = fused.get(i, 0.0) + weight / (cfg.rrf_k + rank)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    return [
+        Hit(
+            passage=snap.passages[i],
+            scores=Scores(dense=dense_score.get(i), bm25=bm25_score.get(i), fused=fused[i]),
+            rank=r,
+        )
+        for r, i in enumerate(order, start=1)
+    ]

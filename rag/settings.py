@@ -1,0 +1,65 @@
+"""Settings: defaults, ``RAG_*`` environment variables and command-line flags, read once at
+start-up by the CLI or the server and turned into an explicit :class:`EngineConfig`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.chunk import ChunkConfig
+from rag.config import EngineConfig, RetrievalConfig
+from rag.model import DEFAULT_MODEL_NAME
+
+
+class Settings(BaseSettings):
+    """Every knob in one place. Env vars: ``RAG_INDEX_DIR``, ``RAG_EMBED_MODEL`` …"""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Path("index")
+    corpus_dir: Path | None = Path("corpus")
+    embed_model: str = DEFAULT_MODEL_NAME
+    model_cache: Path = Field(default_factory=lambda: Path(user_cache_dir("rag-zh")) / "models")
+    chunk_size: int = 240
+    chunk_overlap: int = 60
+    dense_weight: float = 0.5
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    top_k: int = 5
+    ann: str = "flat"
+    max_query_chars: int = 500
+    auto_index: bool = True
+    threads: int | None = None
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            index_dir=self.index_dir,
+            corpus_dir=self.corpus_dir,
+            model=self.embed_model,
+            model_cache=self.model_cache,
+            chunking=ChunkConfig(size=self.chunk_size, overlap=self.chunk_overlap),
+            retrieval=RetrievalConfig(
+                dense_weight=self.dense_weight,
+                bm25_weight=self.bm25_weight,
+                rrf_k=self.rrf_k,
+                top_k=self.top_k,
+            ),
+            ann=self.ann,
+            max_query_chars=self.max_query_chars,
+            auto_index=self.auto_index,
+        )
+
+
+def prepare_runtime(settings: Settings) -> None:
+    """Process-wide switches, set once at start-up: models load from disk only."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
