@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalConfig
+from rag.crosslingual import expand
 from rag.embed import Embedder
 from rag.figures import figure_tokens
 from rag.index import Snapshot
@@ -44,6 +45,15 @@ class Filters:
         if self.title and self.title not in p.title and self.title not in (p.subtitle or ""):
             return False
         return not (self.section and self.section not in (p.section or ""))
+
+
+def bm25_query(query: str) -> list[str]:
+    """BM25 terms of a query: its words, its figures, and Chinese words for English ones."""
+    terms = query_tokens(query) + figure_tokens(query)
+    extra = expand(query)
+    if extra:
+        terms += tokenize(" ".join(extra))
+    return terms
 
 
 def _top(scores: np.ndarray, n: int) -> list[int]:
@@ -90,7 +100,7 @@ def search(
         qvec = embedder.encode_queries([normalize(query)])[0]
         dense = dense_ranking(snap, qvec, n)
     if mode in ("hybrid", "bm25") and (mode == "bm25" or cfg.bm25_weight > 0):
-        bm25 = bm25_ranking(snap, query_tokens(query) + figure_tokens(query), n)
+        bm25 = bm25_ranking(snap, bm25_query(query), n)
     if filters:
         dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
         bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
