@@ -36,7 +36,7 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many types; all mean "cannot load"
             raise ModelError(f"cannot load embedding model {model_path!r}: {exc}") from None
         self.name = name or model_path
-        dim = self._model.get_sentence_embedding_dimension()
+        dim = self._model.get_embedding_dimension()
         if not dim:
             raise ModelError(f"model {model_path!r} does not report an embedding dimension")
         self.dim = int(dim)
