@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,15 @@ def cmd_model_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.app import run
+
+    s: Settings = args.settings
+    run(s.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port))
+                             if v is not None}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -126,13 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--force", action="store_true", help="convert again")
     mp.set_defaults(func=cmd_model_prepare)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    p = sub.add_parser("serve", help="run the chat web server (FastAPI + web page)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; env RAG_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000; env RAG_PORT)")
+    p.set_defaults(func=cmd_serve)
     return parser
-
-
-# Later stages (answers, server, evaluation) register their sub-commands here.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _settings(args: argparse.Namespace) -> Settings:

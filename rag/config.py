@@ -43,6 +43,7 @@ class EngineConfig:
     max_query_chars: int = 500
     auto_index: bool = True
     embed_batch_size: int = 16
+    max_upload_bytes: int = 2 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.ann not in ANN_KINDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -12,12 +13,22 @@ from rag import index as store
 from rag.chunk import chunk_document
 from rag.config import EngineConfig
 from rag.embed import Embedder, SentenceTransformerEmbedder
-from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, QueryRejected, RagError
-from rag.ingest import discover, parse_text, read_source
+from rag.errors import (
+    DocumentRejected,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    NotFound,
+    QueryRejected,
+    RagError,
+)
+from rag.ingest import SUPPORTED_SUFFIXES, decode_source, discover, parse_text, read_source
 from rag.model import resolve_model
 from rag.retrieve import MODES, Filters, passage_index_text, passage_tokens
 from rag.retrieve import search as hybrid_search
 from rag.types import DocumentInfo, Hit, Passage
+
+UPLOADS = "uploads"
 
 
 @dataclass(frozen=True)
@@ -261,6 +272,60 @@ class Engine:
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.snapshot().documents)
+
+    # -- document management (used by the server) ---------------------------------------
+
+    def add_document(self, filename: str, data: bytes) -> DocumentInfo:
+        """Store an uploaded document in the corpus under a server-made name and index it.
+
+        Only the suffix of the client's file name is used; the stored name is the content
+        id, so no client-supplied text ever becomes part of a path.
+        """
+        corpus = self._corpus_dir()
+        suffix = Path(filename.replace("\\", "/")).suffix.lower() if filename else ""
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise DocumentRejected(
+                f"unsupported file type {suffix or '(none)'}; "
+                f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            )
+        if len(data) > self.config.max_upload_bytes:
+            raise DocumentRejected(
+                f"document is {len(data)} bytes; the limit is {self.config.max_upload_bytes}"
+            )
+        text, content_hash = decode_source(data, f"upload{suffix}")
+        if not text.strip():
+            raise DocumentRejected("document holds no text")
+        doc_id = content_hash[:16]
+        folder = corpus / UPLOADS
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{doc_id}{suffix}"
+        if not target.exists():
+            tmp = folder / f".{doc_id}{suffix}.part"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        self.index()
+        for d in self.snapshot().documents:
+            if d.doc_id == doc_id:
+                return d
+        raise DocumentRejected("document was stored but produced no passages")
+
+    def delete_document(self, doc_id: str) -> DocumentInfo:
+        """Remove a document's file from the corpus folder and drop it from the index."""
+        corpus = self._corpus_dir().resolve()
+        for d in self.snapshot().documents:
+            if d.doc_id == doc_id:
+                path = (corpus / d.source).resolve()
+                if corpus not in path.parents:
+                    raise NotFound(f"document {doc_id} is not stored in the corpus folder")
+                path.unlink(missing_ok=True)
+                self.index()
+                return d
+        raise NotFound(f"no document with id {doc_id!r}")
+
+    def _corpus_dir(self) -> Path:
+        if self.config.corpus_dir is None:
+            raise RagError("no corpus folder is configured")
+        return self.config.corpus_dir
 
 
 def _source_name(path: Path, roots: list[Path]) -> str:

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     max_query_chars: int = 500
     auto_index: bool = True
     threads: int | None = None
+    # server (``rag serve``)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_key: str | None = None  # required for writes (POST/DELETE /documents)
+    read_key: str | None = None  # when set, reads need it too
+    cors_origins: list[str] = []
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_upload_bytes: int = 2 * 1024 * 1024
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -51,6 +59,7 @@ class Settings(BaseSettings):
             ann=self.ann,
             max_query_chars=self.max_query_chars,
             auto_index=self.auto_index,
+            max_upload_bytes=self.max_upload_bytes,
         )
 
 

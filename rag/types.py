@@ -87,3 +87,72 @@ class DocumentInfo:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites; ``id`` is the number used in the ``[n]`` markers."""
+
+    id: int
+    passage_id: str
+    doc_id: str
+    title: str
+    section: str | None
+    text: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "passage_id": self.passage_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerFigure:
+    """A figure used in (or offered with) an answer, tied to the citation it comes from."""
+
+    text: str
+    value: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    kind: str
+    qualifier: str
+    subject: str | None
+    date: str | None
+    citation: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The ``rag ask --json`` contract, reused by the HTTP API."""
+
+    question: str
+    rewritten_question: str | None
+    found: bool
+    answer: str
+    figures: list[AnswerFigure]
+    citations: list[Citation]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "rewritten_question": self.rewritten_question,
+            "found": self.found,
+            "answer": self.answer,
+            "figures": [f.to_dict() for f in self.figures],
+            "citations": [c.to_dict() for c in self.citations],
+        }
