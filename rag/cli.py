@@ -66,6 +66,116 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_answer(answer: Any) -> None:
+    if answer.rewritten_question:
+        print(f"(理解为 / read as: {answer.rewritten_question})")
+    print(answer.answer)
+    for c in answer.citations:
+        where = " / ".join(x for x in (c.title, c.section) if x)
+        print(f"  [{c.id}] {where} (chars {c.start}-{c.end})")
+        print("      " + c.text.replace("\n", "\n      "))
+    if answer.figures:
+        print("  figures: " + "; ".join(
+            f"{f.text} [{f.citation}]" + (f" ({f.subject})" if f.subject else "")
+            for f in answer.figures))
+
+
+def _read_history(path: Path) -> list[str]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RagError(f"{path}: cannot read history ({exc})") from None
+    if not isinstance(raw, list):
+        raise RagError(f"{path}: history must be a JSON list of messages")
+    turns: list[str] = []
+    for m in raw:
+        if isinstance(m, str):
+            turns.append(m)
+        elif isinstance(m, dict) and m.get("role", "user") == "user" and isinstance(
+            m.get("content"), str
+        ):
+            turns.append(m["content"])
+    return turns
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    if args.batch:
+        return _ask_batch(engine, Path(args.batch))
+    if args.question is None:
+        raise RagError("give a QUESTION, or --batch FILE")
+    history = list(args.turn)
+    if args.history:
+        history = _read_history(Path(args.history)) + history
+    answer = engine.ask(args.question, history=history, k=args.k)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _ask_batch(engine: Any, path: Path) -> int:
+    """One JSON object per input line → one answer object per output line, in order.
+    A bad line gets an error object instead of stopping the batch."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RagError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    failed = 0
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                raise RagError("each line must be an object with a string 'question'")
+            turns = item.get("turns") or []
+            if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
+                raise RagError("'turns' must be a list of strings")
+            _print_json(engine.ask(item["question"], history=turns).to_dict())
+        except (ValueError, RagError) as exc:
+            failed += 1
+            _print_json({"line": n, "error": str(exc).splitlines()[0]})
+    return 1 if failed else 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    history: list[str] = []
+    print("提问（空行或 Ctrl-D 结束）/ Ask (empty line or Ctrl-D to quit)")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = engine.ask(question, history=history)
+        except RagError as exc:
+            print(f"rag: error: {exc}")
+            continue
+        _print_answer(answer)
+        history.append(answer.rewritten_question or question)
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    rows = _engine(args).figures(subject=args.subject, kind=args.kind)
+    if args.json:
+        _print_json([r.to_dict() for r in rows])
+        return 0
+    print(f"{'figure':<22}{'value':>18} {'unit':<5}{'q':<2}{'kind':<9}{'date':<10} subject / section")
+    for r in rows:
+        value = (f"{r.value:,.6g}" if r.value is not None else
+                 f"{r.low:,.6g}–{r.high:,.6g}" if r.low is not None and r.high is not None else "")
+        where = r.subject or r.section or r.title
+        print(f"{r.text:<22}{value:>18} {r.unit:<5}{r.qualifier:<2}{r.kind:<9}"
+              f"{r.date or '':<10} {where} [{r.section or r.title}]")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     info = _engine(args).info()
     if args.json:
@@ -124,6 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--section", help="only sections whose heading contains this")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with cited figures")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--turn", action="append", default=[],
+                   help="an earlier question of the conversation (repeat, oldest first)")
+    p.add_argument("--history", help="JSON file with the earlier messages")
+    p.add_argument("--batch", help="JSON lines file of {question, turns?}; one answer per line")
+    p.add_argument("--k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive questions with follow-ups")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("figures", help="the corpus's extracted figures as a table")
+    p.add_argument("--subject", help="only figures whose subject/section/title contains this")
+    p.add_argument("--kind", help="only this kind (money, count, percent, date, …)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("info", help="show what the index holds")
     p.add_argument("--json", action="store_true")

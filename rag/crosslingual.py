@@ -25,6 +25,38 @@ _STOP = frozenset(
 )
 _GENERIC = frozenset({"one", "person", "thing", "used", "abbr", "variant", "surname", "cl"})
 MAX_PER_TERM = 4
+# Technology-policy terms that CC-CEDICT lacks; checked before the dictionary.
+DOMAIN_GLOSSARY: dict[str, list[str]] = {
+    "computing power": ["算力"],
+    "compute": ["算力"],
+    "intelligent computing": ["智算"],
+    "embodied intelligence": ["具身智能"],
+    "embodied ai": ["具身智能"],
+    "humanoid robot": ["人形机器人"],
+    "humanoid": ["人形机器人"],
+    "data center": ["数据中心"],
+    "voucher": ["券", "服务券"],
+    "base station": ["基站"],
+    "telecom": ["通信业", "通信"],
+    "telecommunication": ["通信业", "通信"],
+    "large model": ["大模型"],
+    "artificial intelligence": ["人工智能"],
+    "ai": ["人工智能"],
+    "industrial internet": ["工业互联网"],
+    "digital transformation": ["数字化转型"],
+    "low-altitude economy": ["低空经济"],
+    "low altitude economy": ["低空经济"],
+    "subsidy": ["补助", "补贴", "奖补"],
+    "fund size": ["规模"],
+    "target size": ["目标规模"],
+    "size": ["规模"],
+    "first phase": ["首期"],
+    "step": ["步骤"],
+    "measure": ["措施"],
+    "enterprise": ["企业"],
+    "company": ["企业"],
+    "penetration rate": ["普及率"],
+}
 
 
 def _singular(word: str) -> str:
@@ -68,8 +100,10 @@ def _glossary() -> dict[str, list[str]]:
                 keys.append((pos, _key(g)))
         for pos, k in keys:
             ranked[k].append((pos, len(simp), simp))
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {_key(k): list(v) for k, v in DOMAIN_GLOSSARY.items()}
     for k, cands in ranked.items():
+        if k in out:
+            continue
         seen: list[str] = []
         for _, _, simp in sorted(cands):
             if simp not in seen:
@@ -84,20 +118,27 @@ def has_english(text: str) -> bool:
 
 def expand(query: str) -> list[str]:
     """Chinese words for the English words and phrases of a query (empty if none)."""
+    return [zh for _, words in expand_groups(query) for zh in words]
+
+
+def expand_groups(query: str) -> list[tuple[str, list[str]]]:
+    """Each English word or phrase of the query that the dictionary knows, with its Chinese
+    words: [("base stations", ["基站"]), ("shandong", ["山东", "山东省"])]."""
     words = [w.lower() for w in _LATIN_WORD.findall(query)]
     if not any(len(w) > 1 and w not in _STOP for w in words):
         return []
     gloss = _glossary()
-    out: list[str] = []
+    out: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(words):
         for n in (3, 2, 1):
             chunk = words[i:i + n]
-            if len(chunk) < n or (n == 1 and (chunk[0] in _STOP or len(chunk[0]) < 3)):
+            if len(chunk) < n or (n == 1 and (chunk[0] in _STOP or (
+                    len(chunk[0]) < 3 and chunk[0] not in DOMAIN_GLOSSARY))):
                 continue
             hit = gloss.get(_key(" ".join(w.removesuffix("'s") for w in chunk)))
             if hit:
-                out.extend(hit)
+                out.append((" ".join(w.removesuffix("'s") for w in chunk), hit))
                 i += n
                 break
         else:

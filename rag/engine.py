@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rag import index as store
+from rag.answer import compose
 from rag.chunk import chunk_document
 from rag.config import EngineConfig
 from rag.embed import Embedder, SentenceTransformerEmbedder
@@ -24,9 +26,10 @@ from rag.errors import (
 )
 from rag.ingest import SUPPORTED_SUFFIXES, decode_source, discover, parse_text, read_source
 from rag.model import resolve_model
+from rag.question import analyse, rewrite
 from rag.retrieve import MODES, Filters, passage_index_text, passage_tokens
 from rag.retrieve import search as hybrid_search
-from rag.types import DocumentInfo, Hit, Passage
+from rag.types import Answer, DocumentInfo, FigureRow, Hit, Passage, figure_table
 
 UPLOADS = "uploads"
 
@@ -62,6 +65,7 @@ class Engine:
         self._model_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._checked = 0.0
+        self._figure_rows: dict[str, list[FigureRow]] = {}
 
     # -- components -----------------------------------------------------------------------
 
@@ -247,6 +251,45 @@ class Engine:
             raise QueryRejected(f"mode must be one of {', '.join(MODES)}")
         snap = self.snapshot()
         return hybrid_search(snap, self.embedder, q, k=k, cfg=r, filters=filters, mode=mode)
+
+    def ask(self, question: str, *, history: Sequence[str] | None = None,
+            k: int | None = None, filters: Filters | None = None) -> Answer:
+        """Answer a question, with earlier user turns (oldest first) for follow-ups."""
+        q_text = self.check_query(question)
+        previous: str | None = None
+        for turn in history or []:
+            if isinstance(turn, str) and turn.strip():
+                turn = turn.strip()[: self.config.max_query_chars]
+                previous = rewrite(turn, previous) or turn
+        rewritten = rewrite(q_text, previous)
+        q = analyse(rewritten or q_text)
+        k_eff = self.config.retrieval.top_k * 2 if k is None else k
+        if not 1 <= k_eff <= self.config.retrieval.max_k:
+            raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
+        snap = self.snapshot()
+
+        def search(query: str, n: int) -> list[Hit]:
+            n = min(n, self.config.retrieval.max_k)
+            return hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
+                                 filters=filters)
+
+        return compose(q, q_text, rewritten, search, k=k_eff)
+
+    def figures(self, *, subject: str | None = None, kind: str | None = None) -> list[FigureRow]:
+        """Every figure of the corpus (one row per figure and section), optionally filtered
+        by subject (substring of subject, section or title) and kind."""
+        snap = self.snapshot()
+        rows = self._figure_rows.get(snap.version)
+        if rows is None:
+            rows = figure_table(snap.passages)
+            self._figure_rows = {snap.version: rows}
+        out = rows
+        if subject:
+            out = [r for r in out if subject in (r.subject or "") or subject in (r.section or "")
+                   or subject in r.title]
+        if kind:
+            out = [r for r in out if r.kind == kind]
+        return out
 
     def info(self) -> dict[str, Any]:
         """Index facts from the manifest; does not load the model."""

@@ -156,3 +156,47 @@ class Answer:
             "figures": [f.to_dict() for f in self.figures],
             "citations": [c.to_dict() for c in self.citations],
         }
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One row of the corpus figure table (``rag figures``, ``GET /figures``)."""
+
+    text: str
+    value: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    kind: str
+    qualifier: str
+    subject: str | None
+    date: str | None
+    doc_id: str
+    passage_id: str
+    title: str
+    section: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def figure_table(passages: list[Passage]) -> list[FigureRow]:
+    """Figures of all passages, each once even where chunks overlap."""
+    from rag.figures import extract_figures
+
+    rows: list[FigureRow] = []
+    seen: set[tuple[str, str | None, str, str]] = set()
+    for p in passages:
+        text = p.text
+        for f in extract_figures(text):
+            # the sentence around the figure identifies it across overlapping chunks
+            left = max(text.rfind(c, 0, f.start) for c in "。！？；;\n")
+            right = min((i for i in (text.find(c, f.end) for c in "。！？；;\n") if i >= 0),
+                        default=len(text))
+            key = (p.doc_id, p.section, f.text, text[left + 1:right])
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(FigureRow(f.text, f.value, f.low, f.high, f.unit, f.kind, f.qualifier,
+                                  f.subject, f.date, p.doc_id, p.passage_id, p.title, p.section))
+    return rows

@@ -1,0 +1,472 @@
+"""Extractive, rule-based answers with citations.
+
+No language model: the answer is assembled from the retrieved passages' own sentences and
+figures. Every figure in an answer is a figure extracted from a passage it cites; this is
+checked in :func:`enforce_citations` on every answer, and anything else is dropped.
+When the evidence does not mention the place or year asked about, or does not cover the
+question's terms, the answer is ``found: false`` rather than another subject's figure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from rag.figures import Figure, extract_figures
+from rag.question import Question, place_core
+from rag.text import normalize
+from rag.types import Answer, AnswerFigure, Citation, Hit, Passage
+
+# A passage must cover at least this share of the question's content terms to be evidence.
+MIN_COVERAGE = 0.5
+# English terms reach Chinese text only through a dictionary, which misses some words.
+MIN_COVERAGE_EN = 0.34
+_SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
+_MARKER = re.compile(r"\[\d+\]")
+_PART = re.compile(r"首期|一期|二期|其中|单笔|每家")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit: Hit
+    text: str
+    start: int  # offset in the passage text
+    figures: tuple[Figure, ...]  # with offsets relative to the sentence
+
+
+@dataclass
+class _Candidate:
+    sentence: _Sentence
+    figure: Figure | None
+    score: float
+    coverage: float
+
+
+@dataclass
+class _Draft:
+    """An answer under construction: text parts refer to hits by object, numbered later."""
+
+    parts: list[tuple[str, Hit | None]] = field(default_factory=list)
+    used: list[tuple[Figure, Hit]] = field(default_factory=list)
+    evidence: list[_Sentence] = field(default_factory=list)
+
+    def add(self, text: str, hit: Hit | None = None) -> None:
+        self.parts.append((text, hit))
+
+
+def sentences(hit: Hit) -> list[_Sentence]:
+    """The sentences of a passage with the figures inside each."""
+    out: list[_Sentence] = []
+    text = hit.passage.text
+    for m in _SENT.finditer(text):
+        s = m.group().strip()
+        if len(s) < 2:
+            continue
+        start = m.start() + (len(m.group()) - len(m.group().lstrip()))
+        out.append(_Sentence(hit, s, start, tuple(extract_figures(s))))
+    return out
+
+
+def _context(p: Passage) -> str:
+    return normalize(f"{p.header()} {p.text}").lower()
+
+
+def _term_hits(terms: Sequence[tuple[str, ...]], text: str) -> list[bool]:
+    """Which terms (any alternative) occur in the text; a long alternative may match by
+    its stem (机器人学 → 机器人)."""
+    out = []
+    for alts in terms:
+        out.append(any(a in text or (len(a) > 2 and a[:-1] in text) for a in alts))
+    return out
+
+
+def coverage(q: Question, text: str) -> float:
+    if not q.terms:
+        return 1.0
+    hits = _term_hits(q.terms, text)
+    return sum(hits) / len(hits)
+
+
+def _place_ok(q: Question, p: Passage, sentence: str, places: Sequence[str] | None = None) -> bool:
+    """Every place asked about is the passage's section/title or named in the sentence."""
+    for place in q.places if places is None else places:
+        core = place_core(place)
+        where = f"{p.section or ''} {p.title} {p.subtitle or ''} {sentence}"
+        if core not in where:
+            return False
+    return True
+
+
+def _year_ok(q: Question, sentence: str, fig: Figure | None) -> bool:
+    return all(not (year not in sentence and not (fig and fig.date and year in fig.date)) for year in q.years)
+
+
+def _proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]]) -> float:
+    """How many of the question's terms stand close to the figure (each 0..1; within four
+    characters counts as adjacent, so that the order of figures decides between
+    "总规模达50亿元,首期规模10亿元")."""
+    low = sentence.lower()
+    total = 0.0
+    for alts in terms:
+        best = len(sentence)
+        for a in alts:
+            for m in re.finditer(re.escape(a), low):
+                d = fig.start - m.end() if m.end() <= fig.start else m.start() - fig.end
+                best = min(best, max(d, 0))
+        total += 1.0 / (1.0 + max(best - 4, 0) / 4.0)
+    return total / max(len(terms), 1)
+
+
+def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
+                places: Sequence[str] | None = None) -> list[_Candidate]:
+    """Scored evidence: one candidate per matching figure (or per sentence when no figure
+    is asked for), after the hard constraints (place, year, coverage, kind)."""
+    out: list[_Candidate] = []
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.passage
+        pass_cov = coverage(q, _context(p))
+        if pass_cov < (MIN_COVERAGE_EN if q.english else MIN_COVERAGE):
+            continue
+        prior = 1.0 / (rank + 1)
+        for s in sentences(hit):
+            if not _place_ok(q, p, s.text, places):
+                continue
+            # the sentence itself must carry the terms: a headline that states a figure
+            # (5G基站将达27万个) would otherwise lend them to every sentence under it
+            sent_cov = coverage(q, normalize(s.text).lower())
+            base = 2.0 * sent_cov + pass_cov + prior
+            if not kinds:
+                if _year_ok(q, s.text, None):
+                    out.append(_Candidate(s, None, base, pass_cov))
+                continue
+            for f in s.figures:
+                if f.kind not in kinds or not _year_ok(q, s.text, f):
+                    continue
+                score = base + _proximity(normalize(s.text), f, q.terms)
+                if f.qualifier == "=":
+                    score += 0.1
+                if q.bound and f.qualifier == q.bound:
+                    score += 0.5  # 最高多少 asks for the cap (最高20万元), not a floor
+                if _PART.search(s.text[max(0, f.start - 6):f.start]):
+                    score -= 0.3  # a part of the total (首期, 其中) is not the total
+                if f.subject and q.terms:
+                    score += 0.5 * coverage(q, normalize(f.subject).lower())
+                score -= 0.01 * (f.start / max(len(s.text), 1))
+                out.append(_Candidate(s, f, score, pass_cov))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90) -> str:
+    """The evidence, verbatim: the whole sentence if short, else the clauses around the
+    figure (the preceding clause first: it usually holds the date and the subject)."""
+    text = s.text.rstrip("。；;，,")
+    if len(text) <= limit:
+        return text
+    bounds = [0] + [m.end() for m in re.finditer(r"[,，;；]", text)] + [len(text) + 1]
+    clauses = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+    pos = fig.start if fig is not None else 0
+    i = next((j for j, (a, b) in enumerate(clauses) if a <= pos < b + 1), 0)
+    lo, hi = i, i
+    while True:
+        grown = False
+        for j in (lo - 1, hi + 1):
+            if 0 <= j < len(clauses):
+                a = clauses[min(lo, j)][0]
+                b = clauses[max(hi, j)][1]
+                if b - a <= limit:
+                    lo, hi = min(lo, j), max(hi, j)
+                    grown = True
+                    break
+        if not grown:
+            break
+    a, b = clauses[lo][0], clauses[hi][1]
+    out = text[a:b].rstrip(",，;；")
+    return ("…" if a > 0 else "") + out + ("…" if b < len(text) else "")
+
+
+def _figure_phrase(f: Figure) -> str:
+    return f.text
+
+
+def _lang(q: Question, zh: str, en: str) -> str:
+    return en if q.english else zh
+
+
+def _single(q: Question, cands: list[_Candidate]) -> _Draft | None:
+    if not cands:
+        return None
+    best = cands[0]
+    d = _Draft()
+    s = best.sentence
+    if best.figure is not None:
+        f = best.figure
+        d.add(_figure_phrase(f), s.hit)
+        if q.english and f.value is not None and f.kind in ("money", "count") and f.unit:
+            d.add(f" (= {f.value:,.0f} {f.unit})")
+        d.add(_lang(q, "。依据：", ". Source: "))
+        d.used.append((f, s.hit))
+    d.add(_quote(s, best.figure), s.hit)
+    d.add(_lang(q, "。", "."))
+    d.evidence.append(s)
+    return d
+
+
+def _label(hit: Hit, f: Figure | None) -> str:
+    p = hit.passage
+    return p.section or (f.subject if f and f.subject else None) or p.title
+
+
+def _list(q: Question, hits: Sequence[Hit]) -> _Draft | None:
+    kinds = q.kinds
+    target = q.figures[0] if q.figures else None
+    groups: dict[str, list[_Candidate]] = {}
+    order: list[str] = []
+    for c in _candidates(q, hits, kinds=kinds):
+        f = c.figure
+        if target is not None:
+            if f is None or f.qualifier != "=" or not _same_quantity(f, target):
+                continue
+        elif kinds and f is None:
+            continue
+        if coverage(q, normalize(f"{c.sentence.hit.passage.header()} {c.sentence.text}").lower()) < (
+            MIN_COVERAGE
+        ):
+            continue
+        label = _label(c.sentence.hit, f)
+        if label not in groups:
+            groups[label] = []
+            order.append(label)
+        if f is None and groups[label]:
+            continue
+        if f is not None and any(x.figure is not None and x.figure.text == f.text
+                                 and x.sentence.hit is c.sentence.hit for x in groups[label]):
+            continue
+        groups[label].append(c)
+    if not groups:
+        return None
+    order.sort(key=lambda lab: min(c.sentence.hit.passage.start for c in groups[lab]))
+    d = _Draft()
+    for i, lab in enumerate(order):
+        if i:
+            d.add(_lang(q, "；", "; "))
+        d.add(_lang(q, f"{lab}：", f"{lab}: "))
+        for j, c in enumerate(groups[lab]):
+            if j:
+                d.add("、")
+            if c.figure is not None:
+                d.add(c.figure.text, c.sentence.hit)
+                d.used.append((c.figure, c.sentence.hit))
+            else:
+                d.add(_quote(c.sentence), c.sentence.hit)
+            if c.sentence not in d.evidence:
+                d.evidence.append(c.sentence)
+    d.add(_lang(q, "。", "."))
+    return d
+
+
+def _same_quantity(a: Figure, b: Figure) -> bool:
+    if a.unit != b.unit and a.unit and b.unit:
+        return False
+    va = a.value if a.value is not None else a.low
+    vb = b.value if b.value is not None else b.low
+    return va is not None and vb is not None and abs(va - vb) <= 1e-9 * max(abs(vb), 1.0)
+
+
+def _compare(q: Question, per_place: dict[str, Sequence[Hit]]) -> tuple[_Draft | None, list[str]]:
+    """The best figure for each place, then which is larger. Returns the draft and the
+    places without evidence."""
+    kinds = q.kinds or ("money",)
+    best: list[tuple[str, _Candidate]] = []
+    missing: list[str] = []
+    for place, hits in per_place.items():
+        cands = [c for c in _candidates(q, hits, kinds=kinds, places=[place]) if c.figure]
+        if not cands:
+            missing.append(place)
+        else:
+            best.append((place, cands[0]))
+    if missing or len(best) < 2:
+        return None, missing
+
+    def size(c: _Candidate) -> float:
+        f = c.figure
+        assert f is not None
+        return float(f.value if f.value is not None else (f.high or f.low or 0.0))
+
+    ranked = sorted(best, key=lambda pc: -size(pc[1]))
+    d = _Draft()
+    top, second = ranked[0], ranked[1]
+    if size(top[1]) == size(second[1]):
+        d.add(_lang(q, "两者相同：", "They are equal: "))
+    else:
+        d.add(_lang(q, f"{top[0]}更大：", f"{top[0]} is larger: "))
+    for i, (place, c) in enumerate(ranked):
+        f = c.figure
+        assert f is not None
+        if i:
+            d.add(_lang(q, "，", ", "))
+        subject = f.subject or place
+        d.add(f"{subject}{_lang(q, '', ' ')}")
+        d.add(f.text, c.sentence.hit)
+        d.used.append((f, c.sentence.hit))
+        d.evidence.append(c.sentence)
+    d.add(_lang(q, "。", "."))
+    return d, []
+
+
+def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -> str:
+    """A plain statement that the corpus does not hold the answer, and what is missing."""
+    places = list(missing) or list(q.places)
+    if reason == "year" and q.years:
+        years = "、".join(q.years)
+        return _lang(q, f"未找到：语料中没有{years}年的相关内容可以回答这个问题。",
+                     f"Not found: the documents say nothing about {years} that answers this.")
+    if reason == "place" and places:
+        return _lang(q, f"未找到：语料中没有关于{'、'.join(places)}的相关内容可以回答这个问题。",
+                     "Not found: the documents contain nothing that answers this about "
+                     f"{', '.join(places)}.")
+    return _lang(q, "未找到：语料中没有能回答这个问题的内容。",
+                 "Not found: the documents contain nothing that answers this question.")
+
+
+def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:
+    """Number citations by first use, render the text and list the figures."""
+    ids: dict[str, int] = {}
+    hits: dict[str, Hit] = {}
+    text_parts: list[str] = []
+    for text, hit in d.parts:
+        text_parts.append(text)
+        if hit is not None:
+            pid = hit.passage.passage_id
+            if pid not in ids:
+                ids[pid] = len(ids) + 1
+                hits[pid] = hit
+            text_parts.append(f"[{ids[pid]}]")
+    citations = [
+        Citation(
+            id=ids[pid],
+            passage_id=pid,
+            doc_id=h.passage.doc_id,
+            title=h.passage.title,
+            section=h.passage.section,
+            text=h.passage.text,
+            start=h.passage.start,
+            end=h.passage.end,
+            score=round(h.scores.fused, 6),
+        )
+        for pid, h in hits.items()
+    ]
+    figures: list[AnswerFigure] = []
+    seen: set[tuple[str, int]] = set()
+    for f, hit in d.used:
+        _add_figure(figures, seen, f, ids[hit.passage.passage_id])
+    for s in d.evidence:
+        cid = ids.get(s.hit.passage.passage_id)
+        if cid is not None:
+            for f in s.figures:
+                _add_figure(figures, seen, f, cid)
+    answer = Answer(question, rewritten, True, "".join(text_parts), figures, citations)
+    return enforce_citations(answer)
+
+
+def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, cid: int) -> None:
+    key = (f.text, cid)
+    if key in seen:
+        return
+    seen.add(key)
+    out.append(AnswerFigure(f.text, f.value, f.low, f.high, f.unit, f.kind, f.qualifier,
+                            f.subject, f.date, cid))
+
+
+def enforce_citations(answer: Answer) -> Answer:
+    """Drop any part of the answer holding a figure that no cited passage contains.
+
+    Each sentence of the answer is checked: every figure in it must equal (by text, or by
+    value and unit) a figure of a passage that the sentence cites. A sentence that fails is
+    removed; if nothing is left, the answer becomes "not found". The figures list keeps only
+    figures of cited passages.
+    """
+    if not answer.found:
+        return answer
+    by_id = {c.id: c for c in answer.citations}
+    cited_figs = {c.id: extract_figures(c.text) for c in answer.citations}
+    kept: list[str] = []
+    for part in re.split(r"(?<=[。；;!?])|(?<=\.)(?=\s|$)", answer.answer):
+        if not part.strip():
+            continue
+        cites = [int(m.group()[1:-1]) for m in _MARKER.finditer(part)]
+        ok = all(c in by_id for c in cites)
+        body = _MARKER.sub("", part)
+        for f in extract_figures(body):
+            sources = [g for c in cites for g in cited_figs.get(c, [])]
+            if not any(g.text == f.text or _same_value(g, f) for g in sources):
+                ok = False
+                break
+        if ok:
+            kept.append(part)
+    text = "".join(kept).strip()
+    figures = [f for f in answer.figures if f.citation in by_id and any(
+        f.text == g.text for g in cited_figs[f.citation])]
+    if not _MARKER.search(text):
+        return Answer(answer.question, answer.rewritten_question, False,
+                      "未找到：没有可以引用的依据。", [], [])
+    return Answer(answer.question, answer.rewritten_question, True, text, figures,
+                  answer.citations)
+
+
+def _same_value(a: Figure, b: Figure) -> bool:
+    def close(x: float | None, y: float | None) -> bool:
+        if x is None or y is None:
+            return x is None and y is None
+        return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1.0)
+
+    if a.kind == "date" or b.kind == "date":
+        return a.date is not None and a.date == b.date
+    has = a.value is not None or a.low is not None
+    return has and close(a.value, b.value) and close(a.low, b.low) and close(a.high, b.high)
+
+
+def compose(
+    q: Question,
+    question: str,
+    rewritten: str | None,
+    search: Callable[[str, int], list[Hit]],
+    *,
+    k: int,
+) -> Answer:
+    """Answer an analysed question from retrieval results (``search(query, k)``)."""
+    def nothing(missing: Sequence[str] = ()) -> Answer:
+        return Answer(question, rewritten, False, not_found(q, missing), [], [])
+
+    if q.intent == "compare" and len(q.places) >= 2:
+        per_place: dict[str, Sequence[Hit]] = {}
+        others = set(q.places)
+        for place in q.places:
+            sub = q.text
+            for other in others - {place}:
+                sub = sub.replace(other, " ")
+            per_place[place] = search(sub, k)
+        draft, missing = _compare(q, per_place)
+        return _finish(question, rewritten, draft) if draft else nothing(missing)
+    hits = search(q.text, max(k, 30) if q.intent == "list" else k)
+    if q.intent == "list":
+        draft = _list(q, hits)
+        if draft is not None:
+            return _finish(question, rewritten, draft)
+    cands = _candidates(q, hits, kinds=q.kinds)
+    draft = _single(q, cands)
+    if draft is None:
+        return Answer(question, rewritten, False, not_found(q, reason=_why_not(q, hits)), [], [])
+    return _finish(question, rewritten, draft)
+
+
+def _why_not(q: Question, hits: Sequence[Hit]) -> str:
+    """Which constraint left no evidence: the year, the place, or the question's terms."""
+    if q.years and _candidates(replace(q, years=()), hits, kinds=q.kinds):
+        return "year"
+    if q.places and _candidates(replace(q, places=()), hits, kinds=q.kinds):
+        return "place"
+    if q.places and not any(_place_ok(q, h.passage, h.passage.text) for h in hits):
+        return "place"
+    return "terms"

@@ -1,0 +1,243 @@
+"""Question analysis: what is asked (how much, how many, what share, when, which, whether,
+a comparison or a list) and about what (places, years, figures, other terms); and the
+rewriting of elliptical follow-ups (``那成都呢?``) from the previous turn."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import jieba
+
+from rag import places
+from rag.crosslingual import expand_groups, has_english
+from rag.figures import Figure, extract_figures
+from rag.text import QUERY_STOPWORDS, normalize, tokenize
+
+# Words that ask rather than describe; never required to match the evidence.
+_ASKING = frozenset(
+    """多少 多大 多高 多长 几 几个 几家 几项 几条 什么 时候 何时 哪年 哪一年 哪个 哪些 哪几 哪里 哪儿 哪
+    是否 有没有 有无 吗 呢 吧 请问 一下 告诉 介绍 怎么 如何 怎样 为何 为什么 更大 更多 更高 更低 更早
+    更晚 最大 最多 最高 谁 比较 相比 还是 分别 各 各自 情况 大 多 更 最 哪几个 城市 省份 地区 地方 what how which who
+    when where why much many large big larger bigger largest size amount number does did is are was
+    were will would has have had of the a an in on to for by and or than more most""".split()
+)
+_GENERIC_PLACES = frozenset({"城市", "地方", "全国", "国内", "国家", "各地", "中国", "我国", "全省",
+                             "全市", "省", "市", "区", "县", "地区", "本地", "当地"})
+_PLACE_SUFFIX = re.compile(r"(特别行政区|自治区|自治州|省|市|区|县|州)$")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+_INTENTS: list[tuple[str, re.Pattern[str]]] = [
+    ("compare", re.compile(r"哪个.{0,6}(更|最|较)|谁.{0,4}(更|最)|更大|更多|更高|更早|更晚|相比|比较|"
+                           r"\b(larger|bigger|greater|more|higher|earlier|compare|versus|vs)\b",
+                           re.I)),
+    ("list", re.compile(r"哪些|哪几|有哪|列出|列举|\b(which|what)\s+(cities|provinces|funds|places|"
+                        r"regions|measures|areas|fields)\b|\blist\b", re.I)),
+    ("when", re.compile(r"什么时候|何时|哪年|哪一年|哪个月|几月|什么时间|日期|时间是|"
+                        r"\bwhen\b|\bwhat\s+(year|month|date)\b", re.I)),
+    ("share", re.compile(r"占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
+                         r"\b(percent|percentage|share|ratio|rate)\b", re.I)),
+    ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
+                         r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
+    ("amount", re.compile(r"多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
+                          r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
+                          r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
+    ("quantity", re.compile(r"多少|\bwhat\s+is\s+the\s+(target|total)\b", re.I)),
+    ("whether", re.compile(r"是否|有没有|有无|吗[?？]?$|\b(is|are|does|did|has|have)\s+there\b",
+                           re.I)),
+]
+INTENT_KINDS: dict[str, tuple[str, ...]] = {
+    "amount": ("money",),
+    "count": ("count",),
+    "share": ("percent", "ratio", "number"),
+    "when": ("date",),
+    "quantity": ("money", "count", "percent", "ratio", "number", "duration", "level"),
+}
+_ELLIPSIS = re.compile(r"^(那|那么|还有|另外|然后|and|what about|how about)|(呢|的呢)[?？。.!！]*$",
+                       re.I)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answerer understands it."""
+
+    text: str
+    english: bool
+    intent: str
+    kinds: tuple[str, ...]
+    places: tuple[str, ...]
+    years: tuple[str, ...]
+    figures: tuple[Figure, ...]
+    terms: tuple[tuple[str, ...], ...]  # each content term, with alternatives (translations)
+    bound: str | None = None  # "≤" when the question asks for a maximum, "≥" for a minimum
+
+    @property
+    def numeric(self) -> bool:
+        return bool(self.kinds)
+
+
+def place_core(place: str) -> str:
+    """``北京市`` → ``北京``: the part a passage is sure to contain."""
+    core = _PLACE_SUFFIX.sub("", place)
+    return core if len(core) >= 2 else place
+
+
+def find_places(text: str) -> list[str]:
+    """Place names in a text: Chinese names from the gazetteer, English ones (pinyin or
+    dictionary names such as "Beijing", "Shandong") through the dictionary."""
+    norm = normalize(text)
+    out = [p for p in places.find(norm) if p not in _GENERIC_PLACES]
+    if has_english(norm):
+        known = places.gazetteer()
+        for phrase, zh in expand_groups(norm):
+            if not re.search(r"\b" + re.escape(phrase) + r"\b", norm, re.I) or not any(
+                w[:1].isupper() for w in re.findall(re.escape(phrase), norm, re.I)
+            ):
+                continue
+            # several places share a pinyin name (苏州, 宿州): take the most common one
+            cands = sorted((c for c in zh if c in known), key=lambda c: -jieba.dt.FREQ.get(c, 0))
+            if cands and cands[0] not in out:
+                out.append(cands[0])
+    return out
+
+
+def _intent(text: str) -> str:
+    for name, pattern in _INTENTS:
+        if pattern.search(text):
+            return name
+    return "what"
+
+
+def _terms(text: str, places: list[str], english: bool,
+           figures: tuple[Figure, ...]) -> tuple[tuple[str, ...], ...]:
+    """Content terms that the evidence should contain (places, figures and asking words
+    excluded: they are checked on their own)."""
+    cores = {place_core(p) for p in places} | set(places)
+    for f in figures:
+        text = text.replace(f.text, " ")
+    out: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    if english:
+        for phrase, zh in expand_groups(text):
+            words = phrase.split()
+            if all(w in _ASKING or w in QUERY_STOPWORDS for w in words):
+                continue
+            alts = tuple(z for z in zh if z not in cores)
+            if alts and not (set(zh) & cores):
+                out.append(alts)
+    for tok in tokenize(_YEAR.sub(" ", text)):
+        if (
+            tok in seen
+            or tok in _ASKING
+            or tok in QUERY_STOPWORDS
+            or tok in cores
+            or any(tok in c for c in cores)
+            or re.fullmatch(r"[\d.,%]+", tok)
+            or (english and re.fullmatch(r"[a-z]+", tok))
+            or len(tok) < 2
+        ):
+            continue
+        seen.add(tok)
+        out.append((tok,))
+    # drop a term contained in a longer one (jieba search mode yields 机器, 机器人)
+    flat = [t[0] for t in out if len(t) == 1]
+    return tuple(t for t in out if not (len(t) == 1 and any(t[0] != o and t[0] in o for o in flat)))
+
+
+def analyse(text: str) -> Question:
+    """Work out what a question asks and about what."""
+    norm = normalize(text).strip()
+    english = has_english(norm) and not re.search(r"[\u4e00-\u9fff]", norm)
+    intent = _intent(norm)
+    places = find_places(norm)
+    figures = tuple(f for f in extract_figures(norm) if f.kind != "date")
+    years = tuple(dict.fromkeys(_YEAR.findall(norm)))
+    kinds = INTENT_KINDS.get(intent, ())
+    if intent in ("compare", "list"):
+        if re.search(r"规模|金额|资金|多少钱|亿|万元|size|amount|fund|larger|bigger", norm, re.I):
+            kinds = ("money",)
+        elif re.search(r"数量|多少个|几个|how many|number", norm, re.I):
+            kinds = ("count",)
+        elif figures:
+            kinds = (figures[0].kind,)
+    bound = None
+    if re.search(r"最高|最多|上限|不超过|封顶|\b(maximum|max|at most|up to|cap)\b", norm, re.I):
+        bound = "≤"
+    elif re.search(r"至少|不低于|最低|下限|\b(minimum|at least)\b", norm, re.I):
+        bound = "≥"
+    return Question(
+        bound=bound,
+        text=norm,
+        english=english,
+        intent=intent,
+        kinds=kinds,
+        places=tuple(places),
+        years=years,
+        figures=figures,
+        terms=_terms(norm, places, english, figures),
+    )
+
+
+def is_elliptical(text: str) -> bool:
+    """A follow-up that only makes sense with the previous question (``那成都呢?``)."""
+    norm = normalize(text).strip()
+    if _ELLIPSIS.search(norm):
+        return True
+    q = analyse(norm)
+    return len(norm) <= 8 and not q.terms and bool(q.places or q.years)
+
+
+def rewrite(question: str, previous: str | None) -> str | None:
+    """The follow-up made self-contained from the previous question, or None if it already
+    is. ``北京机器人基金规模多大?`` + ``那成都呢?`` → ``成都机器人基金规模多大?``."""
+    if not previous or not previous.strip() or not is_elliptical(question):
+        return None
+    new = analyse(question)
+    old = analyse(previous)
+    result = normalize(previous).strip()
+    changed = False
+    if new.places:
+        old_mentions = _place_mentions(result, old.places)
+        if old_mentions:
+            new_forms = _place_mentions(normalize(question), new.places) or list(new.places)
+            result = _replace_places(result, old_mentions, new_forms)
+        else:
+            result = new.places[0] + result
+        changed = True
+    if new.years:
+        result = result.replace(old.years[0], new.years[0]) if old.years else f"{new.years[0]}年" + result
+        changed = True
+    if not changed:
+        rest = re.sub(_ELLIPSIS, "", normalize(question)).strip(" ?？。")
+        if not rest:
+            return None
+        result = f"{result.rstrip('?？。')}，{rest}?"
+    return result if result != normalize(previous).strip() else None
+
+
+def _place_mentions(text: str, places: tuple[str, ...]) -> list[str]:
+    """How each place of the previous question is written in it (Chinese or English)."""
+    out: list[str] = []
+    for p in places:
+        if p in text:
+            out.append(p)
+            continue
+        for phrase, zh in expand_groups(text):
+            if p in zh:
+                for form in (phrase.title(), phrase, phrase.upper()):
+                    m = re.search(re.escape(form) + r"(?:'s)?", text, re.I)
+                    if m:
+                        out.append(m.group(0))
+                        break
+                break
+    return out
+
+
+def _replace_places(text: str, mentions: list[str], new: list[str]) -> str:
+    """Put the new places where the old ones were, keeping an English possessive."""
+    for i, mention in enumerate(mentions):
+        target = new[min(i, len(new) - 1)].removesuffix("'s")
+        if mention.endswith("'s"):
+            target += "'s" if re.fullmatch(r"[A-Za-z' ]+", target) else "的"
+        text = text.replace(mention, target, 1)
+    return text
