@@ -68,6 +68,25 @@ def sentences(hit: Hit) -> list[_Sentence]:
     return out
 
 
+def figure_evidence(q: Question, text: str) -> float:
+    """How well a passage text answers a figure question: the best figure of an expected
+    kind, scored by the question terms in its sentence and their closeness to it (0 if
+    none). Used by retrieval to rank passages that hold the asked-for figure higher."""
+    if not q.kinds:
+        return 0.0
+    best = 0.0
+    for m in _SENT.finditer(text):
+        sent = m.group().strip()
+        figs = [f for f in extract_figures(sent) if f.kind in q.kinds]
+        if not figs:
+            continue
+        norm = normalize(sent).lower()
+        cov = coverage(q, norm)
+        for f in figs:
+            best = max(best, cov + _proximity(norm, f, q.terms))
+    return best
+
+
 def _context(p: Passage) -> str:
     return normalize(f"{p.header()} {p.text}").lower()
 

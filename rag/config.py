@@ -19,6 +19,8 @@ class RetrievalConfig:
     bm25_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 100
+    figure_weight: float = 0.5  # figure-aware ranking, for questions that ask for a figure
+    figure_depth: int = 20  # how many top dense and BM25 candidates it re-scores
     top_k: int = 5
     max_k: int = 100
 

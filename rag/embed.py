@@ -30,7 +30,10 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: str, *, name: str | None = None, batch_size: int = 16) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()  # load reports and progress bars are noise to users
+        hf_logging.disable_progress_bar()
         try:
             self._model = SentenceTransformer(model_path, device="cpu")
         except Exception as exc:  # the library raises many types; all mean "cannot load"

@@ -126,7 +126,11 @@ def remove_leftovers(root: Path, keep: set[str]) -> None:
         return
     for p in root.iterdir():
         if p.name.startswith(_TMP_PREFIX) or (p.name.startswith("v-") and p.name not in keep):
-            shutil.rmtree(p, ignore_errors=True)
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:  # a half-written CURRENT pointer (rmtree ignores files)
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
 
 def current_version(root: Path) -> str | None:

@@ -56,6 +56,24 @@ def bm25_query(query: str) -> list[str]:
     return terms
 
 
+def figure_ranking(snap: Snapshot, query: str, candidates: list[int]) -> list[tuple[int, float]]:
+    """Figure-aware ranking of candidate passages for a question that asks for a figure
+    (how much, how many, what share, when): passages whose figures of that kind stand next
+    to the question's terms come first. Empty for other questions."""
+    from rag.answer import figure_evidence
+    from rag.question import analyse
+
+    q = analyse(query)
+    if not q.kinds:
+        return []
+    scored: dict[int, float] = {}
+    for i in dict.fromkeys(candidates):
+        score = figure_evidence(q, snap.passages[i].text)
+        if score > 0:
+            scored[i] = score
+    return sorted(scored.items(), key=lambda x: (-x[1], x[0]))
+
+
 def _top(scores: np.ndarray, n: int) -> list[int]:
     n = min(n, len(scores))
     if n <= 0:
@@ -104,12 +122,16 @@ def search(
     if filters:
         dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
         bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
+    figure: list[tuple[int, float]] = []
+    if mode == "hybrid" and cfg.figure_weight > 0:
+        figure = figure_ranking(snap, query, [i for i, _ in dense[:cfg.figure_depth]]
+                                + [i for i, _ in bm25[:cfg.figure_depth]])
     wd = 1.0 if mode == "dense" else (0.0 if mode == "bm25" else cfg.dense_weight)
     wb = 1.0 if mode == "bm25" else (0.0 if mode == "dense" else cfg.bm25_weight)
     fused: dict[int, float] = {}
     dense_score = dict(dense)
     bm25_score = dict(bm25)
-    for weight, ranking in ((wd, dense), (wb, bm25)):
+    for weight, ranking in ((wd, dense), (wb, bm25), (cfg.figure_weight, figure)):
         for rank, (i, _) in enumerate(ranking, start=1):
             fused[i] = fused.get(i, 0.0) + weight / (cfg.rrf_k + rank)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:k]

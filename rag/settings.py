@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     dense_weight: float = 0.5
     bm25_weight: float = 1.0
     rrf_k: int = 60
+    figure_weight: float = 0.5
     top_k: int = 5
     ann: str = "flat"
     max_query_chars: int = 500
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
                 dense_weight=self.dense_weight,
                 bm25_weight=self.bm25_weight,
                 rrf_k=self.rrf_k,
+                figure_weight=self.figure_weight,
                 top_k=self.top_k,
             ),
             ann=self.ann,
