@@ -25,6 +25,8 @@ MIN_COVERAGE_EN = 0.34
 _SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
 _MARKER = re.compile(r"\[\d+\]")
 _PART = re.compile(r"首期|一期|二期|其中|单笔|每家")
+_CLAUSE = re.compile(r"[,，;；。]")
+_RANGE = re.compile(r"范围|区间|\brange\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def figure_evidence(q: Question, text: str) -> float:
         norm = normalize(sent).lower()
         cov = coverage(q, norm)
         for f in figs:
-            best = max(best, cov + _proximity(norm, f, q.terms))
+            best = max(best, cov + _proximity(norm, f, q.terms, q.focus))
     return best
 
 
@@ -108,33 +110,37 @@ def coverage(q: Question, text: str) -> float:
 
 
 def _place_ok(q: Question, p: Passage, sentence: str, places: Sequence[str] | None = None) -> bool:
-    """Every place asked about is the passage's section/title or named in the sentence."""
-    for place in q.places if places is None else places:
-        core = place_core(place)
-        where = f"{p.section or ''} {p.title} {p.subtitle or ''} {sentence}"
-        if core not in where:
-            return False
-    return True
+    """Every place asked about is named by the passage (its section, title or text): a
+    question about 绍兴上虞区 is answered from the 绍兴市 section that names 上虞区."""
+    where = f"{p.section or ''} {p.title} {p.subtitle or ''} {sentence} {p.text}"
+    return all(place_core(place) in where for place in (q.places if places is None else places))
 
 
 def _year_ok(q: Question, sentence: str, fig: Figure | None) -> bool:
     return all(not (year not in sentence and not (fig and fig.date and year in fig.date)) for year in q.years)
 
 
-def _proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]]) -> float:
+def _proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]],
+               focus: Sequence[tuple[str, float]] = ()) -> float:
     """How many of the question's terms stand close to the figure (each 0..1; within four
     characters counts as adjacent, so that the order of figures decides between
-    "总规模达50亿元,首期规模10亿元")."""
+    "总规模达50亿元,首期规模10亿元"). A term in another clause counts as far, and the
+    question's terms next to its asking word weigh more."""
     low = sentence.lower()
+    weight_of = dict(focus)
     total = 0.0
+    weights = 0.0
     for alts in terms:
         best = len(sentence)
         for a in alts:
             for m in re.finditer(re.escape(a), low):
-                d = fig.start - m.end() if m.end() <= fig.start else m.start() - fig.end
-                best = min(best, max(d, 0))
-        total += 1.0 / (1.0 + max(best - 4, 0) / 4.0)
-    return total / max(len(terms), 1)
+                gap = low[m.end():fig.start] if m.end() <= fig.start else low[fig.end:m.start()]
+                d = len(gap) + (10 if _CLAUSE.search(gap) else 0)
+                best = min(best, d)
+        w = weight_of.get(alts[0], 1.0)
+        total += w / (1.0 + max(best - 4, 0) / 4.0)
+        weights += w
+    return total / max(weights, 1.0)
 
 
 def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
@@ -162,13 +168,16 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
             for f in s.figures:
                 if f.kind not in kinds or not _year_ok(q, s.text, f):
                     continue
-                score = base + _proximity(normalize(s.text), f, q.terms)
+                score = base + 2.0 * _proximity(normalize(s.text), f, q.terms, q.focus)
                 if f.qualifier == "=":
                     score += 0.1
+                if f.high is not None and _RANGE.search(q.text):
+                    score += 1.0  # 规模范围 asks for a range (2亿元至100亿元)
                 if q.bound and f.qualifier == q.bound:
                     score += 0.5  # 最高多少 asks for the cap (最高20万元), not a floor
-                if _PART.search(s.text[max(0, f.start - 6):f.start]):
-                    score -= 0.3  # a part of the total (首期, 其中) is not the total
+                part = _PART.search(s.text[max(0, f.start - 6):f.start])
+                if part and part.group() not in q.text:
+                    score -= 0.3  # a part of the total (首期, 其中) unless the part is asked
                 if f.subject and q.terms:
                     score += 0.5 * coverage(q, normalize(f.subject).lower())
                 score -= 0.01 * (f.start / max(len(s.text), 1))
@@ -338,9 +347,9 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
     """A plain statement that the corpus does not hold the answer, and what is missing."""
     places = list(missing) or list(q.places)
     if reason == "year" and q.years:
-        years = "、".join(q.years)
-        return _lang(q, f"未找到：语料中没有{years}年的相关内容可以回答这个问题。",
-                     f"Not found: the documents say nothing about {years} that answers this.")
+        # no figure in a refusal: it would be a number no passage supports
+        return _lang(q, "未找到：语料中没有所问年份的相关内容可以回答这个问题。",
+                     "Not found: the documents say nothing about that year that answers this.")
     if reason == "place" and places:
         return _lang(q, f"未找到：语料中没有关于{'、'.join(places)}的相关内容可以回答这个问题。",
                      "Not found: the documents contain nothing that answers this about "

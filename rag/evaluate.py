@@ -619,10 +619,10 @@ def evaluate_project(engine: Engine, items: Sequence[QAItem], opts: EvalOptions,
     if opts.answers:
         checks: list[tuple[QAItem, dict[str, Any]]] = []
         for it in _bar(items, f"{name} (answers)", opts.progress):
-            ans = engine.ask(it.question, history=list(it.turns)).to_dict()
+            ans: dict[str, Any] = engine.ask(it.question, history=list(it.turns)).to_dict()
             c = answer_checks(it, ans)
             checks.append((it, c))
-            figs = ans.get("figures") or []
+            figs: list[dict[str, Any]] = list(ans.get("figures") or [])
             details[it.id].update(
                 found=c["found"], correct=c["correct"], cited_gold=c.get("cited_gold"),
                 answer=str(ans.get("answer", ""))[:300],
@@ -676,20 +676,21 @@ def evaluate_external(engine: Engine, items: Sequence[QAItem], opts: EvalOptions
     cases = [(it.id, it.question) for it in items]
     report = SetReport(name, "external", len(items), len(snap.passages))
     report.retrieval, ranks = evaluate_retrieval(engine, cases, gold, n_rel, opts, desc=name)
-    details = {it.id: {"id": it.id, "question": it.question, "rank": ranks[it.id]} for it in items}
+    details: dict[str, dict[str, Any]] = {
+        it.id: {"id": it.id, "question": it.question, "rank": ranks[it.id]} for it in items}
     if opts.answers:
         hits = 0
         found = 0
         numeric = [0, 0]
         for it in _bar(items, f"{name} (answers)", opts.progress):
-            ans = engine.ask(it.question).to_dict()
-            ok = span_hit(it, ans)
+            ans_ext: dict[str, Any] = engine.ask(it.question).to_dict()
+            ok = span_hit(it, ans_ext)
             hits += ok
-            found += bool(ans.get("found"))
+            found += bool(ans_ext.get("found"))
             if it.numeric:
                 numeric[0] += 1
                 numeric[1] += ok
-            details[it.id].update(found=bool(ans.get("found")), span_hit=ok)
+            details[it.id].update(found=bool(ans_ext.get("found")), span_hit=ok)
         n = max(len(items), 1)
         report.answers = {"questions": len(items), "span_hit": hits / n, "found": found / n,
                           "numeric_questions": numeric[0],

@@ -39,7 +39,8 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
                          r"\b(percent|percentage|share|ratio|rate)\b", re.I)),
     ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
                          r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
-    ("amount", re.compile(r"多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
+    ("duration", re.compile(r"几年|多少年|多长时间|多久|期限|\bhow\s+long\b|\bhow\s+many\s+years\b", re.I)),
+    ("amount", re.compile(r"范围|区间|多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
                           r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
                           r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
     ("quantity", re.compile(r"多少|\bwhat\s+is\s+the\s+(target|total)\b", re.I)),
@@ -48,6 +49,7 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
 ]
 INTENT_KINDS: dict[str, tuple[str, ...]] = {
     "amount": ("money",),
+    "duration": ("duration",),
     "count": ("count",),
     "share": ("percent", "ratio", "number"),
     "when": ("date",),
@@ -70,6 +72,9 @@ class Question:
     figures: tuple[Figure, ...]
     terms: tuple[tuple[str, ...], ...]  # each content term, with alternatives (translations)
     bound: str | None = None  # "≤" when the question asks for a maximum, "≥" for a minimum
+    # weight of each term by its closeness to the asking word: in 吸引撬动多少社会资本 the
+    # figure is about 撬动 and 社会资本 more than about anything else in the question
+    focus: tuple[tuple[str, float], ...] = ()
 
     @property
     def numeric(self) -> bool:
@@ -144,6 +149,26 @@ def _terms(text: str, places: list[str], english: bool,
     return tuple(t for t in out if not (len(t) == 1 and any(t[0] != o and t[0] in o for o in flat)))
 
 
+_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么时候|何时|哪一?年|哪个月|\bhow\s+(many|much|large|long)\b|"
+                     r"\bwhat\b", re.I)
+
+
+def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, float], ...]:
+    """Each term's weight, 1 plus up to 3 by its closeness to the asking word."""
+    low = text.lower()
+    spots = [m.span() for m in _ASK_AT.finditer(low)]
+    out: list[tuple[str, float]] = []
+    for alts in terms:
+        t = alts[0]
+        dist = min(
+            (max(a - m.end(), m.start() - b, 0) for m in re.finditer(re.escape(t), low)
+             for a, b in spots),
+            default=None,
+        )
+        out.append((t, 1.0 + 3.0 / (1.0 + dist / 2.0) if dist is not None else 1.0))
+    return tuple(out)
+
+
 def analyse(text: str) -> Question:
     """Work out what a question asks and about what."""
     norm = normalize(text).strip()
@@ -165,7 +190,9 @@ def analyse(text: str) -> Question:
         bound = "≤"
     elif re.search(r"至少|不低于|最低|下限|\b(minimum|at least)\b", norm, re.I):
         bound = "≥"
+    terms = _terms(norm, places, english, figures)
     return Question(
+        focus=_focus(norm, terms),
         bound=bound,
         text=norm,
         english=english,
@@ -174,7 +201,7 @@ def analyse(text: str) -> Question:
         places=tuple(places),
         years=years,
         figures=figures,
-        terms=_terms(norm, places, english, figures),
+        terms=terms,
     )
 
 

@@ -1,0 +1,153 @@
+"""Answers end to end: real corpus, real model, questions written from the page.
+
+Each case states what an analyst expects: the value of the answering figure (in base
+units), the section the citation must come from, or that the corpus cannot answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from rag.figures import extract_figures
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    value: float | None = None  # first figure's value (or low for ranges)
+    high: float | None = None
+    date: str | None = None
+    section: str | None = None  # section of the first citation ("" = article without sections)
+    contains: tuple[str, ...] = ()
+    found: bool = True
+    turns: tuple[str, ...] = ()
+
+
+LEAD = "地方政府产业基金瞄准人形机器人"
+CASES = [
+    # lead article, one or more questions per city section
+    Case("北京机器人产业发展投资基金的目标规模是多少?", 1e10, section="北京市"),
+    Case("北京机器人产业发展投资基金什么时候成立?", date="2023-12", section="北京市"),
+    Case("上海浦东筹备设立的人形机器人产业基金规模多大?", 1e10, section="上海市", contains=("百亿元",)),
+    Case("上海未来产业基金总规模是多少?", 1e10, section="上海市"),
+    Case("深圳宣布设立的人工智能和机器人产业基金规模是多少?", 1e10, section="深圳市"),
+    Case("苏州吴中区设立的机器人产业投资基金总规模多大?", 1e10, section="苏州市"),
+    Case("成都人工智能与机器人基金目标总规模是多少?", 1e10, section="成都市"),
+    Case("南京先进制造产业专项母基金目标规模是多少?", 5e9, section="南京市"),
+    Case("绍兴上虞区特别设立的具身智能机器人产业基金规模是多少?", 2e8, section="绍兴市"),
+    Case("武汉汉阳区打造的基金矩阵总规模是多少?", 5e9, section="武汉市"),
+    Case("河北省机器人产业基金总规模是多少?", 2e9, section="河北省"),
+    Case("河北省机器人产业基金计划吸引撬动多少社会资本?", 8e9, section="河北省"),
+    Case("唐山机器人产业投资基金首期规模是多少?", 1e9, section="唐山市"),
+    Case("唐山机器人产业投资基金总规模多大?", 5e9, section="唐山市"),
+    Case("赣州—黄浦江资本智能机器人基金总规模多大?", 1e9, section="赣州市"),
+    Case("合肥专项基金体系总规模是多少?", 5e9, section="合肥市", contains=("超50亿元",)),
+    Case("安徽省人形机器人子基金首期规模是多少?", 5e8, section="合肥市"),
+    Case("重庆市印发了什么政策措施?", section="重庆市", contains=("重庆市支持具身智能机器人产业创新发展若干政策措施",)),
+    Case("目前有多少个地方政府建立和筹备建立机器人产业基金?", 10, section=None, contains=("10余个",)),
+    Case("地方政府机器人产业基金的规模范围是多少?", 2e8, high=1e10, contains=("2亿元至100亿元",)),
+    # 山东
+    Case("山东到2025年年底5G基站将达到多少个?", 270000, contains=("27万个",)),
+    Case("山东通信业智算占比要达到多少?", 35),
+    Case("山东新建大型数据中心电能利用效率要降到多少?", 1.25),
+    Case("山东5G个人用户普及率要达到多少?", 70),
+    Case("山东要新打造多少个5G融合应用项目?", 700),
+    Case("山东信息通信业将开展几大行动?", 9),
+    # 武汉
+    Case("武汉算力服务券每年总额不低于多少?", 1e7),
+    Case("武汉对企业使用算力服务费用补助最高多少?", 2e5),
+    Case("武汉算力服务补助期限最长几年?", 3),
+    Case("到2025年武汉人工智能产业规模要达到多少?", 1e11),
+    Case("武汉人工智能产业年增速要达到多少?", 30, high=40),
+    Case("武汉对人工智能领域中试平台最高给予多少资金支持?", 1e7),
+    Case("武汉对人工智能示范应用场景项目最高支持多少钱?", 1e6),
+    # 甘肃
+    Case("甘肃揭榜挂帅实施方案明确了几个步骤?", 7),
+    Case("甘肃省工信厅对揭榜项目的专项资金支持最高不超过多少?", 5e6),
+    Case("甘肃方案提出到哪一年全省力争突破一批关键核心技术?", date="2027"),
+    # 南昌
+    Case("南昌对工业企业入企诊断按照每家企业多少钱的标准奖补?", 2000),
+    Case("南昌数转券最高多少钱?", 5e4),
+    Case("南昌累计支持多少家企业开展数字化改造?", 1500),
+    Case("南昌措施重点支持数字化发展水平为什么级别的制造业企业?", 3, high=5, contains=("L3-L5级",)),
+    Case("南昌支持制造业数字化转型的措施共计多少条?", 10),
+    # English
+    Case("What is the target size of the Beijing robot industry fund?", 1e10, section="北京市"),
+    Case("How many 5G base stations will Shandong have by the end of 2025?", 270000),
+    Case("What is the maximum subsidy for computing power vouchers in Wuhan?", 2e5),
+    Case("How large is the Chengdu AI and robotics fund?", 1e10, section="成都市"),
+    Case("When was the Tangshan robot fund set up?", date="2023-11", section="唐山市"),
+    # follow-up dialogues
+    Case("那成都呢?", 1e10, section="成都市", turns=("北京机器人基金规模多大?",)),
+    Case("南京的呢?", 5e9, section="南京市", turns=("北京机器人基金规模多大?", "那成都呢?")),
+    Case("What about Suzhou?", 1e10, section="苏州市", turns=("What is the target size of Beijing's robot fund?",)),
+    # comparison and list questions
+    Case("河北省和唐山的机器人产业基金哪个规模更大?", 5e9, contains=("唐山", "50亿元", "20亿元")),
+    Case("深圳和南京的机器人基金哪个规模更大?", 1e10, contains=("深圳", "100亿元", "50亿元")),
+    Case("哪些城市设立了100亿元的机器人基金?", 1e10, contains=("北京市", "上海市", "深圳市", "苏州市", "成都市")),
+    # not in the corpus
+    Case("广州机器人基金规模多大?", found=False),
+    Case("武汉2030年人工智能产业规模目标是多少?", found=False),
+    Case("北京的GDP是多少?", found=False),
+    Case("What is the size of the Guangzhou robot fund?", found=False),
+]
+
+
+@pytest.fixture(scope="module")
+def answers(corpus_engine):
+    return {c: corpus_engine.ask(c.question, history=list(c.turns)) for c in CASES}
+
+
+def _close(a: float | None, b: float) -> bool:
+    return a is not None and abs(a - b) <= 1e-6 * max(abs(b), 1.0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.question[:24] for c in CASES])
+def test_answer(answers, case: Case):
+    a = answers[case]
+    assert a.found is case.found, a.answer
+    if not case.found:
+        assert a.answer.startswith(("未找到", "Not found")) and not a.citations and not a.figures
+        return
+    assert a.citations and "[1]" in a.answer
+    if case.value is not None or case.date is not None:
+        first = a.figures[0]
+        if case.date is not None:
+            assert first.kind == "date" and first.date == case.date, a.answer
+        elif case.high is not None:
+            got_low = first.low if first.low is not None else first.value
+            assert _close(got_low, case.value) and _close(first.high, case.high), a.answer
+        else:
+            assert _close(first.value, case.value), a.answer
+        assert first.text in a.answer
+    if case.section is not None:
+        assert a.citations[0].section == case.section, a.answer
+    for text in case.contains:
+        assert text in a.answer, a.answer
+    if case.turns:
+        assert a.rewritten_question, "a follow-up must be rewritten"
+
+
+def test_every_figure_in_every_answer_is_cited(answers):
+    """Independent of the answerer's own check: each figure in an answer's text is a figure
+    of a passage that the same sentence cites, and each listed figure is in its citation."""
+    import re
+
+    checked = 0
+    for a in answers.values():
+        by_id = {c.id: c for c in a.citations}
+        for part in re.split(r"(?<=[。；])|(?<=\.)(?=\s|$)", a.answer):
+            cites = [int(x) for x in re.findall(r"\[(\d+)\]", part)]
+            body = re.sub(r"\[\d+\]", "", part)
+            for f in extract_figures(body):
+                sources = [g for c in cites for g in extract_figures(by_id[c].text)]
+                assert any(g.text == f.text or (g.value is not None and g.value == f.value)
+                           for g in sources), (a.question, f.text)
+                checked += 1
+        for f in a.figures:
+            assert f.text in by_id[f.citation].text
+    assert checked >= 40
