@@ -121,7 +121,10 @@ class Engine:
         digest = cfg.chunking.digest()
         root = cfg.index_dir
         with store.write_lock(root):
-            live = store.current_version(root) if root.is_dir() else None
+            try:
+                live = store.current_version(root) if root.is_dir() else None
+            except IndexCorrupt:
+                live = None  # a damaged CURRENT pointer: rebuilt below like any damage
             store.remove_leftovers(root, keep={live} if live else set())
             prev: store.Snapshot | None = None
             reason: str | None = None

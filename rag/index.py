@@ -141,8 +141,15 @@ def current_version(root: Path) -> str | None:
         return None
     except OSError as exc:
         raise IndexCorrupt(f"{root / CURRENT}: cannot read ({exc})") from None
-    if not name.startswith("v-") or "/" in name or not (root / name).is_dir():
-        raise IndexCorrupt(f"{root / CURRENT}: points to a missing version {name!r}")
+    except ValueError:  # UnicodeDecodeError: garbage bytes
+        raise IndexCorrupt(f"{root / CURRENT}: not a version name (not UTF-8 text)") from None
+    try:
+        found = name.startswith("v-") and "/" not in name and (root / name).is_dir()
+    except (OSError, ValueError):  # e.g. a name too long for the file system
+        found = False
+    if not found:
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise IndexCorrupt(f"{root / CURRENT}: points to a missing version {shown!r}")
     return name
 
 
@@ -257,6 +264,10 @@ def _read_manifest(folder: Path) -> Manifest:
         raise IndexCorrupt(f"{path}: manifest is missing") from None
     except (ValueError, TypeError, OSError) as exc:
         raise IndexCorrupt(f"{path}: manifest is unreadable ({exc})") from None
+    if not isinstance(manifest.files, dict) or not all(
+        isinstance(meta, dict) for meta in manifest.files.values()
+    ):
+        raise IndexCorrupt(f"{path}: manifest is unreadable (malformed file list)")
     if manifest.format != FORMAT_VERSION:
         raise IndexMismatch(
             f"{path}: index format {manifest.format}, this version reads {FORMAT_VERSION}; "
