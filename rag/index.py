@@ -156,6 +156,7 @@ def current_version(root: Path) -> str | None:
 def build_dense(vectors: np.ndarray, dim: int, ann: str) -> Any:
     import faiss
 
+    index: Any
     if ann == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
