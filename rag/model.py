@@ -598,6 +598,9 @@ def _convert(source: Path, sha: str, out: Path) -> None:
         Pooling,
         Transformer,
     )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a one-off conversion, not worth three progress bars
 
     hf_dir = out / "_hf"
     hf_dir.mkdir()
