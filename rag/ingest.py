@@ -26,7 +26,7 @@ _BYLINE = re.compile(
     r"([ \t\u3000、,，]+[\u4e00-\u9fff·]{2,4})*$"
 )
 _NEWS_LEAD = re.compile(r"^(\*\*|__)?(本报讯|本刊讯|新华社|据新华社|中新网)")
-_EMPHASIS = re.compile(r"\*\*|__")
+_EMPHASIS = re.compile(r"\*\*")
 # A paragraph ending in one of these is complete; anything else before a blank line is a
 # column break (the sentence goes on in the next block).
 _TERMINAL = set("。！？；!?;…：:”’」』)）]】》>.\"'")

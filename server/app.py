@@ -1,0 +1,371 @@
+"""The HTTP server: the engine's façade over FastAPI, plus the chat web page.
+
+The engine (model and index) is built once in the lifespan handler and injected into the
+routes, which are a few lines each; retrieval, answering and indexing live in ``rag``.
+Routes that run the model are sync ``def`` so FastAPI runs them in its thread pool and the
+event loop keeps serving. Each request calls the engine once, and the engine reads its
+index snapshot once per call, so re-indexing swaps versions without readers noticing.
+
+Auth: writes (POST/DELETE /documents) need the admin key in ``X-API-Key`` or
+``Authorization: Bearer``; with no admin key configured, writes answer 403 (disabled).
+Reads are open unless a read key is set; then the read key or the admin key is needed.
+``/healthz``, the page and its static files stay open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.engine import Engine
+from rag.errors import QueryRejected, RagError
+from rag.retrieve import Filters
+from rag.settings import Settings, prepare_runtime
+from server.models import (
+    AnswerOut,
+    ChatRequest,
+    DocumentOut,
+    DocumentsResponse,
+    ErrorResponse,
+    FiguresResponse,
+    FiltersIn,
+    Health,
+    OpenAIChatRequest,
+    OpenAIChatResponse,
+    SearchResponse,
+    Unhealthy,
+    error_body,
+)
+from server.security import (
+    SECURITY_HEADERS,
+    BodyLimitMiddleware,
+    JSONCORSMiddleware,
+    SecurityHeadersMiddleware,
+    ServerConfigError,
+    key_matches,
+    presented_key,
+    validate_keys,
+)
+from server.streaming import chat_events, completion, completion_chunks
+
+__all__ = ["ServerConfigError", "create_app", "run"]
+
+log = logging.getLogger("rag.server")
+
+STATIC = Path(__file__).resolve().parent / "static"
+MODEL_NAME = "rag-zh-extractive"
+"""The ``model`` reported by the OpenAI-compatible endpoint when the client names none."""
+
+_FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#b3261e"/>'
+    '<text x="8" y="12" font-size="10" text-anchor="middle" fill="#fff">问</text></svg>'
+)
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """An HTTP error raised by the server itself (auth, limits), rendered as error JSON."""
+
+    def __init__(self, status: int, type_: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_
+        self.message = message
+        self.headers = headers
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 503)
+}
+
+
+# -- dependencies -----------------------------------------------------------------------
+
+
+def get_engine(request: Request) -> Engine:
+    """The engine built at start-up."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="rag"'}
+
+
+def require_read(request: Request, settings: SettingsDep) -> None:
+    """Reads are open unless a read key is configured; then read or admin key."""
+    if settings.read_key is None:
+        return
+    if not key_matches(presented_key(request.headers), settings.read_key, settings.admin_key):
+        raise ApiError(401, "Unauthorized", "a valid API key is required (X-API-Key or "
+                       "Authorization: Bearer)", _UNAUTHORIZED)
+
+
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    """Writes need the admin key; with none configured they are disabled."""
+    if settings.admin_key is None:
+        raise ApiError(403, "WritesDisabled",
+                       "document changes are disabled: the server has no admin key configured")
+    if not key_matches(presented_key(request.headers), settings.admin_key):
+        raise ApiError(401, "Unauthorized", "the admin API key is required (X-API-Key or "
+                       "Authorization: Bearer)", _UNAUTHORIZED)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def conversation(messages: Iterable[tuple[str, str]]) -> tuple[str, list[str]]:
+    """The question (last user message) and the history (earlier user messages)."""
+    users = [text for role, text in messages if role == "user"]
+    if not users:
+        raise QueryRejected("the conversation holds no user message")
+    history = [t for t in users[:-1] if t.strip()]
+    return users[-1], history
+
+
+def to_filters(f: FiltersIn | None) -> Filters | None:
+    if f is None:
+        return None
+    filters = Filters(doc_ids=tuple(f.doc_ids), title=f.title or None, section=f.section or None)
+    return filters or None
+
+
+async def _aiter(items: Iterable[T]) -> AsyncIterator[T]:
+    for item in items:
+        yield item
+
+
+def _sse(events: Iterable[Any]) -> EventSourceResponse:
+    return EventSourceResponse(_aiter(events), sep="\n", headers={"Cache-Control": "no-store"})
+
+
+def _status_type(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+    except ValueError:
+        return "HTTPError"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON ``{"error": {"type", "message"}}``; nothing leaks a traceback."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.type, exc.message), exc.status, headers=exc.headers)
+
+    @app.exception_handler(RagError)
+    async def rag_error(_: Request, exc: RagError) -> JSONResponse:
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(_status_type(exc.status_code), str(exc.detail)),
+                            exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("ValidationError", _validation_message(exc)), 422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        # Runs outside the middleware stack, hence the explicit security headers.
+        log.exception("internal error: %s", exc)
+        return JSONResponse(error_body("InternalError", "internal server error"), 500,
+                            headers=SECURITY_HEADERS)
+
+
+# -- the app ----------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The FastAPI app. Raises :class:`ServerConfigError` for unsafe settings (short keys).
+
+    ``engine`` lets a caller share an already-built engine; by default the lifespan builds
+    one from the settings and loads the model and index before serving. An unusable index
+    does not stop start-up: ``/healthz`` reports 503 until it is rebuilt.
+    """
+    validate_keys(settings.admin_key, settings.read_key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_runtime(settings)
+        eng = engine if engine is not None else Engine(settings.engine_config())
+        app.state.engine = eng
+        try:
+            snap = await run_in_threadpool(eng.snapshot)
+            log.info("index %s loaded: %d passages", snap.version, len(snap.passages))
+        except Exception as exc:  # serve anyway; /healthz reports why
+            log.error("index unusable at start-up (serving, unhealthy): %s", exc)
+        yield
+
+    app = FastAPI(
+        title="rag-zh",
+        summary="Chinese-first extractive question answering with every figure cited.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI needs a CDN and inline script; the schema stays served
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+    _install_error_handlers(app)
+    # Added innermost first: security headers wrap CORS, which wraps the body limit.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        JSONCORSMiddleware,
+        allow_origins=[o for o in settings.cors_origins if o],
+        allow_credentials=False,  # keys travel in headers, never cookies
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    read = [Depends(require_read)]
+    write = [Depends(require_admin)]
+
+    @app.post("/chat", response_model=AnswerOut, dependencies=read, tags=["answers"],
+              responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
+    def chat(body: ChatRequest, engine: EngineDep) -> Any:
+        """Answer the last user message, using earlier user messages to resolve follow-ups.
+        With ``stream``: SSE events ``delta`` ({"text"}) …, ``citations``, ``figures``,
+        ``done`` (the full answer)."""
+        question, history = conversation((m.role, m.content) for m in body.messages)
+        answer = engine.ask(question, history=history, k=body.top_k,
+                            filters=to_filters(body.filters)).to_dict()
+        return _sse(chat_events(answer)) if body.stream else answer
+
+    @app.post("/v1/chat/completions", response_model=OpenAIChatResponse, dependencies=read,
+              tags=["answers"], responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
+    def chat_completions(body: OpenAIChatRequest, engine: EngineDep) -> Any:
+        """OpenAI-compatible chat completions; the full answer rides along under ``rag``
+        (on the final chunk when streaming)."""
+        question, history = conversation((m.role, m.text()) for m in body.messages)
+        answer = engine.ask(question, history=history).to_dict()
+        model = body.model or MODEL_NAME
+        if body.stream:
+            return _sse(completion_chunks(answer, model, question))
+        return completion(answer, model, question)
+
+    @app.get("/search", response_model=SearchResponse, dependencies=read, tags=["retrieval"],
+             responses=ERRORS)
+    def search(
+        engine: EngineDep,
+        q: Annotated[str, Query(description="the query")],
+        k: Annotated[int | None, Query(ge=1, le=100)] = None,
+        doc_id: Annotated[list[str] | None, Query(max_length=100)] = None,
+        title: Annotated[str | None, Query(max_length=200)] = None,
+        section: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Any:
+        """The k best passages (the ``rag search --json`` shape)."""
+        filters = to_filters(FiltersIn(doc_ids=doc_id or [], title=title, section=section))
+        hits = engine.search(q, k=k, filters=filters)
+        return {"query": q, "hits": [h.to_dict() for h in hits]}
+
+    @app.get("/figures", response_model=FiguresResponse, dependencies=read, tags=["retrieval"],
+             responses=ERRORS)
+    def figures(
+        engine: EngineDep,
+        subject: Annotated[str | None, Query(max_length=200)] = None,
+        kind: Annotated[str | None, Query(max_length=50)] = None,
+    ) -> Any:
+        """Figures found in the corpus, optionally for one subject or of one kind."""
+        return {"figures": [f.to_dict() for f in engine.figures(subject=subject, kind=kind)]}
+
+    @app.get("/documents", response_model=DocumentsResponse, dependencies=read,
+             tags=["documents"], responses=ERRORS)
+    def list_documents(engine: EngineDep) -> Any:
+        """The indexed documents."""
+        return {"documents": [d.to_dict() for d in engine.documents()]}
+
+    @app.post("/documents", response_model=DocumentOut, status_code=201, dependencies=write,
+              tags=["documents"], responses=ERRORS)
+    def upload_document(
+        engine: EngineDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+    ) -> Any:
+        """Upload a .txt, .md or .html document; it is stored under its content id (the
+        client's file name only tells its type) and indexed incrementally."""
+        limit = settings.max_upload_bytes
+        data = file.file.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(413, "PayloadTooLarge", f"the document is larger than {limit} bytes")
+        return engine.add_document(file.filename or "", data).to_dict()
+
+    @app.delete("/documents/{doc_id}", response_model=DocumentOut, dependencies=write,
+                tags=["documents"], responses=ERRORS)
+    def delete_document(doc_id: str, engine: EngineDep) -> Any:
+        """Remove a document from the corpus folder and the index."""
+        return engine.delete_document(doc_id).to_dict()
+
+    @app.get("/healthz", response_model=Health, tags=["service"],
+             responses={503: {"model": Unhealthy}})
+    def healthz(engine: EngineDep) -> Any:
+        """200 when the index is loaded and verified; 503 with the reason otherwise."""
+        try:
+            snap = engine.snapshot()
+        except Exception as exc:
+            body = {"status": "unavailable",
+                    "error": {"type": type(exc).__name__, "message": str(exc)}}
+            return JSONResponse(body, 503)
+        return {"status": "ok", "index_version": snap.version, "passages": len(snap.passages),
+                "documents": len(snap.documents), "model": snap.manifest.model}
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(_FAVICON, media_type="image/svg+xml")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def run(settings: Settings) -> None:
+    """``rag serve``: start uvicorn on the configured host and port.
+
+    Unless ``RAG_THREADS`` says otherwise, each inference uses one CPU thread: requests run
+    in parallel in the thread pool, and several multi-threaded inferences at once
+    oversubscribe the cores (measured: 25 ms per query with one thread, 0.6-1 s with two
+    on a busy 2-core machine).
+    """
+    import uvicorn
+
+    if settings.threads is None:
+        settings = settings.model_copy(update={"threads": 1})
+    prepare_runtime(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                server_header=False, proxy_headers=False)

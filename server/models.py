@@ -1,0 +1,234 @@
+"""Request and response models of the HTTP API: they validate input and document the
+OpenAPI schema. The answer fields mirror ``rag.types.Answer.to_dict()`` (the ``rag ask
+--json`` contract) so the API and the CLI stay one contract."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGES = 64
+MAX_MESSAGE_CHARS = 20_000  # the question itself is held to settings.max_query_chars
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="error class, e.g. QueryRejected, NotFound, Unauthorized")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorBody
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+class FiltersIn(BaseModel):
+    """Restrict retrieval to documents (exact ids) or articles/sections (substring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=100)
+    title: str | None = Field(default=None, max_length=200)
+    section: str | None = Field(default=None, max_length=200)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatRequest(BaseModel):
+    """The whole conversation; the last user message is the question, earlier user messages
+    are the history used to rewrite elliptical follow-ups (``那成都呢?``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    top_k: int | None = Field(default=None, ge=1, le=100)
+    filters: FiltersIn | None = None
+    stream: bool = False
+
+
+class OpenAITextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+
+
+class OpenAIMessage(BaseModel):
+    """An OpenAI chat message; content may be a string or a list of text parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["user", "assistant", "system", "developer", "tool", "function"]
+    content: str | list[OpenAITextPart] | None = Field(default=None)
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class OpenAIChatRequest(BaseModel):
+    """The subset of OpenAI's chat-completions request the server uses; other fields
+    (temperature, max_tokens …) are accepted and ignored: answers are extractive."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = Field(default=None, max_length=200)
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+class Scores(BaseModel):
+    dense: float | None
+    bm25: float | None
+    fused: float
+
+
+class HitOut(BaseModel):
+    passage_id: str
+    doc_id: str
+    title: str
+    section: str | None
+    text: str
+    start: int
+    end: int
+    scores: Scores
+
+
+class SearchResponse(BaseModel):
+    """Same shape as ``rag search --json``."""
+
+    query: str
+    hits: list[HitOut]
+
+
+class FigureOut(BaseModel):
+    text: str
+    value: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    kind: str
+    qualifier: str
+    subject: str | None
+    date: str | None
+    citation: int = Field(description="the [n] citation this figure comes from")
+
+
+class CitationOut(BaseModel):
+    id: int = Field(description="the number used in the answer's [n] markers")
+    passage_id: str
+    doc_id: str
+    title: str
+    section: str | None
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """Same shape as ``rag ask --json``."""
+
+    question: str
+    rewritten_question: str | None
+    found: bool
+    answer: str = Field(description="answer text with inline [n] citation markers")
+    figures: list[FigureOut]
+    citations: list[CitationOut]
+
+
+class FigureRowOut(BaseModel):
+    text: str
+    value: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    kind: str
+    qualifier: str
+    subject: str | None
+    date: str | None
+    doc_id: str
+    passage_id: str
+    title: str
+    section: str | None
+
+
+class FiguresResponse(BaseModel):
+    figures: list[FigureRowOut]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    title: str
+    content_hash: str
+    chunk_digest: str
+    passages: int
+    chars: int
+    articles: list[str]
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    index_version: str
+    passages: int
+    documents: int
+    model: str
+
+
+class Unhealthy(BaseModel):
+    status: Literal["unavailable"]
+    error: ErrorBody
+
+
+class OpenAIChoiceMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class OpenAIChoice(BaseModel):
+    index: int
+    message: OpenAIChoiceMessage
+    finish_reason: Literal["stop"]
+
+
+class OpenAIUsage(BaseModel):
+    """Counts are characters, not tokens: no tokenizer-based generation happens."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class OpenAIChatResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[OpenAIChoice]
+    usage: OpenAIUsage
+    rag: AnswerOut = Field(description="the full answer: citations and figures")
+
+
+def error_body(type_: str, message: str) -> dict[str, Any]:
+    """The JSON body of every error response."""
+    return {"error": {"type": type_, "message": message}}

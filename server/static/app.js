@@ -1,0 +1,329 @@
+// The chat page. Plain DOM APIs only: every piece of server text goes in as a text node
+// (textContent / createTextNode), never as HTML, so passage text can never run as markup.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const conversationEl = $("conversation");
+  const form = $("ask-form");
+  const input = $("question");
+  const sendBtn = $("send");
+  const statusEl = $("status");
+  const passageEl = $("passage");
+  const keyInput = $("api-key");
+  const keyBox = $("key-box");
+
+  /** The whole conversation, sent with every question so follow-ups work. */
+  let messages = [];
+  let busy = false;
+  let activeCite = null;
+
+  keyInput.value = sessionStorage.getItem("rag-api-key") || "";
+  keyInput.addEventListener("change", () => {
+    sessionStorage.setItem("rag-api-key", keyInput.value.trim());
+  });
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function headers() {
+    const h = { "Content-Type": "application/json", "Accept": "text/event-stream" };
+    const key = keyInput.value.trim();
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+
+  function setStatus(text) {
+    statusEl.textContent = text || "";
+  }
+
+  function scrollToEnd() {
+    conversationEl.lastElementChild?.scrollIntoView({ block: "end", behavior: "smooth" });
+  }
+
+  // -- numbers ---------------------------------------------------------------------------
+
+  function fmtNumber(v) {
+    if (v === null || v === undefined || Number.isNaN(v)) return "";
+    const abs = Math.abs(v);
+    const opts = { maximumFractionDigits: 4 };
+    if (abs >= 1e8) return (v / 1e8).toLocaleString("zh-CN", opts) + "亿";
+    if (abs >= 1e4) return (v / 1e4).toLocaleString("zh-CN", opts) + "万";
+    return v.toLocaleString("zh-CN", opts);
+  }
+
+  function fmtValue(f) {
+    if (f.low !== null && f.high !== null && f.low !== undefined && f.low !== f.high) {
+      return fmtNumber(f.low) + "–" + fmtNumber(f.high);
+    }
+    return fmtNumber(f.value) || "—";
+  }
+
+  // -- passages --------------------------------------------------------------------------
+
+  /** Non-overlapping [start, end) ranges of the figures' texts inside `text`. */
+  function figureRanges(text, figures) {
+    const needles = [...new Set(figures.map((f) => f.text).filter((t) => t && t.length))];
+    needles.sort((a, b) => b.length - a.length);
+    const ranges = [];
+    for (const needle of needles) {
+      let from = 0;
+      for (;;) {
+        const at = text.indexOf(needle, from);
+        if (at < 0) break;
+        const end = at + needle.length;
+        if (!ranges.some(([s, e]) => at < e && end > s)) ranges.push([at, end]);
+        from = at + 1;
+      }
+    }
+    return ranges.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Fill `target` with `text`, the figures wrapped in <mark> (built with DOM APIs). */
+  function fillHighlighted(target, text, figures) {
+    target.replaceChildren();
+    let pos = 0;
+    for (const [start, end] of figureRanges(text, figures)) {
+      if (start > pos) target.appendChild(document.createTextNode(text.slice(pos, start)));
+      target.appendChild(el("mark", "figure", text.slice(start, end)));
+      pos = end;
+    }
+    if (pos < text.length) target.appendChild(document.createTextNode(text.slice(pos)));
+  }
+
+  function showPassage(answer, id, button) {
+    const c = answer.citations.find((x) => x.id === id);
+    if (!c) return;
+    if (activeCite) activeCite.classList.remove("active");
+    activeCite = button || null;
+    if (activeCite) activeCite.classList.add("active");
+    $("passage-label").textContent = "引用 [" + id + "]";
+    $("passage-title").textContent = c.title || "";
+    $("passage-section").textContent = c.section || "";
+    $("passage-section").hidden = !c.section;
+    const own = answer.figures.filter((f) => f.citation === id);
+    const others = answer.figures.filter((f) => f.citation !== id);
+    fillHighlighted($("passage-text"), c.text, own.concat(others));
+    $("passage-where").textContent = "文档 " + c.doc_id + " · 字符 " + c.start + "–" + c.end;
+    passageEl.hidden = false;
+    passageEl.scrollIntoView({ block: "nearest" });
+  }
+
+  $("passage-close").addEventListener("click", () => {
+    passageEl.hidden = true;
+    if (activeCite) activeCite.classList.remove("active");
+    activeCite = null;
+  });
+
+  // -- answers ---------------------------------------------------------------------------
+
+  function citeButton(answer, id) {
+    const b = el("button", "cite", "[" + id + "]");
+    b.type = "button";
+    b.dataset.citation = String(id);
+    b.title = "查看引用 [" + id + "]";
+    b.addEventListener("click", () => showPassage(answer, id, b));
+    return b;
+  }
+
+  /** Answer text with every known [n] marker turned into a citation button. */
+  function answerText(answer) {
+    const p = el("p", "answer-text");
+    const known = new Set(answer.citations.map((c) => c.id));
+    const re = /\[(\d+)\]/g;
+    const text = answer.answer || "";
+    let pos = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const id = Number(m[1]);
+      if (!known.has(id)) continue;
+      if (m.index > pos) p.appendChild(document.createTextNode(text.slice(pos, m.index)));
+      p.appendChild(citeButton(answer, id));
+      pos = m.index + m[0].length;
+    }
+    if (pos < text.length) p.appendChild(document.createTextNode(text.slice(pos)));
+    return p;
+  }
+
+  function figuresTable(answer) {
+    const wrap = el("div", "figures");
+    wrap.appendChild(el("h3", null, "答案中的数字"));
+    const table = el("table", "figures-table");
+    const head = table.createTHead().insertRow();
+    for (const h of ["数字", "数值", "单位", "主体", "日期", "出处"]) {
+      head.appendChild(el("th", null, h));
+    }
+    const body = table.createTBody();
+    for (const f of answer.figures) {
+      const row = body.insertRow();
+      row.appendChild(el("td", "fig-text", f.text));
+      row.appendChild(el("td", "num", fmtValue(f)));
+      row.appendChild(el("td", null, f.unit || "—"));
+      row.appendChild(el("td", null, f.subject || "—"));
+      row.appendChild(el("td", "nowrap", f.date || "—"));
+      const cell = el("td");
+      cell.appendChild(citeButton(answer, f.citation));
+      row.appendChild(cell);
+    }
+    wrap.appendChild(table);
+    return wrap;
+  }
+
+  function sourcesList(answer) {
+    const ol = el("ol", "sources");
+    for (const c of answer.citations) {
+      const li = el("li");
+      li.appendChild(citeButton(answer, c.id));
+      const where = [c.title, c.section].filter(Boolean).join(" · ");
+      li.appendChild(el("span", "source-where", where));
+      ol.appendChild(li);
+    }
+    return ol;
+  }
+
+  function renderAnswer(bubble, answer) {
+    bubble.replaceChildren();
+    bubble.classList.remove("streaming");
+    bubble.classList.toggle("not-found", !answer.found);
+    if (answer.rewritten_question) {
+      const r = el("p", "rewritten");
+      r.appendChild(el("span", "label", "理解为："));
+      r.appendChild(el("span", "rewritten-text", answer.rewritten_question));
+      bubble.appendChild(r);
+    }
+    bubble.appendChild(answerText(answer));
+    if (answer.figures.length) bubble.appendChild(figuresTable(answer));
+    if (answer.citations.length) {
+      const d = el("details", "sources-box");
+      d.appendChild(el("summary", null, "引用来源（" + answer.citations.length + "）"));
+      d.appendChild(sourcesList(answer));
+      bubble.appendChild(d);
+    }
+  }
+
+  function renderError(bubble, message) {
+    bubble.replaceChildren(el("p", "error-text", message));
+    bubble.classList.remove("streaming");
+    bubble.classList.add("error");
+  }
+
+  // -- the request -----------------------------------------------------------------------
+
+  /** Parse a text/event-stream body; calls onEvent(name, data) for each event. */
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let val = colon < 0 ? "" : line.slice(colon + 1);
+          if (val.startsWith(" ")) val = val.slice(1);
+          if (field === "event") name = val;
+          else if (field === "data") data.push(val);
+        }
+        if (data.length) onEvent(name, data.join("\n"));
+      }
+    }
+  }
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error && body.error.message) return body.error.message;
+    } catch (_) { /* not JSON */ }
+    return "请求失败（HTTP " + response.status + "）";
+  }
+
+  async function ask(question) {
+    if (busy) return;
+    busy = true;
+    sendBtn.disabled = true;
+    $("empty-hint")?.remove();
+    const userLi = el("li", "turn user");
+    userLi.appendChild(el("div", "bubble", question));
+    conversationEl.appendChild(userLi);
+    const botLi = el("li", "turn assistant");
+    const bubble = el("div", "bubble streaming");
+    const live = el("p", "answer-text");
+    bubble.appendChild(live);
+    botLi.appendChild(bubble);
+    conversationEl.appendChild(botLi);
+    scrollToEnd();
+    setStatus("正在检索…");
+    const sent = messages.concat([{ role: "user", content: question }]);
+    try {
+      const response = await fetch("/chat", {
+        method: "POST",
+        headers: headers(),
+        body: JSON.stringify({ messages: sent, stream: true }),
+      });
+      if (!response.ok) {
+        if (response.status === 401) keyBox.open = true;
+        renderError(bubble, await errorMessage(response));
+        return;
+      }
+      let final = null;
+      await readEvents(response, (name, data) => {
+        if (name === "delta") live.appendChild(document.createTextNode(JSON.parse(data).text));
+        else if (name === "done") final = JSON.parse(data);
+      });
+      if (!final) {
+        renderError(bubble, "回答中断，请重试");
+        return;
+      }
+      renderAnswer(bubble, final);
+      messages = sent.concat([{ role: "assistant", content: final.answer }]);
+    } catch (err) {
+      renderError(bubble, "网络错误：" + (err && err.message ? err.message : err));
+    } finally {
+      busy = false;
+      sendBtn.disabled = false;
+      setStatus("");
+      scrollToEnd();
+      input.focus();
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    input.value = "";
+    ask(q);
+  });
+
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  for (const b of document.querySelectorAll(".example")) {
+    b.addEventListener("click", () => ask(b.textContent));
+  }
+
+  $("new-chat").addEventListener("click", () => {
+    messages = [];
+    conversationEl.replaceChildren();
+    passageEl.hidden = true;
+    activeCite = null;
+    input.focus();
+  });
+})();

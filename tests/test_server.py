@@ -1,0 +1,652 @@
+"""The HTTP server end to end: a real uvicorn server on a loopback port, the real engine,
+model and corpus (copied to a temporary folder so uploads never touch the repository)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rag.settings import Settings
+from server.app import ServerConfigError, create_app
+from server.runner import ServerThread, serving
+from server.streaming import pieces
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+READ_KEY = "test-read-key-0123456789abcdef"
+ALLOWED_ORIGIN = "http://allowed.example"
+BEIJING_Q = "北京机器人产业发展投资基金的目标规模是多少?"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+slow = pytest.mark.slow
+
+
+# -- the shared live server (also used by tests/test_page.py) ---------------------------
+
+
+@dataclass
+class Live:
+    url: str
+    root: Path
+    corpus: Path
+    settings: Settings
+    server: ServerThread
+
+    @property
+    def engine(self) -> Any:
+        return self.server.server.config.app.state.engine
+
+
+_LIVE: Live | None = None
+_LIVE_LOCK = threading.Lock()
+
+
+def live_server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
+                request: pytest.FixtureRequest) -> Live:
+    """One server per test session: index built from a copy of the corpus at start-up."""
+    global _LIVE
+    with _LIVE_LOCK:
+        if _LIVE is None:
+            root = tmp_path_factory.mktemp("live")
+            corpus = root / "corpus"
+            shutil.copytree(REPO / "corpus", corpus)
+            settings = Settings(
+                index_dir=root / "index", corpus_dir=corpus, model_cache=model_cache,
+                admin_key=ADMIN_KEY, read_key=None, cors_origins=[ALLOWED_ORIGIN],
+                threads=1,  # as `rag serve` does: parallelism comes from the thread pool
+            )
+            srv = ServerThread(create_app(settings)).start(timeout=600)
+            _LIVE = Live(srv.url, root, corpus, settings, srv)
+            request.addfinalizer(_stop_live)
+        r = httpx.get(f"{_LIVE.url}/healthz", timeout=30)
+        assert r.status_code == 200, r.text
+        return _LIVE
+
+
+def _stop_live() -> None:
+    global _LIVE
+    if _LIVE is not None:
+        _LIVE.server.stop()
+        _LIVE = None
+
+
+def _no_server_error(response: httpx.Response) -> None:
+    assert response.status_code < 500 or response.status_code == 503, (
+        f"{response.request.method} {response.request.url} gave {response.status_code}"
+    )
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, model_path: Path,
+         request: pytest.FixtureRequest) -> Live:
+    return live_server(tmp_path_factory, model_cache, request)
+
+
+@pytest.fixture()
+def client(live: Live) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=120,
+                      event_hooks={"response": [_no_server_error]}) as c:
+        yield c
+
+
+def admin(key: str = ADMIN_KEY) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def assert_error(r: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["message"]
+    if type_:
+        assert body["error"]["type"] == type_, body
+    return body
+
+
+def parse_sse(text: str) -> list[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream body."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        if data:
+            events.append((name, "\n".join(data)))
+    return events
+
+
+def ask(client: httpx.Client, *questions: str, **extra: Any) -> httpx.Response:
+    messages = []
+    for q in questions:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": "…"}]
+    return client.post("/chat", json={"messages": messages[:-1], **extra})
+
+
+# -- start-up validation (no server needed) ---------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["admin_key", "read_key"])
+@pytest.mark.parametrize("key", ["", "short", "x" * 15, "钥匙钥匙钥"])  # the last: 15 bytes
+def test_short_key_refuses_start_up(tmp_path: Path, field: str, key: str) -> None:
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=None, **{field: key})
+    with pytest.raises(ServerConfigError, match="at least 16 bytes"):
+        create_app(settings)
+
+
+def test_sixteen_byte_keys_are_accepted(tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path, corpus_dir=None, admin_key="x" * 16,
+                        read_key="钥匙钥匙钥匙")  # 18 bytes
+    assert create_app(settings).title == "rag-zh"
+
+
+def test_rag_serve_stops_with_a_clear_error_on_a_short_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_ADMIN_KEY", "too-short")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path))
+    assert main(["serve", "--port", "9"]) == 2
+    assert "RAG_ADMIN_KEY" in capsys.readouterr().err
+
+
+def test_stream_pieces_keep_citation_markers_whole() -> None:
+    text = "北京机器人产业发展投资基金目标规模为100亿元[1]，成都也是100亿元[12]。[x"
+    parts = pieces(text)
+    assert "".join(parts) == text
+    assert "[1]" in parts and "[12]" in parts
+    assert not any(re.search(r"\[\d+$|^\d*\]", p) for p in parts)
+
+
+# -- service, page, schema ----------------------------------------------------------------
+
+
+@slow
+def test_healthz_reports_the_index(client: httpx.Client) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["passages"] > 0 and body["documents"] >= 1
+    assert body["index_version"] and body["model"]
+
+
+@slow
+@pytest.mark.parametrize("path", ["/healthz", "/", "/static/app.js", "/nope", "/openapi.json"])
+def test_security_headers_on_every_response(client: httpx.Client, path: str) -> None:
+    r = client.get(path)
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+
+
+@slow
+def test_page_and_static_files_are_served(client: httpx.Client) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert '<script src="/static/app.js"' in r.text and "<style" not in r.text
+    assert client.get("/static/app.js").headers["content-type"].startswith(
+        ("text/javascript", "application/javascript"))
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+    assert_error(client.get("/static/missing.js"), 404, "NotFound")
+
+
+@slow
+def test_openapi_schema_lists_every_endpoint(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    assert {"/chat", "/v1/chat/completions", "/search", "/figures", "/documents",
+            "/documents/{doc_id}", "/healthz"} <= set(paths)
+    assert {"get", "post"} <= set(paths["/documents"])
+    assert "delete" in paths["/documents/{doc_id}"]
+    for name in ("ChatRequest", "AnswerOut", "OpenAIChatRequest", "SearchResponse",
+                 "ErrorResponse"):
+        assert name in schema["components"]["schemas"]
+
+
+@slow
+def test_unknown_route_and_wrong_method_are_json(client: httpx.Client) -> None:
+    assert_error(client.get("/no/such/route"), 404, "NotFound")
+    r = client.delete("/healthz")
+    assert_error(r, 405, "MethodNotAllowed")
+    assert "GET" in r.headers["allow"]
+    assert_error(client.put("/chat", json={}), 405, "MethodNotAllowed")
+
+
+# -- retrieval ------------------------------------------------------------------------------
+
+
+@slow
+def test_search_returns_cited_passages(client: httpx.Client) -> None:
+    r = client.get("/search", params={"q": "北京机器人产业发展投资基金", "k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["query"] == "北京机器人产业发展投资基金"
+    assert len(body["hits"]) == 3
+    top = body["hits"][0]
+    assert set(top) == {"passage_id", "doc_id", "title", "section", "text", "start", "end",
+                        "scores"}
+    assert "100亿元" in top["text"] and top["section"] == "北京市"
+    assert set(top["scores"]) == {"dense", "bm25", "fused"}
+
+
+@slow
+def test_search_filters(client: httpx.Client) -> None:
+    r = client.get("/search", params={"q": "产业基金 规模", "section": "成都", "k": 2})
+    assert r.status_code == 200
+    assert r.json()["hits"] and all("成都" in h["section"] for h in r.json()["hits"])
+
+
+@slow
+@pytest.mark.parametrize("params", [
+    {}, {"q": ""}, {"q": "   "}, {"q": "问" * 501}, {"q": "基金", "k": 0},
+    {"q": "基金", "k": 101}, {"q": "基金", "k": "many"},
+])
+def test_search_rejects_bad_queries(client: httpx.Client, params: dict[str, Any]) -> None:
+    assert_error(client.get("/search", params=params), 422)
+
+
+@slow
+def test_figures_table(client: httpx.Client) -> None:
+    rows = client.get("/figures", params={"subject": "北京"}).json()["figures"]
+    assert any(f["text"] == "100亿元" and f["kind"] == "money" for f in rows)
+    money = client.get("/figures", params={"kind": "money"}).json()["figures"]
+    assert money and all(f["kind"] == "money" for f in money)
+    assert client.get("/figures", params={"subject": "不存在的地方"}).json() == {"figures": []}
+
+
+@slow
+def test_documents_list(client: httpx.Client) -> None:
+    docs = {d["source"]: d for d in client.get("/documents").json()["documents"]}
+    page = docs["cen-page-robot-funds.txt"]
+    assert page["passages"] > 0 and len(page["articles"]) == 5
+    assert "README.md" not in docs
+
+
+# -- chat -----------------------------------------------------------------------------------
+
+
+@slow
+def test_chat_answers_with_citations_and_figures(client: httpx.Client) -> None:
+    r = ask(client, BEIJING_Q)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["found"] is True and a["question"] == BEIJING_Q
+    assert a["rewritten_question"] is None
+    assert "100亿元" in a["answer"] and "[1]" in a["answer"]
+    ids = {c["id"] for c in a["citations"]}
+    assert 1 in ids
+    assert any(f["text"] == "100亿元" and f["citation"] in ids for f in a["figures"])
+
+
+@slow
+def test_chat_follow_up_is_rewritten(client: httpx.Client) -> None:
+    a = ask(client, BEIJING_Q, "那成都呢?").json()
+    assert a["question"] == "那成都呢?"
+    assert a["rewritten_question"] and "成都" in a["rewritten_question"]
+    assert a["found"] and "100亿元" in a["answer"]
+    cited = {c["id"]: c for c in a["citations"]}
+    assert any("成都" in (cited[f["citation"]]["section"] or "") for f in a["figures"]
+               if f["text"] == "100亿元")
+
+
+@slow
+def test_chat_top_k_and_filters(client: httpx.Client) -> None:
+    r = ask(client, "产业基金的目标规模是多少?", top_k=3, filters={"section": "成都"})
+    assert r.status_code == 200
+    assert all("成都" in (c["section"] or "") for c in r.json()["citations"])
+
+
+@slow
+def test_chat_not_found(client: httpx.Client) -> None:
+    a = ask(client, "火星基地的建设预算是多少?").json()
+    assert a["found"] is False
+
+
+@slow
+def test_chat_stream_sends_deltas_citations_figures_done(client: httpx.Client) -> None:
+    with client.stream("POST", "/chat", json={
+        "messages": [{"role": "user", "content": BEIJING_Q}], "stream": True,
+    }) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = parse_sse(r.read().decode("utf-8"))
+    names = [n for n, _ in events]
+    assert names[0] == "delta" and names[-3:] == ["citations", "figures", "done"]
+    assert set(names[:-3]) == {"delta"} and len(names) > 4
+    done = json.loads(events[-1][1])
+    assert "".join(json.loads(d)["text"] for n, d in events if n == "delta") == done["answer"]
+    assert json.loads(events[-3][1]) == done["citations"]
+    assert json.loads(events[-2][1]) == done["figures"]
+    assert "100亿元" in done["answer"] and done["found"]
+
+
+@slow
+@pytest.mark.parametrize("body", [
+    {"messages": [{"role": "user", "content": ""}]},
+    {"messages": [{"role": "user", "content": "  \n "}]},
+    {"messages": [{"role": "user", "content": "问" * 501}]},
+    {"messages": [{"role": "user", "content": "问" * 501}], "stream": True},
+    {"messages": []},
+    {"messages": [{"role": "assistant", "content": "只有助手"}]},
+    {"messages": [{"role": "robot", "content": "你好"}]},
+    {"messages": [{"role": "user"}]},
+    {"messages": [{"role": "user", "content": 42}]},
+    {"messages": "北京"},
+    {"messages": [{"role": "user", "content": "北京"}], "top_k": 0},
+    {"messages": [{"role": "user", "content": "北京"}], "filters": {"doc_ids": "x"}},
+    {"messages": [{"role": "user", "content": "北京"}], "unknown": 1},
+    {},
+])
+def test_chat_rejects_bad_requests(client: httpx.Client, body: dict[str, Any]) -> None:
+    assert_error(client.post("/chat", json=body), 422)
+
+
+@slow
+@pytest.mark.parametrize("raw", [
+    b"{not json", b"", b"null", b"[]", b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
+])
+def test_chat_rejects_malformed_json(client: httpx.Client, raw: bytes) -> None:
+    r = client.post("/chat", content=raw, headers={"Content-Type": "application/json"})
+    assert_error(r, 422)
+
+
+@slow
+def test_odd_but_valid_input_never_fails(client: httpx.Client) -> None:
+    for q in ["\x00", "<script>alert(1)</script>", "'; DROP TABLE x; --", "🤖" * 100,
+              "[1][2][3]", "%s%n", "ＡＢＣ１２３", "\u202e反转"]:
+        assert client.get("/search", params={"q": q}).status_code == 200
+        assert ask(client, q).status_code == 200
+
+
+# -- OpenAI compatibility ---------------------------------------------------------------------
+
+
+@slow
+def test_openai_client_non_streaming(live: Live) -> None:
+    from openai import OpenAI
+
+    oc = OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
+    resp = oc.chat.completions.create(
+        model="rag-zh", messages=[{"role": "system", "content": "请简洁回答"},
+                                  {"role": "user", "content": BEIJING_Q}])
+    assert resp.object == "chat.completion" and resp.model == "rag-zh"
+    choice = resp.choices[0]
+    assert choice.finish_reason == "stop" and choice.message.role == "assistant"
+    assert "100亿元" in (choice.message.content or "") and "[1]" in (choice.message.content or "")
+    rag = (resp.model_extra or {})["rag"]
+    assert rag["answer"] == choice.message.content and rag["citations"] and rag["figures"]
+    assert resp.usage is not None and resp.usage.total_tokens > 0
+
+
+@slow
+def test_openai_client_streaming(live: Live) -> None:
+    from openai import OpenAI
+
+    oc = OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
+    chunks = list(oc.chat.completions.create(
+        model="rag-zh", stream=True,
+        messages=[{"role": "user", "content": BEIJING_Q}, {"role": "assistant", "content": "…"},
+                  {"role": "user", "content": "那成都呢?"}]))
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    rag = (last.model_extra or {})["rag"]
+    assert text == rag["answer"] and "100亿元" in text
+    assert "成都" in rag["rewritten_question"]
+    assert rag["citations"] and rag["figures"]
+
+
+@slow
+def test_openai_stream_ends_with_done(client: httpx.Client) -> None:
+    r = client.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": [{"type": "text", "text": BEIJING_Q}]}],
+        "stream": True})
+    events = parse_sse(r.text)
+    assert events[-1] == ("message", "[DONE]")
+    first = json.loads(events[0][1])
+    assert first["choices"][0]["delta"]["role"] == "assistant"
+    assert first["model"] == "rag-zh-extractive"
+
+
+@slow
+def test_openai_errors_are_json(client: httpx.Client) -> None:
+    assert_error(client.post("/v1/chat/completions", json={"messages": []}), 422)
+    assert_error(client.post("/v1/chat/completions",
+                             json={"messages": [{"role": "user", "content": " "}]}), 422)
+
+
+# -- documents and auth ---------------------------------------------------------------------
+
+
+UPLOAD = ("# 星河市量子计算产业基金\n\n"
+          "2025年6月,星河市宣布设立星河市量子计算产业基金,目标规模为37亿元,"
+          "重点投向量子芯片、量子通信和量子测量等领域。\n").encode()
+
+
+@slow
+@pytest.mark.parametrize("headers", [
+    {}, {"X-API-Key": "wrong-key-0123456789abcdef"}, {"Authorization": "Bearer wrong"},
+    {"Authorization": f"Basic {ADMIN_KEY}"}, {"X-API-Key": READ_KEY}, {"X-API-Key": "ключ".encode()},
+])
+def test_writes_need_the_admin_key(client: httpx.Client, headers: dict[str, Any]) -> None:
+    r = client.post("/documents", files={"file": ("a.txt", UPLOAD)}, headers=headers)
+    assert_error(r, 401, "Unauthorized")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert_error(client.delete("/documents/0123456789abcdef", headers=headers), 401)
+
+
+@slow
+def test_admin_key_passes_either_header(client: httpx.Client) -> None:
+    for headers in (admin(), {"Authorization": f"Bearer {ADMIN_KEY}"}):
+        assert_error(client.delete("/documents/0123456789abcdef", headers=headers), 404,
+                     "NotFound")
+
+
+@slow
+def test_upload_then_search_then_delete_while_readers_keep_answering(
+    client: httpx.Client, live: Live
+) -> None:
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def reader() -> None:
+        with httpx.Client(base_url=live.url, timeout=120) as c:
+            while not stop.is_set():
+                statuses.append(c.get("/search", params={"q": "机器人产业基金"}).status_code)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        r = client.post("/documents", files={"file": ("../../etc/evil name.md", UPLOAD)},
+                        headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        assert r.status_code == 201, r.text
+        doc = r.json()
+        assert doc["title"].startswith("星河市量子计算产业基金")
+        assert doc["source"] == f"uploads/{doc['doc_id']}.md"  # a server-made name
+        assert (live.corpus / doc["source"]).is_file()
+        assert not (live.root / "etc").exists()
+        hits = client.get("/search", params={"q": "星河市量子计算产业基金"}).json()["hits"]
+        assert hits[0]["doc_id"] == doc["doc_id"] and "37亿元" in hits[0]["text"]
+        assert doc["doc_id"] in {d["doc_id"] for d in client.get("/documents").json()["documents"]}
+        again = client.post("/documents", files={"file": ("copy.md", UPLOAD)}, headers=admin())
+        assert again.status_code == 201 and again.json()["doc_id"] == doc["doc_id"]
+
+        r = client.delete(f"/documents/{doc['doc_id']}", headers=admin())
+        assert r.status_code == 200 and r.json()["doc_id"] == doc["doc_id"]
+        assert not (live.corpus / doc["source"]).exists()
+        hits = client.get("/search", params={"q": "星河市量子计算产业基金"}).json()["hits"]
+        assert all(h["doc_id"] != doc["doc_id"] for h in hits)
+        assert_error(client.delete(f"/documents/{doc['doc_id']}", headers=admin()), 404)
+    finally:
+        stop.set()
+        t.join()
+    assert statuses and set(statuses) == {200}
+
+
+@slow
+@pytest.mark.parametrize(("name", "data", "status"), [
+    ("report.pdf", b"%PDF-1.4 hello", 422),
+    ("noext", b"hello", 422),
+    ("image.png", b"\x89PNG\r\n", 422),
+    ("binary.txt", b"\x00\x01\x02\xff" * 100, 422),
+    ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), 422),
+    ("empty.md", b"   \n", 422),
+    ("big.txt", "大".encode() * (2 * 1024 * 1024 // 3 + 1), 413),
+])
+def test_upload_rejections(client: httpx.Client, name: str, data: bytes, status: int) -> None:
+    r = client.post("/documents", files={"file": (name, data)}, headers=admin())
+    assert_error(r, status)
+
+
+@slow
+def test_upload_needs_a_file(client: httpx.Client) -> None:
+    assert_error(client.post("/documents", headers=admin()), 422)
+    assert_error(client.post("/documents", data={"file": "text, not a file"}, headers=admin()),
+                 422)
+
+
+@slow
+def test_body_over_the_limit_is_413(client: httpx.Client, live: Live) -> None:
+    big = b"x" * (live.settings.max_body_bytes + 1)
+    r = client.post("/chat", content=big, headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "PayloadTooLarge")
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the bytes are counted
+        for _ in range(5):
+            yield b"y" * (1024 * 1024)
+
+    r = client.post("/chat", content=chunked(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert_error(r, 413, "PayloadTooLarge")
+    r = client.post("/documents", files={"file": ("a.txt", big)}, headers=admin())
+    assert_error(r, 413)
+    assert client.get("/healthz").status_code == 200  # the server is fine
+
+
+# -- CORS ------------------------------------------------------------------------------------
+
+
+@slow
+def test_cors_only_for_configured_origins(client: httpx.Client) -> None:
+    pre = {"Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "content-type, x-api-key"}
+    ok = client.options("/chat", headers={"Origin": ALLOWED_ORIGIN, **pre})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "access-control-allow-credentials" not in ok.headers
+    bad = client.options("/chat", headers={"Origin": "http://evil.example", **pre})
+    assert_error(bad, 400, "CORSRejected")
+    assert "access-control-allow-origin" not in bad.headers
+    simple = client.get("/healthz", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in simple.headers
+    simple = client.get("/healthz", headers={"Origin": ALLOWED_ORIGIN})
+    assert simple.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+# -- other configurations, each a separate app ------------------------------------------------
+
+
+@slow
+def test_read_key_guards_reads_and_no_admin_key_disables_writes(live: Live, tmp_path: Path) -> None:
+    settings = live.settings.model_copy(update={"read_key": READ_KEY, "admin_key": None})
+    with serving(create_app(settings, engine=live.engine)) as srv, httpx.Client(
+        base_url=srv.url, timeout=120, event_hooks={"response": [_no_server_error]}
+    ) as c:
+        for path, params in (("/search", {"q": "北京"}), ("/documents", {}), ("/figures", {})):
+            assert_error(c.get(path, params=params), 401, "Unauthorized")
+            assert_error(c.get(path, params=params, headers={"X-API-Key": "nope"}), 401)
+            assert c.get(path, params=params, headers={"X-API-Key": READ_KEY}).status_code == 200
+        assert_error(c.post("/chat", json={"messages": [{"role": "user", "content": "北京"}]}),
+                     401)
+        r = c.post("/chat", json={"messages": [{"role": "user", "content": BEIJING_Q}]},
+                   headers={"Authorization": f"Bearer {READ_KEY}"})
+        assert r.status_code == 200
+        assert c.get("/healthz").status_code == 200  # health stays open
+        r = c.post("/documents", files={"file": ("a.txt", UPLOAD)},
+                   headers={"X-API-Key": READ_KEY})
+        assert_error(r, 403, "WritesDisabled")
+        assert_error(c.delete("/documents/x", headers={"X-API-Key": READ_KEY}), 403)
+
+    both = live.settings.model_copy(update={"read_key": READ_KEY})
+    with serving(create_app(both, engine=live.engine)) as srv:
+        r = httpx.get(f"{srv.url}/documents", headers=admin(), timeout=60)
+        assert r.status_code == 200  # the admin key reads too
+
+
+def _small_corpus(root: Path) -> Settings:
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "note.md").write_text(
+        "# 测试文档\n\n## 甲市\n\n2024年甲市设立产业基金,规模为12亿元。\n\n"
+        "## 乙市\n\n2025年乙市设立产业基金,规模为8亿元。\n", encoding="utf-8")
+    return Settings(index_dir=root / "index", corpus_dir=corpus, model_cache=Path("unused"),
+                    admin_key=ADMIN_KEY)
+
+
+@slow
+def test_corrupt_index_is_503_and_recovers_after_rebuild(live: Live, tmp_path: Path) -> None:
+    from rag.engine import Engine
+
+    settings = _small_corpus(tmp_path)
+    embedder = live.engine.embedder  # share the loaded model
+    Engine(settings.engine_config(), embedder=embedder).index()
+    version = (settings.index_dir / "CURRENT").read_text().strip()
+    with (settings.index_dir / version / "passages.jsonl").open("ab") as f:
+        f.write(b"garbage\n")
+
+    app = create_app(settings, engine=Engine(settings.engine_config(), embedder=embedder))
+    with serving(app) as srv, httpx.Client(base_url=srv.url, timeout=120) as c:
+        r = c.get("/healthz")
+        assert r.status_code == 503
+        assert r.json()["status"] == "unavailable"
+        assert r.json()["error"]["type"] == "IndexCorrupt"
+        assert_error(c.get("/search", params={"q": "甲市"}), 503, "IndexCorrupt")
+        assert_error(c.post("/chat", json={"messages": [{"role": "user", "content": "甲市"}]}),
+                     503, "IndexCorrupt")
+        assert_error(c.get("/documents"), 503)
+        assert srv.alive
+
+        report = Engine(settings.engine_config(), embedder=embedder).index()  # `rag index`
+        assert report.rebuilt_from_scratch
+        deadline = time.monotonic() + 10
+        while (r := c.get("/healthz")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert r.status_code == 200, r.text
+        assert r.json()["index_version"] == report.version
+        hits = c.get("/search", params={"q": "甲市产业基金"}).json()["hits"]
+        assert "12亿元" in hits[0]["text"]
+
+
+@slow
+def test_missing_index_without_corpus_is_503(live: Live, tmp_path: Path) -> None:
+    from rag.engine import Engine
+
+    settings = Settings(index_dir=tmp_path / "none", corpus_dir=None, model_cache=Path("x"))
+    app = create_app(settings, engine=Engine(settings.engine_config(),
+                                             embedder=live.engine.embedder))
+    with serving(app) as srv:
+        r = httpx.get(f"{srv.url}/healthz", timeout=60)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "IndexMissing"
+        r = httpx.get(f"{srv.url}/search", params={"q": "北京"}, timeout=60)
+        assert_error(r, 503, "IndexMissing")
+        assert srv.alive
