@@ -243,8 +243,9 @@ class Engine:
         return q
 
     def search(self, query: str, *, k: int | None = None, filters: Filters | None = None,
-               mode: str = "hybrid") -> list[Hit]:
-        """The k best passages for a query, best first."""
+               mode: str = "hybrid", snapshot: store.Snapshot | None = None) -> list[Hit]:
+        """The k best passages for a query, best first. ``snapshot`` pins the index version
+        (a server reads it once per request and reports it)."""
         q = self.check_query(query)
         r = self.config.retrieval
         k = r.top_k if k is None else k
@@ -252,12 +253,14 @@ class Engine:
             raise QueryRejected(f"k must be between 1 and {r.max_k}, got {k}")
         if mode not in MODES:
             raise QueryRejected(f"mode must be one of {', '.join(MODES)}")
-        snap = self.snapshot()
+        snap = snapshot or self.snapshot()
         return hybrid_search(snap, self.embedder, q, k=k, cfg=r, filters=filters, mode=mode)
 
     def ask(self, question: str, *, history: Sequence[str] | None = None,
-            k: int | None = None, filters: Filters | None = None) -> Answer:
-        """Answer a question, with earlier user turns (oldest first) for follow-ups."""
+            k: int | None = None, filters: Filters | None = None,
+            snapshot: store.Snapshot | None = None) -> Answer:
+        """Answer a question, with earlier user turns (oldest first) for follow-ups;
+        ``snapshot`` pins the index version as in :meth:`search`."""
         q_text = self.check_query(question)
         previous: str | None = None
         for turn in history or []:
@@ -269,7 +272,7 @@ class Engine:
         k_eff = self.config.retrieval.top_k * 2 if k is None else k
         if not 1 <= k_eff <= self.config.retrieval.max_k:
             raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
-        snap = self.snapshot()
+        snap = snapshot or self.snapshot()
 
         def search(query: str, n: int) -> list[Hit]:
             n = min(n, self.config.retrieval.max_k)
