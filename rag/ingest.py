@@ -243,25 +243,43 @@ def _ends_open(t: str) -> bool:
 
 
 def _repair_column_breaks(text: str, blocks: list[_Block]) -> list[_Block]:
-    """Rejoin text blocks that a column break split mid-word or mid-sentence."""
-    out: list[_Block] = []
+    """Rejoin text blocks that a column break split mid-word or mid-sentence.
+
+    Runs of blocks to rejoin are collected first and each run is joined once (joining block
+    by block took quadratic time on a document made of many open-ended blocks).
+    """
+    runs: list[list[_Block]] = []
+    chars = 0  # characters in the blocks of the last run
     for b in blocks:
-        prev = out[-1] if out else None
+        run = runs[-1] if runs else None
         if (
-            prev is not None
-            and prev.level == 0
+            run is not None
+            and run[0].level == 0
             and b.level == 0
             and b.spans
-            and _ends_open(prev.text)
-            and not _is_caption(prev.text)
-            and not _is_byline(prev.text)
+            and _ends_open(run[-1].text)
+            and not _caption_or_byline(text, run, chars)
             and not _NEWS_LEAD.match(text[b.spans[0][0]:b.spans[0][1]])
             and not _is_byline(b.text)
         ):
-            out[-1] = _block(text, prev.spans + b.spans)
+            run.append(b)
+            chars += len(b.text)
         else:
-            out.append(b)
-    return out
+            runs.append([b])
+            chars = len(b.text)
+    return [r[0] if len(r) == 1 else _block(text, [s for x in r for s in x.spans]) for r in runs]
+
+
+def _caption_or_byline(text: str, run: list[_Block], chars: int) -> bool:
+    """Whether the blocks of a run, joined, are a caption or a byline. A single block is
+    checked whatever its length; joined blocks longer than any caption are taken as neither."""
+    if len(run) == 1:
+        t = run[0].text
+    elif chars > 60:
+        return False
+    else:
+        t = _join(text, [s for x in run for s in x.spans])[0]
+    return _is_caption(t) or _is_byline(t)
 
 
 def parse_text(text: str, *, source: str, content_hash: str) -> ParsedDocument:

@@ -29,8 +29,12 @@ QUERY_STOPWORDS = frozenset(
 
 
 def normalize(text: str) -> str:
-    """NFKC plus removal of zero-width/bidi characters: the form used for all matching."""
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    """NFKC plus removal of zero-width/bidi characters: the form used for all matching.
+
+    The invisible characters go first, so that what they separated is composed as if they
+    had never been there (``e\u200b\u0301`` gives ``é``, as ``e\u0301`` does).
+    """
+    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,592 @@
+"""Reliability of the persisted index: crash safety under SIGKILL, detection of corrupted or
+mismatched files with clear errors, recovery by re-indexing, and query normalisation.
+
+The crash test runs the indexer in child processes with :class:`HashEmbedder`, a cheap
+deterministic *fake* embedder (hashed character bigrams, 384 dimensions): that test is about
+how index files are written, not about embeddings, and a fake lets each child start in about a
+second instead of loading the model fifty times. Everything else here uses the real model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import index as store
+from rag.engine import Engine
+from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from rag.retrieve import bm25_query, bm25_ranking, dense_ranking
+from rag.text import normalize
+
+from .conftest import CORPUS_FILE, REPO, make_config
+
+INDEX_ERRORS = (IndexCorrupt, IndexMismatch, IndexMissing)
+
+
+# --------------------------------------------------------------------------- fake embedder
+
+
+class HashEmbedder:
+    """A FAKE embedder for the crash test only: hashed character bigrams, L2-normalised.
+
+    Deterministic and fast, with the dimension of the real model; it implements the
+    :class:`rag.embed.Embedder` protocol, so the engine writes exactly the same files.
+    """
+
+    name = "hash-bigram-fake"
+    fingerprint = "fake-hash-bigram-384"
+    dim = 384
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in zip(text, text[1:] + " ", strict=True):
+            h = int.from_bytes(hashlib.blake2b((a + b).encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
+        n = float(np.linalg.norm(v))
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+# Two contents of one corpus file; the indexer alternates between them, so each run writes a
+# new version. Each has words the other lacks, so BM25 and dense results tell them apart.
+VARIANTS = {
+    "A": (
+        "# 量子计算实验室启用\n\n"
+        "本报讯 2025年3月，苏州量子计算实验室正式启用，首期投入12亿元。\n\n"
+        "实验室将建设超导量子芯片产线，计划到2027年培育50家量子企业。\n"
+    ),
+    "B": (
+        "# 低空经济示范区获批\n\n"
+        "本报讯 2025年6月，合肥低空经济示范区获批，设立30亿元无人机产业基金。\n\n"
+        "示范区将开通20条无人机物流航线，到2026年底低空经济规模超过500亿元。\n"
+    ),
+}
+VARIANT_FILE = "variant.md"
+CRASH_QUERIES = ["量子计算实验室 超导芯片", "低空经济 无人机 物流航线", "人形机器人 产业基金 规模"]
+
+
+def write_variant(corpus: Path, label: str) -> None:
+    """Replace the variant file atomically (the hidden temporary name is never indexed)."""
+    part = corpus / f".{VARIANT_FILE}.part"
+    part.write_text(VARIANTS[label], encoding="utf-8")
+    os.replace(part, corpus / VARIANT_FILE)
+
+
+# The indexer process. To pay its start-up (imports, the jieba dictionary) once rather than at
+# every kill, it loads everything, prints "ready", and then forks one indexer per line read
+# from stdin (the line holds the index of the content to start with). Each forked indexer
+# prints its pid and re-indexes in a loop, alternating the two contents, until it is killed;
+# the server reports how it ended.
+INDEXER = r"""
+import os, sys
+from pathlib import Path
+
+import bm25s, faiss  # warm the imports that the index writer does lazily
+
+from rag.config import EngineConfig
+from rag.engine import Engine
+from rag.text import tokenize
+from tests.test_reliability_index import VARIANTS, HashEmbedder, write_variant
+
+index_dir, corpus = Path(sys.argv[1]), Path(sys.argv[2])
+for text in VARIANTS.values():
+    tokenize(text)  # loads the jieba dictionary
+print("ready", flush=True)
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            engine = Engine(EngineConfig(index_dir=index_dir, corpus_dir=corpus,
+                                         model_cache=index_dir.parent / "unused-model-cache"),
+                            embedder=HashEmbedder())
+            print("pid", os.getpid(), flush=True)
+            i = int(line)
+            while True:
+                label = "AB"[i % 2]
+                write_variant(corpus, label)
+                print("start", label, flush=True)
+                report = engine.index()
+                print("done", report.version, label, flush=True)
+                i += 1
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    print("ended", status, flush=True)
+"""
+
+
+def _tmp_entries(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".tmp-"))
+
+
+def _fingerprint_of(snap: store.Snapshot, emb: HashEmbedder) -> dict[str, object]:
+    """What a version answers: its passages and its BM25 and dense rankings of fixed queries."""
+    out: dict[str, object] = {"passages": [p.passage_id for p in snap.passages]}
+    for q in CRASH_QUERIES:
+        bm = bm25_ranking(snap, bm25_query(q), 10)
+        dn = dense_ranking(snap, emb.encode_queries([normalize(q)])[0], 10)
+        out["bm25:" + q] = [(snap.passages[i].passage_id, round(s, 4)) for i, s in bm]
+        out["dense:" + q] = [(snap.passages[i].passage_id, round(s, 4)) for i, s in dn]
+    return out
+
+
+def _variant_label(snap: store.Snapshot) -> str:
+    hashes = {hashlib.sha256(t.encode()).hexdigest(): k for k, t in VARIANTS.items()}
+    labels = [hashes[d.content_hash] for d in snap.documents if d.source == VARIANT_FILE]
+    assert len(labels) == 1, snap.documents
+    return labels[0]
+
+
+def _readline(proc: subprocess.Popen, err: Path) -> list[str]:
+    line = proc.stdout.readline() if proc.stdout else ""
+    assert line, f"the indexer process died: {err.read_text()}"
+    return line.split()
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
+    """Kill the indexer 100 times with SIGKILL at a random moment while it rewrites the index
+    in a loop.
+
+    After every kill the index loads and is exactly the last committed version or the one
+    being written (never a mix), and the next run removes the crashed build's leftovers.
+    """
+    kills, window = 100, 0.3
+    rng = random.Random(20250601)
+    emb = HashEmbedder()
+
+    # Expected answers of each content, from indexes built in-process.
+    expected: dict[str, dict[str, object]] = {}
+    for label in VARIANTS:
+        corpus = tmp_path / f"ref-{label}" / "corpus"
+        corpus.mkdir(parents=True)
+        shutil.copy(CORPUS_FILE, corpus / CORPUS_FILE.name)
+        write_variant(corpus, label)
+        ref = Engine(make_config(corpus.parent / "index", corpus), embedder=emb)
+        ref.index()
+        expected[label] = _fingerprint_of(ref.snapshot(), emb)
+    assert expected["A"] != expected["B"]
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS_FILE, corpus / CORPUS_FILE.name)
+    write_variant(corpus, "A")
+    root = tmp_path / "index"
+    engine = Engine(make_config(root, corpus), embedder=emb)
+    committed = (engine.index().version, "A")
+    seen = {committed[0]}
+
+    err = tmp_path / "indexer.err"
+    mid_write = new_after_kill = 0
+    started = time.monotonic()
+    with err.open("w") as err_out:
+        server = subprocess.Popen(
+            [sys.executable, "-c", INDEXER, str(root), str(corpus)],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_out, text=True,
+        )
+    assert server.stdin is not None
+    try:
+        assert _readline(server, err) == ["ready"]
+        for k in range(kills):
+            server.stdin.write("1\n" if committed[1] == "A" else "0\n")  # the other content
+            server.stdin.flush()
+            word, pid = _readline(server, err)
+            assert word == "pid"
+            time.sleep(rng.uniform(0, window))
+            os.kill(int(pid), signal.SIGKILL)
+            inflight: str | None = None
+            while (rec := _readline(server, err))[0] != "ended":
+                if rec[0] == "start":
+                    inflight = rec[1]
+                elif rec[0] == "done":
+                    committed, inflight = (rec[1], rec[2]), None
+                    seen.add(rec[1])
+            status = int(rec[1])
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, err.read_text()
+            if _tmp_entries(root):
+                mid_write += 1
+
+            snap = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
+            label = _variant_label(snap)
+            if snap.version == committed[0]:
+                assert label == committed[1], f"kill {k}: version {snap.version} holds {label}"
+            else:
+                # Killed after the new version became current, before the indexer said so.
+                assert inflight is not None and snap.version not in seen, f"kill {k}"
+                assert label == inflight
+                new_after_kill += 1
+            assert _fingerprint_of(snap, emb) == expected[label], f"kill {k}"
+
+            report = engine.index()  # the next run, in-process
+            assert _tmp_entries(root) == [], f"kill {k}: leftovers {_tmp_entries(root)}"
+            live = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
+            assert live.version == report.version
+            committed = (live.version, _variant_label(live))
+            seen.add(live.version)
+            assert _fingerprint_of(live, emb) == expected[committed[1]]
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    elapsed = time.monotonic() - started
+    print(f"{kills} kills survived, {mid_write} mid-write, {new_after_kill} after the switch, "
+          f"{len(seen)} versions, {elapsed:.0f} s")
+    # Most of an indexing run is spent writing the new version; make sure the kills hit it.
+    assert mid_write >= 30, f"only {mid_write} of {kills} kills landed while a build was written"
+
+
+def test_leftovers_of_a_crashed_build_are_removed(tmp_path: Path):
+    """A crash can leave a half-written version folder and a half-written CURRENT pointer
+    file; the next writer removes both."""
+    emb = HashEmbedder()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_variant(corpus, "A")
+    root = tmp_path / "index"
+    engine = Engine(make_config(root, corpus), embedder=emb)
+    live = engine.index().version
+    (root / ".tmp-20250101T000000-deadbeef").mkdir()
+    (root / ".tmp-20250101T000000-deadbeef" / "passages.jsonl").write_text("{")
+    (root / ".tmp-CURRENT-20250101T000000-deadbeef").write_text("v-20250101T000000-deadbeef")
+    (root / "v-20250101T000000-cafebabe").mkdir()  # renamed, but CURRENT was never switched
+    report = engine.index()
+    assert not report.changed and report.version == live
+    assert _tmp_entries(root) == []
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("v-")) == [f"v-{live}"]
+
+
+# --------------------------------------------------------------------------- corruption
+
+
+class CachingEmbedder:
+    """The real model, with vectors memoised by text: every recovery below re-indexes the
+    corpus from scratch and repeats the same queries, and embedding the same texts again
+    each time would only repeat the same work."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.fingerprint, self.dim = inner.name, inner.fingerprint, inner.dim
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def _encode(self, kind: str, texts: list[str], encode) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if (kind, t) not in self._cache]
+        if missing:
+            for t, v in zip(missing, encode(missing), strict=True):
+                self._cache[kind, t] = v
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._cache[kind, t] for t in texts]).astype(np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode("query", texts, self.inner.encode_queries)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode("passage", texts, self.inner.encode_passages)
+
+
+RECOVERY_QUERIES = ["成都市人形机器人产业基金规模", "山东5G基站将达到多少个"]
+
+
+class Built:
+    """The pristine index, its corpus, and the top results it gives for the recovery queries."""
+
+    def __init__(self, root: Path, corpus: Path, emb: CachingEmbedder) -> None:
+        self.root, self.corpus, self.emb = root, corpus, emb
+        engine = Engine(make_config(root, corpus), embedder=emb)
+        self.top = {q: [h.passage.passage_id for h in engine.search(q, k=5)]
+                    for q in RECOVERY_QUERIES}
+
+    def copy(self, dest: Path) -> Path:
+        shutil.copytree(self.root, dest)
+        return dest
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, embedder) -> Built:
+    """A real index of the bundled corpus, built once with the real model."""
+    base = tmp_path_factory.mktemp("pristine")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS_FILE, corpus / CORPUS_FILE.name)
+    emb = CachingEmbedder(embedder)
+    Engine(make_config(base / "index", corpus), embedder=emb).index()
+    return Built(base / "index", corpus, emb)
+
+
+def _load(built: Built, root: Path) -> store.Snapshot:
+    return store.load_snapshot(root, model_fingerprint=built.emb.fingerprint, dim=built.emb.dim)
+
+
+def _expect_error(built: Built, root: Path, names: str | list[str],
+                  kinds: tuple[type[Exception], ...] = INDEX_ERRORS) -> Exception:
+    """Loading must fail with one of ``kinds`` whose message names one of ``names``."""
+    with pytest.raises(Exception) as info:
+        _load(built, root)
+    exc = info.value
+    assert type(exc) in kinds, f"{type(exc).__name__}: {exc}"
+    names = [names] if isinstance(names, str) else names
+    assert any(n in str(exc) for n in names), f"{exc} does not name any of {names}"
+    assert "\n" not in str(exc)
+    return exc
+
+
+def _assert_recovers(built: Built, root: Path, *, from_scratch: bool = True) -> None:
+    """``Engine.index()`` rebuilds a working index that answers as the pristine one did."""
+    engine = Engine(make_config(root, built.corpus), embedder=built.emb)
+    report = engine.index()
+    assert report.changed and report.version
+    if from_scratch:
+        assert report.rebuilt_from_scratch
+    assert _tmp_entries(root) == []
+    snap = _load(built, root)
+    assert snap.version == report.version
+    for q, top in built.top.items():
+        assert [h.passage.passage_id for h in engine.search(q, k=5)] == top
+    assert not engine.index().changed  # and the rebuilt index is reused as it is
+
+
+def _version_dir(root: Path) -> Path:
+    name = store.current_version(root)
+    assert name is not None
+    return root / name
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_pristine_index_has_the_expected_files(built: Built):
+    names = _files(_version_dir(built.root))
+    assert {"manifest.json", "passages.jsonl", "documents.json", "dense.faiss"} <= set(names)
+    assert any(n.startswith("bm25/") for n in names)
+
+
+@pytest.mark.parametrize("how", ["zero", "half"])
+@pytest.mark.parametrize("name", ["manifest.json", "passages.jsonl", "documents.json",
+                                  "dense.faiss", "bm25/vocab.index.json",
+                                  "bm25/data.csc.index.npy"])
+def test_truncated_file_is_reported_and_rebuilt(built: Built, tmp_path: Path, name: str, how: str):
+    root = built.copy(tmp_path / "index")
+    path = _version_dir(root) / name
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.truncate(0 if how == "zero" else size // 2)
+    _expect_error(built, root, str(path), (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+
+FLIP_SEEDS = range(24)
+
+
+@pytest.mark.parametrize("seed", FLIP_SEEDS)
+def test_flipped_byte_is_reported_and_rebuilt(built: Built, tmp_path: Path, seed: int):
+    """One byte changed at a random place of a random file (CURRENT included)."""
+    rng = random.Random(seed)
+    root = built.copy(tmp_path / "index")
+    folder = _version_dir(root)
+    candidates = [folder / n for n in _files(folder)] + [root / store.CURRENT]
+    path = candidates[seed % len(candidates)] if seed < len(candidates) else rng.choice(candidates)
+    data = bytearray(path.read_bytes())
+    pos = rng.randrange(len(data))
+    data[pos] ^= rng.randrange(1, 256)
+    path.write_bytes(bytes(data))
+    try:
+        snap = _load(built, root)
+    except Exception as exc:
+        assert type(exc) in INDEX_ERRORS, f"{path.name}@{pos}: {type(exc).__name__}: {exc}"
+        if path.name in ("manifest.json", store.CURRENT):
+            # the damaged manifest or pointer, or a file whose manifest entry changed
+            assert str(root) in str(exc), exc
+        else:
+            assert str(path) in str(exc), exc
+        _assert_recovers(built, root)
+        return
+    # Only bytes that no reader depends on may change unnoticed: a manifest field that is
+    # purely descriptive (creation time, ...) or the whitespace around the CURRENT pointer.
+    assert path.name in ("manifest.json", store.CURRENT), f"{path}@{pos} went unnoticed"
+    _assert_same_data(built, snap)
+
+
+def _assert_same_data(built: Built, snap: store.Snapshot) -> None:
+    pristine = _load(built, built.root)
+    assert [p.to_dict() for p in snap.passages] == [p.to_dict() for p in pristine.passages]
+    assert snap.tokens == pristine.tokens and snap.documents == pristine.documents
+    rows = list(range(len(pristine.passages)))
+    assert np.array_equal(snap.vectors(rows), pristine.vectors(rows))
+    assert snap.manifest.dim == pristine.manifest.dim
+    assert snap.manifest.files == pristine.manifest.files
+
+
+def test_manifest_with_a_changed_text_character(built: Built, tmp_path: Path):
+    """40 random manifest characters replaced by another printable ASCII character (so the
+    file stays valid UTF-8, unlike most random flips): loading fails with a clear error, or
+    the changed byte was in a field no reader relies on and the data is exactly intact."""
+    rng = random.Random(7)
+    root = built.copy(tmp_path / "index")
+    path = _version_dir(root) / "manifest.json"
+    original = path.read_bytes()
+    outcomes: dict[str, int] = {}
+    for _ in range(40):
+        data = bytearray(original)
+        pos = rng.randrange(len(data))
+        data[pos] = rng.choice([c for c in range(0x20, 0x7F) if c != data[pos]])
+        path.write_bytes(bytes(data))
+        try:
+            snap = _load(built, root)
+        except Exception as exc:
+            assert type(exc) in INDEX_ERRORS, f"@{pos}: {type(exc).__name__}: {exc}"
+            assert str(root) in str(exc)
+            outcomes[type(exc).__name__] = outcomes.get(type(exc).__name__, 0) + 1
+            continue
+        _assert_same_data(built, snap)
+        outcomes["unnoticed"] = outcomes.get("unnoticed", 0) + 1
+    assert outcomes.get("IndexCorrupt", 0) >= 20, outcomes
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "passages.jsonl", "documents.json",
+                                  "dense.faiss", "bm25/params.index.json"])
+def test_deleted_file_is_reported_and_rebuilt(built: Built, tmp_path: Path, name: str):
+    root = built.copy(tmp_path / "index")
+    path = _version_dir(root) / name
+    path.unlink()
+    _expect_error(built, root, str(path), (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+
+def test_extra_file_in_a_version_is_reported(built: Built, tmp_path: Path):
+    root = built.copy(tmp_path / "index")
+    (_version_dir(root) / "bm25" / "stray.npy").write_bytes(b"x")
+    _expect_error(built, root, "stray.npy", (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+
+def test_deleted_version_folder_and_pointer(built: Built, tmp_path: Path):
+    root = built.copy(tmp_path / "gone")
+    shutil.rmtree(_version_dir(root))
+    _expect_error(built, root, str(root / store.CURRENT), (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+    root = built.copy(tmp_path / "no-pointer")
+    (root / store.CURRENT).unlink()
+    _expect_error(built, root, str(root), (IndexMissing,))
+    _assert_recovers(built, root, from_scratch=False)
+
+
+def _edit_manifest(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        path = folder / "manifest.json"
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        edit(raw)
+        path.write_text(json.dumps(raw), encoding="utf-8")
+    return apply
+
+
+def _set(key: str, value: object) -> Callable[[dict], None]:
+    return lambda raw: raw.__setitem__(key, value)
+
+
+def _set_file(name: str, key: str, value: object) -> Callable[[dict], None]:
+    return lambda raw: raw["files"][name].__setitem__(key, value)
+
+
+MANIFEST_EDITS: dict[str, tuple[Callable[[dict], None], type[Exception], str]] = {
+    "checksum": (_set_file("passages.jsonl", "sha256", "0" * 64), IndexCorrupt, "passages.jsonl"),
+    "size": (_set_file("dense.faiss", "bytes", 1), IndexCorrupt, "dense.faiss"),
+    "fingerprint": (_set("model_fingerprint", "0123456789abcdef"), IndexMismatch, "manifest.json"),
+    "format": (_set("format", store.FORMAT_VERSION + 1), IndexMismatch, "manifest.json"),
+    "dim": (_set("dim", 768), IndexMismatch, "manifest.json"),
+    "passages": (_set("passages", 1), IndexCorrupt, "v-"),
+    "unlisted file": (lambda raw: raw["files"].pop("documents.json"), IndexCorrupt,
+                      "documents.json"),
+    "unknown field": (_set("extra", 1), IndexCorrupt, "manifest.json"),
+    "missing field": (lambda raw: raw.pop("dim"), IndexCorrupt, "manifest.json"),
+    "files not a mapping": (_set("files", []), IndexCorrupt, "manifest.json"),
+    "file entry not a mapping": (_set_file("dense.faiss", "bytes", None), IndexCorrupt,
+                                 "dense.faiss"),
+    "not an object": (lambda raw: raw.clear(), IndexCorrupt, "manifest.json"),
+}
+
+
+@pytest.mark.parametrize("case", list(MANIFEST_EDITS))
+def test_mismatched_manifest_is_reported_and_rebuilt(built: Built, tmp_path: Path, case: str):
+    edit, kind, name = MANIFEST_EDITS[case]
+    root = built.copy(tmp_path / "index")
+    _edit_manifest(edit)(_version_dir(root))
+    _expect_error(built, root, name, (kind,))
+    _assert_recovers(built, root)
+
+
+GARBAGE_POINTERS: dict[str, bytes] = {
+    "empty": b"",
+    "spaces": b"  \n",
+    "missing version": b"v-19990101T000000-00000000\n",
+    "not a version": b"manifest.json\n",
+    "path escape": b"v-x/../../etc\n",
+    "parent": b"..\n",
+    "nul byte": b"v-\x00\n",
+    "binary": bytes(range(256)),
+    "latin-1": "v-café".encode("latin-1"),
+    "long": b"v-" + b"a" * 5000,
+}
+
+
+@pytest.mark.parametrize("case", list(GARBAGE_POINTERS))
+def test_garbage_current_pointer_is_reported_and_rebuilt(built: Built, tmp_path: Path, case: str):
+    root = built.copy(tmp_path / "index")
+    (root / store.CURRENT).write_bytes(GARBAGE_POINTERS[case])
+    _expect_error(built, root, str(root / store.CURRENT), (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+
+def test_current_pointer_that_is_a_folder(built: Built, tmp_path: Path):
+    root = built.copy(tmp_path / "index")
+    (root / store.CURRENT).unlink()
+    (root / store.CURRENT).mkdir()
+    _expect_error(built, root, str(root / store.CURRENT), (IndexCorrupt,))
+
+
+# --------------------------------------------------------------------------- query normalisation
+
+
+def _top_ids(engine: Engine, query: str, k: int = 5) -> list[str]:
+    return [h.passage.passage_id for h in engine.search(query, k=k)]
+
+
+def test_full_width_question_gets_the_results_of_its_ascii_form(corpus_engine):
+    ascii_top = _top_ids(corpus_engine, "2025年山东5G基站")
+    assert ascii_top
+    assert _top_ids(corpus_engine, "２０２５年山东５Ｇ基站") == ascii_top
+    assert "27万个" in corpus_engine.search("２０２５年山东５Ｇ基站", k=1)[0].passage.text
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
+                                       "\u200e", "\u202e"])
+def test_invisible_character_inside_a_word_does_not_break_retrieval(corpus_engine, invisible):
+    plain = corpus_engine.search("苏州吴中区机器人基金", k=1)[0].passage
+    assert "吴中" in plain.text
+    hidden = corpus_engine.search(f"苏{invisible}州吴中区机器人基金", k=1)[0].passage
+    assert hidden.passage_id == plain.passage_id
