@@ -165,12 +165,23 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                 if _year_ok(q, s.text, None):
                     out.append(_Candidate(s, None, base, pass_cov))
                 continue
+            sent_low = normalize(s.text).lower()
+            if q.codes and not all(c in sent_low for c in q.codes):
+                continue  # 6G is not 5G
             for f in s.figures:
                 if f.kind not in kinds or not _year_ok(q, s.text, f):
                     continue
+                before = s.text[max(0, f.start - 8):f.start]
+                if q.parts and not any(w in before for w in q.parts):
+                    continue  # 首期规模 needs a first-phase figure, not the total
+                if q.counted and f.kind == "count" and q.counted not in s.text[
+                        max(0, f.start - 12):f.end + 8]:
+                    continue  # 多少个榜单项目 is not answered by 七个步骤
                 score = base + 2.0 * _proximity(normalize(s.text), f, q.terms, q.focus)
                 if f.qualifier == "=":
                     score += 0.1
+                if s.text[:f.start].count("《") > s.text[:f.start].count("》"):
+                    score -= 1.0  # inside a title (《…(2024—2026年)》) a figure is a name
                 if f.high is not None and _RANGE.search(q.text):
                     score += 1.0  # 规模范围 asks for a range (2亿元至100亿元)
                 if q.bound and f.qualifier == q.bound:
@@ -493,6 +504,9 @@ def _why_not(q: Question, hits: Sequence[Hit]) -> str:
     """Which constraint left no evidence: the year, the place, or the question's terms."""
     if q.years and _candidates(replace(q, years=()), hits, kinds=q.kinds):
         return "year"
+    if (q.parts or q.codes or q.counted) and _candidates(
+            replace(q, parts=(), codes=(), counted=None), hits, kinds=q.kinds):
+        return "terms"  # the subject is there, the specific figure asked for is not
     if q.places and _candidates(replace(q, places=()), hits, kinds=q.kinds):
         return "place"
     if q.places and not any(_place_ok(q, h.passage, h.passage.text) for h in hits):

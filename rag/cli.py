@@ -209,9 +209,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag import evaluate as ev
+
+    s: Settings = args.settings
+    qa = [Path(q) for q in args.qa] or [(s.corpus_dir or Path("corpus")) / "qa.jsonl"]
+    opts = ev.EvalOptions(ks=ev.parse_ks(args.k),
+                          modes=ev.MODES if args.mode == "all" else (args.mode,),
+                          limit=args.limit, pool=args.pool, answers=not args.no_answers,
+                          progress=not args.json)
+    inputs = ev.resolve_inputs(qa, [Path(p) for p in args.passages])
+    report = ev.run_eval(s.engine_config(), inputs, Path(args.out), opts)
+    json_path, png_path = ev.write_outputs(report, Path(args.out))
+    if args.json:
+        _print_json({name: {k: v for k, v in d.items() if k != "details"}
+                     for name, d in report.to_dict()["sets"].items()})
+        return 0
+    print(ev.format_tables(report))
+    wrong = ev.failing(report)
+    if wrong:
+        print(f"\nwrong answers ({len(wrong)}): " + ", ".join(w["id"] for w in wrong))
+    print(f"\nwrote {json_path} and {png_path} ({report.seconds:.0f}s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
+        allow_abbrev=False,  # else a subcommand's --mode is taken for an abbreviated --model
         description="Chinese-first question answering over news and policy documents.",
     )
     parser.add_argument("--index-dir", type=Path, help="index folder (env RAG_INDEX_DIR)")
@@ -268,6 +293,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to bind (default 127.0.0.1; env RAG_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000; env RAG_PORT)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="retrieval and answer metrics on QA sets; JSON + PNG report")
+    p.add_argument("--qa", action="append", default=[],
+                   help="QA file, project or external format (repeat; default corpus/qa.jsonl)")
+    p.add_argument("--passages", action="append", default=[],
+                   help="passages file of an external QA file, in order (default: passages_* "
+                        "beside it)")
+    p.add_argument("--k", default="1,3,5,10", help="cut-offs for recall@k (default 1,3,5,10)")
+    p.add_argument("--mode", default="all", choices=["all", "hybrid", "dense", "bm25"])
+    p.add_argument("--out", default="benchmarks/out/eval",
+                   help="folder for eval.json, eval.png, indexes and vector cache")
+    p.add_argument("--limit", type=int, help="sample this many questions per set (seeded)")
+    p.add_argument("--pool", type=int, default=1000,
+                   help="with --limit: passages indexed per external set (gold + distractors)")
+    p.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

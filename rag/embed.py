@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from rag.errors import ModelError
+
+QUERY_CACHE_SIZE = 2048
 
 
 class Embedder(Protocol):
@@ -48,9 +52,27 @@ class SentenceTransformerEmbedder:
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
         self.fingerprint = _fingerprint(model_path, self.dim, prompts)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt, progress=False)
+        """Query vectors; recent single queries are served from a small cache, since users
+        (and follow-ups, comparisons, retries) repeat questions."""
+        if len(texts) != 1:
+            return self._encode(texts, self._query_prompt, progress=False)
+        key = texts[0]
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit.reshape(1, -1)
+        vec = self._encode(texts, self._query_prompt, progress=False)
+        vec.setflags(write=False)
+        with self._cache_lock:
+            self._cache[key] = vec[0]
+            while len(self._cache) > QUERY_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return vec
 
     def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, progress=progress)

@@ -235,7 +235,8 @@ def load_qa(path: Path) -> list[QAItem]:
 
 
 def load_external(qa_path: Path, passages_path: Path) -> tuple[list[QAItem], dict[str, Passage]]:
-    """Read an external set: questions with a gold ``passage_id`` and their passages."""
+    """Read an external set: questions with a gold ``passage_id`` and their passages.
+    Questions with an empty text are skipped."""
     passages: dict[str, Passage] = {}
     for n, rec in _read_jsonl(passages_path):
         pid, text = rec.get("passage_id"), rec.get("text")
@@ -250,7 +251,9 @@ def load_external(qa_path: Path, passages_path: Path) -> tuple[list[QAItem], dic
     items: list[QAItem] = []
     for n, rec in _read_jsonl(qa_path):
         pid, question = rec.get("passage_id"), rec.get("question")
-        if not isinstance(question, str) or not question.strip() or pid not in passages:
+        if isinstance(question, str) and not question.strip():
+            continue  # an empty question (CMRC 2018 has two) cannot be asked
+        if not isinstance(question, str) or pid not in passages:
             raise _fail(qa_path, n, "each question needs a question and a known passage_id")
         spans = tuple(a["text"] for a in rec.get("answers") or []
                       if isinstance(a, dict) and isinstance(a.get("text"), str) and a["text"])
@@ -271,6 +274,36 @@ def set_name(path: Path) -> str:
 def passages_file_for(qa_path: Path) -> Path:
     """The passages file that sits beside an external QA file (``qa_X`` → ``passages_X``)."""
     return qa_path.with_name("passages_" + qa_path.name.removeprefix("qa_"))
+
+
+def resolve_inputs(qa_files: Sequence[Path], passages_files: Sequence[Path] = ()
+                   ) -> list[tuple[Path, Path | None]]:
+    """Pair each external QA file with a passages file: the given ones in order, else the
+    ``passages_*`` file beside it. Project-format files get None."""
+    given = list(passages_files)
+    out: list[tuple[Path, Path | None]] = []
+    for q in qa_files:
+        if is_external(q):
+            p = given.pop(0) if given else passages_file_for(q)
+            if not p.is_file():
+                raise RagError(f"{q}: no passages file (looked for {p}); give --passages")
+            out.append((q, p))
+        else:
+            out.append((q, None))
+    if given:
+        raise RagError("more --passages files than external --qa files")
+    return out
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """``"1,3,5,10"`` → (1, 3, 5, 10); raise ValueError on anything else."""
+    try:
+        ks = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise ValueError(f"--k must be a comma-separated list of integers, got {text!r}") from None
+    if not ks or ks[0] < 1 or ks[-1] > 100:
+        raise ValueError(f"--k values must be between 1 and 100, got {text!r}")
+    return ks
 
 
 def sample(items: Sequence[QAItem], limit: int | None, seed: int = 0) -> list[QAItem]:
@@ -844,7 +877,11 @@ def plot(report: EvalReport, path: Path) -> None:
             ax.bar(x + (j - (len(modes) - 1) / 2) * w, [s.retrieval[mode][c] for c in cols], w,
                    label=mode)
         ax.set_xticks(x, [c.replace("recall", "R") for c in cols], rotation=30)
-        ax.set_ylim(0, 1.05)
+        low = min((s.retrieval[m][c] for m in modes for c in cols), default=0.0)
+        floor = max(0.0, math.floor((low - 0.05) * 10) / 10)  # zoom in: scores are close
+        ax.set_ylim(floor, 1.0 + (1.0 - floor) * 0.04)
+        if floor > 0:
+            ax.set_ylabel(f"(axis starts at {floor:.1f})", fontsize=8)
         title = f"{s.name} ({s.questions} q, {s.passages} passages)"
         if s.kind == "project" and s.answers:
             a = s.answers

@@ -35,7 +35,9 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
                         r"regions|measures|areas|fields)\b|\blist\b", re.I)),
     ("when", re.compile(r"什么时候|何时|哪年|哪一年|哪个月|几月|什么时间|日期|时间是|"
                         r"\bwhen\b|\bwhat\s+(year|month|date)\b", re.I)),
-    ("share", re.compile(r"占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
+    ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
+                         r"的多少[?？]?$|"
+                         r"百分之几|几成|占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
                          r"\b(percent|percentage|share|ratio|rate)\b", re.I)),
     ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
                          r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
@@ -75,6 +77,9 @@ class Question:
     # weight of each term by its closeness to the asking word: in 吸引撬动多少社会资本 the
     # figure is about 撬动 and 社会资本 more than about anything else in the question
     focus: tuple[tuple[str, float], ...] = ()
+    codes: tuple[str, ...] = ()  # 6G, L3, IPv6: identifiers the evidence must contain exactly
+    parts: tuple[str, ...] = ()  # 首期, 首批: the figure must be about that part
+    counted: str | None = None  # 多少家企业 → 企业: what a count must count
 
     @property
     def numeric(self) -> bool:
@@ -149,6 +154,23 @@ def _terms(text: str, places: list[str], english: bool,
     return tuple(t for t in out if not (len(t) == 1 and any(t[0] != o and t[0] in o for o in flat)))
 
 
+_CODE = re.compile(r"[a-z]+\d+[a-z\d\-]*|\d+[a-z]+[a-z\d\-]*")
+PART_WORDS = ("首期", "一期", "二期", "首批", "第一批", "其中")
+_COUNTED = re.compile(r"(?:多少|几)(?:个|家|项|条|座|所|名|批|种|大|款|只|类|位)?"
+                      r"([\u4e00-\u9fffA-Za-z0-9]{2,})")
+
+
+def _counted(text: str) -> str | None:
+    """The noun a count question counts: 多少家企业 → 企业, 多少个榜单项目 → 榜单."""
+    m = _COUNTED.search(text)
+    if not m:
+        return None
+    for word in jieba.cut(m.group(1)):
+        if len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word) and word not in _ASKING:
+            return word
+    return None
+
+
 _ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么时候|何时|哪一?年|哪个月|\bhow\s+(many|much|large|long)\b|"
                      r"\bwhat\b", re.I)
 
@@ -191,7 +213,11 @@ def analyse(text: str) -> Question:
     elif re.search(r"至少|不低于|最低|下限|\b(minimum|at least)\b", norm, re.I):
         bound = "≥"
     terms = _terms(norm, places, english, figures)
+    low = norm.lower()
     return Question(
+        codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
+        parts=tuple(w for w in PART_WORDS if w in norm),
+        counted=_counted(norm) if intent == "count" else None,
         focus=_focus(norm, terms),
         bound=bound,
         text=norm,
@@ -238,8 +264,32 @@ def rewrite(question: str, previous: str | None) -> str | None:
         rest = re.sub(_ELLIPSIS, "", normalize(question)).strip(" ?？。")
         if not rest:
             return None
-        result = f"{result.rstrip('?？。')}，{rest}?"
+        swapped = _swap_phrase(result, rest)
+        result = swapped or f"{result.rstrip('?？。')}，{rest}?"
     return result if result != normalize(previous).strip() else None
+
+
+_PHRASE_START = "对在给向从为与和的"
+
+
+def _swap_phrase(previous: str, fragment: str) -> str | None:
+    """Put a follow-up's noun phrase in place of the previous question's phrase with the
+    same head: 武汉对人工智能领域中试平台最高… + 对公共服务平台 → 武汉对公共服务平台最高…"""
+    head = fragment[-2:]
+    at = previous.rfind(head)
+    if len(fragment) < 2 or at < 0 or not re.fullmatch(r"[\u4e00-\u9fff]{2}", head):
+        return None
+    end = at + len(head)
+    start = at
+    lead = fragment[0] if fragment[0] in _PHRASE_START else ""
+    while start > 0 and re.match(r"[\u4e00-\u9fff]", previous[start - 1]):
+        if lead and previous[start - 1] == lead:
+            start -= 1
+            break
+        if not lead and previous[start - 1] in _PHRASE_START:
+            break
+        start -= 1
+    return previous[:start] + fragment + previous[end:]
 
 
 def _place_mentions(text: str, places: tuple[str, ...]) -> list[str]:

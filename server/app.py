@@ -3,8 +3,9 @@
 The engine (model and index) is built once in the lifespan handler and injected into the
 routes, which are a few lines each; retrieval, answering and indexing live in ``rag``.
 Routes that run the model are sync ``def`` so FastAPI runs them in its thread pool and the
-event loop keeps serving. Each request calls the engine once, and the engine reads its
-index snapshot once per call, so re-indexing swaps versions without readers noticing.
+event loop keeps serving. Each reading request takes the index snapshot once, passes it to
+the engine and reports its version in ``X-Index-Version``, so re-indexing swaps versions
+without readers noticing and every answer says which version it came from.
 
 Auth: writes (POST/DELETE /documents) need the admin key in ``X-API-Key`` or
 ``Authorization: Bearer``; with no admin key configured, writes answer 403 (disabled).
@@ -31,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.engine import Engine
 from rag.errors import QueryRejected, RagError
+from rag.index import Snapshot
 from rag.retrieve import Filters
 from rag.settings import Settings, prepare_runtime
 from server.models import (
@@ -89,8 +91,9 @@ class ApiError(Exception):
         self.headers = headers
 
 
+# 400: a body that cannot be parsed (not UTF-8, broken multipart) or a bad Content-Length.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 503)
 }
 
 
@@ -157,8 +160,19 @@ async def _aiter(items: Iterable[T]) -> AsyncIterator[T]:
         yield item
 
 
-def _sse(events: Iterable[Any]) -> EventSourceResponse:
-    return EventSourceResponse(_aiter(events), sep="\n", headers={"Cache-Control": "no-store"})
+VERSION_HEADER = "X-Index-Version"
+"""The index version a response was computed from (one snapshot per request)."""
+
+
+def _sse(events: Iterable[Any], snap: Snapshot) -> EventSourceResponse:
+    return EventSourceResponse(_aiter(events), sep="\n", headers={
+        "Cache-Control": "no-store", VERSION_HEADER: snap.version})
+
+
+def _versioned(response: Response, snap: Snapshot) -> Snapshot:
+    """Report the snapshot's version on the response; returns the snapshot."""
+    response.headers[VERSION_HEADER] = snap.version
+    return snap
 
 
 def _status_type(status: int) -> str:
@@ -248,6 +262,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         allow_credentials=False,  # keys travel in headers, never cookies
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        expose_headers=[VERSION_HEADER],
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
@@ -257,31 +272,34 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.post("/chat", response_model=AnswerOut, dependencies=read, tags=["answers"],
               responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
-    def chat(body: ChatRequest, engine: EngineDep) -> Any:
+    def chat(body: ChatRequest, engine: EngineDep, response: Response) -> Any:
         """Answer the last user message, using earlier user messages to resolve follow-ups.
         With ``stream``: SSE events ``delta`` ({"text"}) …, ``citations``, ``figures``,
         ``done`` (the full answer)."""
         question, history = conversation((m.role, m.content) for m in body.messages)
+        snap = _versioned(response, engine.snapshot())
         answer = engine.ask(question, history=history, k=body.top_k,
-                            filters=to_filters(body.filters)).to_dict()
-        return _sse(chat_events(answer)) if body.stream else answer
+                            filters=to_filters(body.filters), snapshot=snap).to_dict()
+        return _sse(chat_events(answer), snap) if body.stream else answer
 
     @app.post("/v1/chat/completions", response_model=OpenAIChatResponse, dependencies=read,
               tags=["answers"], responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
-    def chat_completions(body: OpenAIChatRequest, engine: EngineDep) -> Any:
+    def chat_completions(body: OpenAIChatRequest, engine: EngineDep, response: Response) -> Any:
         """OpenAI-compatible chat completions; the full answer rides along under ``rag``
         (on the final chunk when streaming)."""
         question, history = conversation((m.role, m.text()) for m in body.messages)
-        answer = engine.ask(question, history=history).to_dict()
+        snap = _versioned(response, engine.snapshot())
+        answer = engine.ask(question, history=history, snapshot=snap).to_dict()
         model = body.model or MODEL_NAME
         if body.stream:
-            return _sse(completion_chunks(answer, model, question))
+            return _sse(completion_chunks(answer, model, question), snap)
         return completion(answer, model, question)
 
     @app.get("/search", response_model=SearchResponse, dependencies=read, tags=["retrieval"],
              responses=ERRORS)
     def search(
         engine: EngineDep,
+        response: Response,
         q: Annotated[str, Query(description="the query")],
         k: Annotated[int | None, Query(ge=1, le=100)] = None,
         doc_id: Annotated[list[str] | None, Query(max_length=100)] = None,
@@ -290,7 +308,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     ) -> Any:
         """The k best passages (the ``rag search --json`` shape)."""
         filters = to_filters(FiltersIn(doc_ids=doc_id or [], title=title, section=section))
-        hits = engine.search(q, k=k, filters=filters)
+        snap = _versioned(response, engine.snapshot())
+        hits = engine.search(q, k=k, filters=filters, snapshot=snap)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.get("/figures", response_model=FiguresResponse, dependencies=read, tags=["retrieval"],
@@ -312,7 +331,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.post("/documents", response_model=DocumentOut, status_code=201, dependencies=write,
               tags=["documents"], responses=ERRORS)
     def upload_document(
-        engine: EngineDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+        engine: EngineDep, settings: SettingsDep, response: Response,
+        file: Annotated[UploadFile, File()],
     ) -> Any:
         """Upload a .txt, .md or .html document; it is stored under its content id (the
         client's file name only tells its type) and indexed incrementally."""
@@ -320,17 +340,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         data = file.file.read(limit + 1)
         if len(data) > limit:
             raise ApiError(413, "PayloadTooLarge", f"the document is larger than {limit} bytes")
-        return engine.add_document(file.filename or "", data).to_dict()
+        doc = engine.add_document(file.filename or "", data)
+        _versioned(response, engine.snapshot())  # the version this change made live
+        return doc.to_dict()
 
     @app.delete("/documents/{doc_id}", response_model=DocumentOut, dependencies=write,
                 tags=["documents"], responses=ERRORS)
-    def delete_document(doc_id: str, engine: EngineDep) -> Any:
+    def delete_document(doc_id: str, engine: EngineDep, response: Response) -> Any:
         """Remove a document from the corpus folder and the index."""
-        return engine.delete_document(doc_id).to_dict()
+        doc = engine.delete_document(doc_id)
+        _versioned(response, engine.snapshot())
+        return doc.to_dict()
 
     @app.get("/healthz", response_model=Health, tags=["service"],
              responses={503: {"model": Unhealthy}})
-    def healthz(engine: EngineDep) -> Any:
+    def healthz(engine: EngineDep, response: Response) -> Any:
         """200 when the index is loaded and verified; 503 with the reason otherwise."""
         try:
             snap = engine.snapshot()
@@ -338,6 +362,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             body = {"status": "unavailable",
                     "error": {"type": type(exc).__name__, "message": str(exc)}}
             return JSONResponse(body, 503)
+        _versioned(response, snap)
         return {"status": "ok", "index_version": snap.version, "passages": len(snap.passages),
                 "documents": len(snap.documents), "model": snap.manifest.model}
 

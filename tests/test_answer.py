@@ -94,6 +94,15 @@ CASES = [
     Case("武汉2030年人工智能产业规模目标是多少?", found=False),
     Case("北京的GDP是多少?", found=False),
     Case("What is the size of the Guangzhou robot fund?", found=False),
+    # near misses: the subject is in the corpus, the specific figure is not
+    Case("到2025年年底山东全省6G基站将达到多少个?", found=False),
+    Case("成都人工智能与机器人基金的首期规模是多少?", found=False),
+    Case("甘肃揭榜挂帅首批共发布了多少个榜单项目?", found=False),
+    # what exactly is asked: a difference, a share of a total, an event date vs a title's years
+    Case("深度求索训练千亿参数模型时,算力成本比其他城市低多少?", 37),
+    Case("甘肃省工信厅对揭榜项目的专项资金支持不高于项目总投资额的多少?", 10),
+    Case("《合肥市智能机器人产业发展行动计划》是什么时候印发的?", date="2024-09", section="合肥市"),
+    Case("那对公共服务平台呢?", 5e6, turns=("武汉对人工智能领域中试平台最高给予多少资金支持?",)),
 ]
 
 
