@@ -154,6 +154,11 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
         if pass_cov < (MIN_COVERAGE_EN if q.english else MIN_COVERAGE):
             continue
         prior = 1.0 / (rank + 1)
+        # the section (or article) about a place is the authority on it, more than a
+        # passage elsewhere that merely names it
+        heading = f"{p.section or ''} {p.title}"
+        if any(place_core(pl) in heading for pl in (q.places if places is None else places)):
+            prior += 0.5
         for s in sentences(hit):
             if not _place_ok(q, p, s.text, places):
                 continue
