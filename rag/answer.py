@@ -109,6 +109,17 @@ def coverage(q: Question, text: str) -> float:
     return sum(hits) / len(hits)
 
 
+def _weighted_coverage(q: Question, text: str) -> float:
+    """Coverage with each term weighted by its closeness to the asking word, so that for
+    采用什么投资模式 the sentence about the 模式 beats one that only names the fund."""
+    if not q.terms:
+        return 1.0
+    weights = dict(q.focus)
+    hits = _term_hits(q.terms, text)
+    total = sum(weights.get(t[0], 1.0) for t in q.terms)
+    return sum(weights.get(t[0], 1.0) for t, h in zip(q.terms, hits, strict=True) if h) / total
+
+
 def _place_ok(q: Question, p: Passage, sentence: str, places: Sequence[str] | None = None) -> bool:
     """Every place asked about is named by the passage (its section, title or text): a
     question about 绍兴上虞区 is answered from the 绍兴市 section that names 上虞区."""
@@ -164,7 +175,7 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                 continue
             # the sentence itself must carry the terms: a headline that states a figure
             # (5G基站将达27万个) would otherwise lend them to every sentence under it
-            sent_cov = coverage(q, normalize(s.text).lower())
+            sent_cov = _weighted_coverage(q, normalize(s.text).lower())
             base = 2.0 * sent_cov + pass_cov + prior
             if not kinds:
                 if _year_ok(q, s.text, None):
@@ -202,15 +213,23 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
     return out
 
 
-def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90) -> str:
+def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
+           q: Question | None = None) -> str:
     """The evidence, verbatim: the whole sentence if short, else the clauses around the
-    figure (the preceding clause first: it usually holds the date and the subject)."""
+    figure (the preceding clause first: it usually holds the date and the subject), or,
+    without a figure, around the clause that holds most of the question's terms."""
     text = s.text.rstrip("。；;，,")
     if len(text) <= limit:
         return text
     bounds = [0] + [m.end() for m in re.finditer(r"[,，;；]", text)] + [len(text) + 1]
     clauses = [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
-    pos = fig.start if fig is not None else 0
+    if fig is not None:
+        pos = fig.start
+    elif q is not None and q.terms:
+        best = max(clauses, key=lambda c: _weighted_coverage(q, normalize(text[c[0]:c[1]]).lower()))
+        pos = best[0]
+    else:
+        pos = 0
     i = next((j for j, (a, b) in enumerate(clauses) if a <= pos < b + 1), 0)
     lo, hi = i, i
     while True:
@@ -251,15 +270,18 @@ def _single(q: Question, cands: list[_Candidate]) -> _Draft | None:
             d.add(f" (= {f.value:,.0f} {f.unit})")
         d.add(_lang(q, "。依据：", ". Source: "))
         d.used.append((f, s.hit))
-    d.add(_quote(s, best.figure), s.hit)
+    d.add(_quote(s, best.figure, q=q), s.hit)
     d.add(_lang(q, "。", "."))
     d.evidence.append(s)
     return d
 
 
 def _label(hit: Hit, f: Figure | None) -> str:
+    """What a list item is about: its section (a city) or the figure's subject. Not the
+    article title: a title can hold a figure of its own (“十条措施”) that the cited passage
+    does not, and the citation check would rightly drop it."""
     p = hit.passage
-    return p.section or (f.subject if f and f.subject else None) or p.title
+    return p.section or (f.subject if f and f.subject else None) or ""
 
 
 def _list(q: Question, hits: Sequence[Hit]) -> _Draft | None:
@@ -295,7 +317,8 @@ def _list(q: Question, hits: Sequence[Hit]) -> _Draft | None:
     for i, lab in enumerate(order):
         if i:
             d.add(_lang(q, "；", "; "))
-        d.add(_lang(q, f"{lab}：", f"{lab}: "))
+        if lab:
+            d.add(_lang(q, f"{lab}：", f"{lab}: "))
         for j, c in enumerate(groups[lab]):
             if j:
                 d.add("、")
@@ -303,7 +326,7 @@ def _list(q: Question, hits: Sequence[Hit]) -> _Draft | None:
                 d.add(c.figure.text, c.sentence.hit)
                 d.used.append((c.figure, c.sentence.hit))
             else:
-                d.add(_quote(c.sentence), c.sentence.hit)
+                d.add(_quote(c.sentence, q=q), c.sentence.hit)
             if c.sentence not in d.evidence:
                 d.evidence.append(c.sentence)
     d.add(_lang(q, "。", "."))
