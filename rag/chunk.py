@@ -23,6 +23,9 @@ _CLAUSE_END = re.compile(r"[，,、：:]|\s+")
 _NUMERIC = re.compile(r"[0-9０-９.．,，%％/\-A-Za-zＡ-Ｚａ-ｚ]")
 
 
+CHUNKER_VERSION = 2
+
+
 @dataclass(frozen=True)
 class ChunkConfig:
     """Chunking parameters; their digest is part of every document's index key."""
@@ -37,7 +40,8 @@ class ChunkConfig:
             raise ValueError(f"chunk overlap must be in [0, size), got {self.overlap}")
 
     def digest(self) -> str:
-        blob = json.dumps({"v": 1, **asdict(self)}, sort_keys=True).encode()
+        # the version changes with ingest/chunking code, so stale passages are re-made
+        blob = json.dumps({"v": CHUNKER_VERSION, **asdict(self)}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -15,9 +15,9 @@ from rag.model import DEFAULT_MODEL_NAME
 class RetrievalConfig:
     """Hybrid retrieval: weighted reciprocal-rank fusion of dense and BM25 rankings."""
 
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
     bm25_weight: float = 1.0
-    rrf_k: int = 60
+    rrf_k: int = 10
     candidates: int = 100
     figure_weight: float = 0.5  # figure-aware ranking, for questions that ask for a figure
     figure_depth: int = 20  # how many top dense and BM25 candidates it re-scores

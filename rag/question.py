@@ -171,8 +171,8 @@ def _counted(text: str) -> str | None:
     return None
 
 
-_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么|何时|哪一?年|哪个月|哪些|哪个|哪几|如何|怎样|\bhow\s+(many|much|large|long)\b|"
-                     r"\bwhat\b", re.I)
+_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么|何时|哪一?年|哪个月|哪些|哪个|哪几|如何|怎样|"
+                     r"\bhow\s+(many|much|large|long)\b|\bwhat\b", re.I)
 
 
 def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, float], ...]:

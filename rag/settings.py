@@ -26,9 +26,9 @@ class Settings(BaseSettings):
     model_cache: Path = Field(default_factory=lambda: Path(user_cache_dir("rag-zh")) / "models")
     chunk_size: int = 240
     chunk_overlap: int = 60
-    dense_weight: float = 0.5
+    dense_weight: float = 0.3
     bm25_weight: float = 1.0
-    rrf_k: int = 60
+    rrf_k: int = 10
     figure_weight: float = 0.5
     top_k: int = 5
     ann: str = "flat"
