@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from rag.figures import Figure, extract_figures
 from rag.question import Question, place_core
 from rag.text import normalize
-from rag.types import Answer, AnswerFigure, Citation, Hit, Passage
+from rag.types import Answer, AnswerFigure, Citation, Hit, Passage, figure_values
 
 # A passage must cover at least this share of the question's content terms to be evidence.
 MIN_COVERAGE = 0.5
@@ -249,10 +249,6 @@ def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
     return ("…" if a > 0 else "") + out + ("…" if b < len(text) else "")
 
 
-def _figure_phrase(f: Figure) -> str:
-    return f.text
-
-
 def _lang(q: Question, zh: str, en: str) -> str:
     return en if q.english else zh
 
@@ -265,7 +261,7 @@ def _single(q: Question, cands: list[_Candidate]) -> _Draft | None:
     s = best.sentence
     if best.figure is not None:
         f = best.figure
-        d.add(_figure_phrase(f), s.hit)
+        d.add(f.text, s.hit)
         if q.english and f.value is not None and f.kind in ("money", "count") and f.unit:
             d.add(f" (= {f.value:,.0f} {f.unit})")
         d.add(_lang(q, "。依据：", ". Source: "))
@@ -442,8 +438,7 @@ def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, 
     if key in seen:
         return
     seen.add(key)
-    out.append(AnswerFigure(f.text, f.value, f.low, f.high, f.unit, f.kind, f.qualifier,
-                            f.subject, f.date, cid))
+    out.append(AnswerFigure(**figure_values(f), citation=cid))
 
 
 def enforce_citations(answer: Answer) -> Answer:

@@ -306,7 +306,7 @@ class Engine:
         if live is None:
             return out
         snap = self._snap if self._snap and self._snap.root.name == live else None
-        manifest = snap.manifest if snap else store._read_manifest(root / live)
+        manifest = snap.manifest if snap else store.read_manifest(root / live)
         out.update(
             version=manifest.version,
             created=manifest.created,

@@ -259,7 +259,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _read_manifest(folder: Path) -> Manifest:
+def read_manifest(folder: Path) -> Manifest:
     path = folder / "manifest.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -306,7 +306,7 @@ def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
     if name is None:
         raise IndexMissing(f"no index in {root}; build one with `rag index`")
     folder = root / name
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     _verify_files(folder, manifest)
     if model_fingerprint is not None and manifest.model_fingerprint != model_fingerprint:
         raise IndexMismatch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 def content_id(*parts: object, length: int = 16) -> str:
@@ -180,6 +181,14 @@ class FigureRow:
         return asdict(self)
 
 
+FIGURE_FIELDS = ("text", "value", "low", "high", "unit", "kind", "qualifier", "subject", "date")
+
+
+def figure_values(f: Any) -> dict[str, Any]:
+    """A figure's public fields, shared by AnswerFigure and FigureRow."""
+    return {name: getattr(f, name) for name in FIGURE_FIELDS}
+
+
 def figure_table(passages: list[Passage]) -> list[FigureRow]:
     """Figures of all passages, each once even where chunks overlap."""
     from rag.figures import extract_figures
@@ -197,6 +206,6 @@ def figure_table(passages: list[Passage]) -> list[FigureRow]:
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(FigureRow(f.text, f.value, f.low, f.high, f.unit, f.kind, f.qualifier,
-                                  f.subject, f.date, p.doc_id, p.passage_id, p.title, p.section))
+            rows.append(FigureRow(**figure_values(f), doc_id=p.doc_id, passage_id=p.passage_id,
+                                  title=p.title, section=p.section))
     return rows
