@@ -174,6 +174,9 @@ class _Expr:
     deadline: bool = False
     point: bool = False
     since: bool = False
+    anaphoric: bool = False  # 上年/本年: from the governing year, else the doc year
+    clause_only: bool = False  # 年初: governs its own clause only
+    origin: bool = False  # 由/从 YEAR 的 A (上升)到 B: governs A only
     needs_doc_century: int | None = None  # 本世纪末: valid only when doc.year < this
 
 
@@ -297,7 +300,9 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         a, b = (off, off) if isinstance(off, int) else (int(off[0]), int(off[1]))
         rest = raw[len(word) :]
         months = _months(rest) if rest else None
-        return _Expr(s, e, label, "rel", (a, b), months, False, why=word)
+        ex = _Expr(s, e, label, "rel", (a, b), months, False, why=word)
+        ex.anaphoric = bool(d["relative_years"][word].get("anaphoric", False))
+        return ex
     if kind in ("past", "future"):
         nm = re.search(_N, raw)
         n = _int(nm.group()) if nm else None
@@ -309,7 +314,9 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         months = _months(raw)
         if months is None:
             return None
-        return _Expr(s, e, label, "part", None, months, False, why=label)
+        ex = _Expr(s, e, label, "part", None, months, False, why=label)
+        ex.clause_only = raw in d["clause_only_parts"]["words"]
+        return ex
     return None
 
 
@@ -341,6 +348,9 @@ def _flags(text: str, ex: _Expr) -> None:
             ex.deadline = True
     if any(post.startswith(w) for w in d["since"]["after"]):
         ex.since = True
+    og = d["origin"]
+    if any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
+        ex.origin = True
 
 
 def _scan(text: str) -> list[_Expr]:
@@ -391,7 +401,13 @@ class _Ctx:
 
     def period(self, ex: _Expr) -> Period | None:
         doc = self.doc
-        if ex.kind == "rel":
+        anchor = self.governing(ex.start, skip_parts=True) if ex.anaphoric else None
+        if ex.kind == "rel" and anchor is not None and ex.years is not None:
+            base_year = anchor.years()[1]
+            y1, y2 = base_year + ex.years[0], base_year + ex.years[1]
+            why = f"{ex.label} → {_yr(y1, y2)} (from {base_year}: {anchor.basis})"
+            stated = False
+        elif ex.kind == "rel":
             if doc is None or ex.years is None:
                 return None
             y1, y2 = doc.year + ex.years[0], doc.year + ex.years[1]
@@ -433,6 +449,10 @@ class _Ctx:
 
     def _usable(self, ex: _Expr, pos: int) -> bool:
         if ex.base:
+            return False
+        if ex.clause_only and re.search(r"[，,；;：:]", self.text[ex.end : pos]):
+            return False
+        if ex.origin and any(w in self.text[ex.end : pos] for w in _data()["origin"]["until"]):
             return False
         t = self._title(ex.start)
         return t is None or t == self._title(pos)
