@@ -40,6 +40,13 @@ What the expressions mean (``doc`` is the document date; without it relative wor
 * ``到2020年`` / ``2020年前``: ends 2020 and starts at the context's start or the doc year (when not
   later); after a verb (``增加到2002年的…``) ``到`` is not a deadline. ``截至2013年底`` is a point.
 * ``2008年以来`` → 2008 … doc year.
+* ``上年/上一年/本年`` are anaphoric: they count from the year that governs them (rules 2–4), and
+  from the doc year only when nothing does: ``１９５５年本年收入合计…，加上上年结转收入`` (1956: 本年 =
+  1955, 上年 = 1954); ``2003年…由上年46亿元增加到92亿元`` (2004: 46亿元 is 2002's). ``今年/去年/明年``
+  always count from the doc year.
+* ``由/从 YEAR (的) A … 到/为 B``: the year is A's only; B takes the period governing the clause
+  (``到一九五七年，…将由一九五二年的百分之二十六点七上升到百分之三十六``, 1955).
+* ``年初`` alone governs only its own clause (``全面实现年初确定的主要目标，国内生产总值增长7.8%``, 2013).
 * ``八十年代`` → 1980–1989; ``到本世纪末`` in a report before 2000 → 2000.
 
 ``stated`` is True when the text alone fixes the period (a year, a named plan or decade) and False
@@ -481,11 +488,17 @@ class _Ctx:
         return self.context
 
 
+@lru_cache(maxsize=32)
+def _ctx(text: str, doc: DocDate | None, context: Period | None) -> _Ctx:
+    """Scanned once per (text, doc, context): callers resolve every figure of one passage in turn."""
+    return _Ctx(text, doc, context)
+
+
 def resolve(text: str, start: int, end: int, *, doc: DocDate | None, context: Period | None = None) -> Period | None:
     """The period of the figure ``text[start:end]`` (see the module docstring for the rules)."""
     if not text or start < 0 or end > len(text) or start >= end:
         return context
-    c = _Ctx(text, doc, context)
+    c = _ctx(text, doc, context)
     own = [e for e in c.exprs if e.start < end and e.end > start]
     if own:
         periods = [p for p in (c.period(e) for e in own) if p is not None]
