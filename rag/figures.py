@@ -23,6 +23,36 @@ Decisions (the rules behind them are general, not tuned to one document):
   ``几百``), numbers followed by 号, and a bare number inside a short quotation
   (``“8810”行动计划``).
   ``L3-L5级`` / ``L4级`` are levels.
+* Words are not figures either (each rule seen in at least two Government Work Reports of
+  ``corpus-policy``; the report years are given):
+
+  - List numbering: ``一、`` ``（一）`` ``一是`` ``二要`` ``第一，`` have no unit and are never figures;
+    ``1.`` / ``１．`` at the start of a line — also after the full-width indent ``　　`` of the
+    older reports (1956, 1979) — and ``（1）`` are dropped.
+  - Relative time phrases are not durations: ``过去一年`` (2014 ``一、2013年工作回顾⏎过去一年是…``,
+    2012), ``一年来``/``五年来``/``两年来`` (1955, 2014), ``这一年``/``这两年`` (1955, 1979),
+    ``今明两年`` (2008, 2014), ``新的一年``/``关键的一年``/``关键一年``/``重要一年``/``最后一年``
+    (2008, 2012, 2013), ``极不平凡的五年。`` (2008, 2013), ``一年又一年`` (1955). A ``一年`` that
+    measures time stays a duration: ``用一年时间``, ``一年内``, ``提前一年完成`` (2008, 2014),
+    ``近3年``, ``一年零三个月`` (1979).
+  - Anniversaries keep their figure with ``kind="anniversary"`` (unit ``周年``) so that a question
+    about an anniversary can still use them, but they are not durations: ``建国三十周年`` (1979),
+    ``和平共处五项原则提出六十周年`` (2014), ``70周年``.
+  - Digits inside names: ``5G``, ``C919``, ``PM⏎2.5`` / ``M⏎2`` (a subscript on its own line,
+    2013, 2014), ``211工程`` / ``863计划`` / ``21世纪`` (a bare number before 工程/计划/世纪/年代,
+    1998, 2003, 2014); five-year plans ``第一个五年计划`` (1955, 1956), ``十年规划`` (1979, 2003),
+    decades ``五十年代``/``90年代`` (1979, 1986): ``N年`` before 计划/规划/代 is a name; five-year
+    plan and congress abbreviations ``“十二五”``/``十二五``/``“六五”``, ``十八大``/``二十大`` (no valid
+    numeral); sessions and plenums ``十一届三中全会``, ``五届人大``, ``十八届二中、三中全会`` (``N届``
+    before 全国/人大/中央/政协/全会/``三中``…, 1979, 1982, 2014); any figure inside a short
+    quotation (at most 12 characters) — ``“四人帮”``, ``“三个代表”``, ``“两个一百年”``, ``“三个1亿人”``
+    (1979, 2003, 2014) — unless the rest of the quotation is a generic noun like 措施 (the seed
+    page's ``“十条措施”`` is ten measures); and doctrines named without quotes: ``四项基本原则``,
+    ``和平共处五项原则``, ``八项规定``, ``四个现代化``, ``三个代表`` (1979, 1993, 1998, 2014).
+* Chinese decimals and full-width grouping of the older reports are parsed exactly:
+  ``百分之九点六`` -> 9.6 %, ``增长二点一倍`` -> 2.1 倍 (1955), ``二十点五亿元``, and
+  ``２７，２０３，３１９，０００元`` (1956: a full-width comma groups digits only between full-width
+  digits and only with two or more groups, so ``增长5，300个`` stays two figures).
 * Dates: ``2023年12月`` -> kind date, ``date="2023-12"``, ``value=None``. ``到/至/截至 2025年``
   and ``2025年底/年末`` (a deadline, "by the end of") get qualifier ``≤`` (``到2025年年底`` ->
   ``"2025-12"``, ``≤``); ``自/从 …``, ``…起/以来/以后`` get ``≥``. ``2024—2026年`` is a date range
@@ -144,6 +174,8 @@ def _decimal(s: str) -> Decimal | None:
     s = s.translate(_FULLWIDTH).replace("−", "-")
     if not s:
         return None
+    if "点" in s:
+        return _cn_point(s)
     i = len(s)
     while i > 0 and s[i - 1] in _MULTIPLIERS:
         i -= 1
@@ -160,6 +192,24 @@ def _decimal(s: str) -> Decimal | None:
         return None
     cn = _parse_cn(s)
     return None if cn is None else Decimal(cn)
+
+
+def _cn_point(s: str) -> Decimal | None:
+    """A Chinese decimal: ``九点六`` -> 9.6, ``二十点五亿`` -> 2.05e9 (digits after 点 are positional)."""
+    whole, _, frac = s.partition("点")
+    i = len(frac)
+    while i > 0 and frac[i - 1] in _CN_BIG:
+        i -= 1
+    digits, mults = frac[:i], frac[i:]
+    if not digits or any(c not in _CN_DIGITS for c in digits):
+        return None
+    head = _parse_cn(whole)
+    if head is None:
+        return None
+    value = Decimal(f"{head}.{''.join(str(_CN_DIGITS[c]) for c in digits)}")
+    for c in mults:
+        value *= _MULTIPLIERS[c]
+    return value
 
 
 def _float(d: Decimal | None) -> float | None:
@@ -197,20 +247,18 @@ _COUNT_WORDS = (
     " 轮 枚 株 艘 支 届 参数"
 ).split()
 _COUNT = {w: w for w in _COUNT_WORDS} | {"大": "个"}
-_DURATION = {"年": "年", "个月": "月", "周年": "周年", "周": "周", "天": "天", "小时": "小时",
-             "分钟": "分钟"}  # fmt: skip
+_DURATION = {"年": "年", "个月": "月", "周": "周", "天": "天", "小时": "小时", "分钟": "分钟"}
 _PHYSICAL_CJK = (
     "吨 千瓦时 千瓦 兆瓦 瓦 公里 千米 平方公里 平方米 立方米 纳米 毫米 厘米 米 亩 公顷 千克 公斤 克"
 ).split()
-_PHYSICAL_LATIN = (
-    "GWh MWh kWh GW MW kW KW TB PB EB GB MB Gbps Mbps Tbps EFLOPS PFLOPS TFLOPS nm km kg"
-).split()
+_PHYSICAL_LATIN = ("GWh MWh kWh GW MW kW KW TB PB EB GB MB Gbps Mbps Tbps EFLOPS PFLOPS TFLOPS nm km kg").split()
 
 _UNITS: dict[str, tuple[str, str]] = {}
 for _table, _kind in ((_MONEY, "money"), (_PERCENT, "percent"), (_COUNT, "count"),
                       (_DURATION, "duration")):  # fmt: skip
     for _k, _v in _table.items():
         _UNITS[_k] = (_v, _kind)
+_UNITS["周年"] = ("周年", "anniversary")
 _UNITS["级"] = ("级", "level")
 _UNITS["倍"] = ("倍", "ratio")
 for _k in _PHYSICAL_CJK + _PHYSICAL_LATIN:
@@ -221,6 +269,7 @@ _CN_UNITS = (
     set(_MONEY)
     | set(_PERCENT)
     | set(_DURATION)
+    | {"周年"}
     | set("个 家 条 项 大 类 种 次 名 件 款 所 座 轮 批 届 部门 人次 人 户 参数 倍 级 只".split())
     | set("吨 公里 平方米 公顷 千瓦 亩".split())
 )
@@ -241,11 +290,13 @@ def _unit_alternation() -> str:
 _D = "[0-9０-９]"
 _NOT_AFTER_ARABIC = r"(?<![A-Za-z0-9０-９.．/第])(?<![A-Za-z][-_])"
 _ARABIC = (
-    rf"(?:{_D}{{1,3}}(?:,{_D}{{3}})+|{_D}{{1,24}})(?:[.．]{_D}{{1,12}})?"
+    rf"(?:{_D}{{1,3}}(?:,{_D}{{3}})+|[０-９]{{1,3}}(?:，[０-９]{{3}}){{2,}}|{_D}{{1,24}})"
+    rf"(?:[.．]{_D}{{1,12}})?"
     rf"(?!{_D}|[.．]{_D})"
 )
 _CN_CLASS = f"[{_CN_CHARS}]"
-_CNNUM = rf"(?<![{_CN_CHARS}第几数上])(?:{_CN_CLASS}{{1,24}})(?!{_CN_CLASS})"
+_CN_POINT = r"点[〇零一二三四五六七八九]{1,8}(?:[万萬亿億]{1,2})?"  # 九点六, 二十点五亿
+_CNNUM = rf"(?<![{_CN_CHARS}第几数上])(?:{_CN_CLASS}{{1,24}})(?:{_CN_POINT})?(?!{_CN_CLASS})"
 _NUM = rf"(?:{_NOT_AFTER_ARABIC}{_ARABIC}|{_CNNUM})"
 _MULT = r"(?:[万萬亿億]|[十百千](?![瓦米克]|分点|兆))*"
 _UNIT = _unit_alternation()
@@ -310,10 +361,37 @@ _QUOTE_RE = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’\n]{1,20})
 _TITLE_RE = re.compile(r"《([^《》\n]{1,120})》")
 _SENTENCE_END_RE = re.compile(r"[。！？!?\n]")
 _FAR_QUALIFIER_RE = re.compile(r"(不高于|不低于|不超过|不少于|不多于)[\u4e00-\u9fff]{1,10}$")
-_LIST_START_RE = re.compile(r"(?:^|\n)[ \t#>*\-]*$")
+_LIST_START_RE = re.compile(r"(?:^|\n)[ \t\u3000#>*\-]*$")
 _CLOCK_AFTER_RE = re.compile(r"[:：][0-9０-９]")
 _CLOCK_BEFORE_RE = re.compile(r"[0-9０-９][:：]$")
 _CONJ_RE = re.compile(r"以及|和|与|及|、")
+
+# Word rules (see the module docstring).
+_SHORT_QUOTE = 12
+_GENERIC_REST_RE = re.compile(r"(?:政策)?(?:措施|举措|意见|任务|行动)")
+_NAMED_RE = re.compile(
+    r"四项基本原则|五项原则|八项原则|八项主张|八项规定|四个现代化|三个代表|两个文明|四人帮|两个中国"
+    r"|两个确保|三个有利于|五个统筹|两个一百年|四个全面|两个务必|两个凡是"
+)
+_PLAN_AFTER_RE = re.compile(r"计划|規劃|計劃|规划|代")
+_SESSION_AFTER_RE = re.compile(r"全国|人大|人民代表|中央|中共|政协|全会|中全会|[一二三四五六七八九十]中")
+_BARE_NAME_AFTER_RE = re.compile(r"工程|计划|世纪|年代")
+_LATIN_BEFORE_RE = re.compile(r"[A-Za-z][ \t\u3000]*\n[ \t\u3000]*$")
+_TIME_BEFORE_RE = re.compile(r"(?:过去|这|那|今明)$")
+_ONE_YEAR_BEFORE_RE = re.compile(r"(?:的|又|一年|重要|关键|最后|头|去年|今年|当年)$")
+_TIME_AFTER_RE = re.compile(r"(?:来|以来|多来)")
+
+
+def _time_phrase(before: str, after: str, value: float | None) -> bool:
+    """过去一年, 这一年, 今明两年, 五年来 / 一年以来, and for one year 新的一年, 一年又一年."""
+    if _TIME_BEFORE_RE.search(before) or _TIME_AFTER_RE.match(after):
+        return True
+    if value == 1:
+        if after.startswith(("零", "半")):
+            return False  # 一年零三个月 is a duration
+        return bool(_ONE_YEAR_BEFORE_RE.search(before)) or after.startswith(("又一年", "一年"))
+    return before.endswith("的") and after[:1] in ("，", "。", "、", "是", "")  # 不平凡的五年。
+
 
 _QUALIFIERS = {
     "≥": "不低于 不少于 至少 最少 最低 超过 高于 多于 大于 逾 超 及以上 以上".split(),
@@ -421,6 +499,9 @@ class _Extractor:
             if raw is None or raw.end <= raw.start:
                 pos = m.start() + 1
                 continue
+            if raw.kind != "date" and self._is_word(raw):
+                pos = raw.end  # nothing inside a name is a figure either (十一届 -> not 一届)
+                continue
             if out and raw.start < out[-1].end:  # a far qualifier cannot reach into a figure
                 raw.start = out[-1].end
             out.append(raw)
@@ -495,6 +576,34 @@ class _Extractor:
             if far and not self._sentence_break(far.start(), start):
                 start, qualifier = far.start(), _qualifier(far.group(1))
         return _Raw(start, end, value, low, high, base, kind, qualifier, bare=bare)
+
+    def _is_word(self, raw: _Raw) -> bool:
+        """Whether a candidate is part of a name or a time phrase (the word rules of the docstring)."""
+        text, a, b = self.text, raw.start, raw.end
+        q = _in_spans(self.quotes, self.quote_starts, a, b)
+        if (
+            q >= 0
+            and self.quotes[q][1] - self.quotes[q][0] <= _SHORT_QUOTE
+            and not _GENERIC_REST_RE.fullmatch(text, b, self.quotes[q][1])
+        ):
+            return True  # “四人帮”, “三个代表”, “十二五”, “211工程” (not “十条措施”)
+        if _NAMED_RE.match(text, a):
+            return True  # 四项基本原则, 和平共处五项原则, 四个现代化
+        after = text[b : b + 4]
+        before = text[max(0, a - 4) : a]
+        if raw.unit == "年" and raw.kind == "duration":
+            if _PLAN_AFTER_RE.match(after):
+                return True  # 第一个五年计划, 十年规划, 九十年代
+            if raw.qualifier == "=" and _time_phrase(before, after, raw.value):
+                return True  # 过去一年, 五年来, 新的一年, 一年又一年
+        if raw.unit == "届" and _SESSION_AFTER_RE.match(after):
+            return True  # 十一届三中全会, 五届人大, 十八届二中、三中全会
+        if raw.bare:
+            if _BARE_NAME_AFTER_RE.match(after):
+                return True  # 211工程, 863计划, 21世纪
+            if _LATIN_BEFORE_RE.search(before):
+                return True  # PM⏎2.5⏎ (a subscript on its own line)
+        return False
 
     def _sentence_break(self, a: int, b: int) -> bool:
         return _SENTENCE_END_RE.search(self.text, a, b) is not None
@@ -623,9 +732,7 @@ class _Extractor:
         """Turn candidates into Figures with subject and date attached."""
         text = self.text
         ends = [m.start() for m in _SENTENCE_END_RE.finditer(text)]
-        entities = _Entities(
-            text, [r.start for r in raws], [r.end for r in raws], self.quotes, self.titles
-        )
+        entities = _Entities(text, [r.start for r in raws], [r.end for r in raws], self.quotes, self.titles)
         out: list[Figure] = []
         last_date: tuple[int, str] | None = None  # (sentence index, date)
         for raw in raws:

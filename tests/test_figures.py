@@ -450,3 +450,97 @@ def test_long_inputs(fragments: list[str], size: int) -> None:
 def test_parse_number_never_raises(s: str) -> None:
     v = parse_number(s)
     assert v is None or isinstance(v, float)
+
+
+# --------------------------------------------------------------------------- words, not figures
+# Verbatim from the Government Work Reports in /work/shared/corpus-policy (year in the comment).
+
+WORDS_NOT_FIGURES = [
+    "一、2013年工作回顾\n\n\n过去一年是本届政府依法履职的第一年",  # 2014
+    "过去一年，困难比预料的多",  # 2014
+    "一年来，我们坚持把改革创新贯穿于经济社会发展各个领域各环节",  # 2014
+    "新的一年，要紧紧围绕党在新形势下的强军目标",  # 2014
+    "在新的一年，我们要高举中国特色社会主义伟大旗帜",  # 2008
+    "今年是全面贯彻落实党的十八大精神的开局之年，是实施“十二五”规划承前启后的关键一年",  # 2013
+    "是我国发展史上极不平凡的五年。",  # 2013
+    "两年来，国营、合作社营和公私合营的工业",  # 1955
+    "经过今明两年努力",  # 2014
+    "我国第一个五年计划是在国民经济已经恢复的基础上开始实行的",  # 1955
+    "对原订的十年规划纲要进行了修改",  # 1979
+    "由于五十年代后期和六十年代前期",  # 1979
+    "十一届三中全会以来",  # 1986 and others
+    "落实党的十八大和十八届二中、三中全会精神",  # 2014
+    "以邓小平理论、“三个代表”重要思想为指导",  # 2014
+    "粉碎“四人帮”以后",  # 1979
+    "必须坚持四项基本原则",  # 1993
+    "在和平共处五项原则的基础上",  # 1998
+    "全面贯彻中央八项规定精神",  # 2014
+    "逐步完善“三条保障线”",  # 2003
+    "着重解决好现有“三个1亿人”问题",  # 2014
+    "实施“十二五”规划",  # 2012
+    "丝绸之路经济带、21世纪海上丝绸之路",  # 2014
+    "实施211工程",
+    "细颗粒物（PM\n2.5\n）和可吸入颗粒物（PM\n10\n）治理为突破口",  # 2014
+    "今年广义货币M\n2\n预期增长13%左右",  # 2014 (only the 13%)
+    "　　１．加强农业",
+    "C919大型客机",
+    "党的二十大精神",
+]
+
+
+@pytest.mark.parametrize("source", WORDS_NOT_FIGURES)
+def test_words_are_not_figures(source: str) -> None:
+    got = [f.text for f in extract_figures(source) if f.kind != "date"]
+    assert got in ([], ["13%左右"]), got
+
+
+DURATIONS_KEPT = [
+    ("用一年时间", "一年"),
+    ("“十二五”淘汰任务提前一年完成", "一年"),  # 2014
+    ("青藏铁路提前一年建成通车", "一年"),  # 2008
+    ("力争用两年时间在36个", "两年"),  # 2008
+    ("一年内", "一年内"),
+    ("是波澜壮阔的一年零三个月", "一年"),  # 1979
+]
+
+
+@pytest.mark.parametrize(("source", "text"), DURATIONS_KEPT)
+def test_durations_that_measure_time_stay(source: str, text: str) -> None:
+    durations = [f for f in extract_figures(source) if f.kind == "duration"]
+    assert [f.text for f in durations] == [text]
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "value"),
+    [
+        ("我们隆重庆祝了中华人民共和国建国三十周年", "三十周年", 30.0),  # 1979
+        ("今年是和平共处五项原则提出六十周年", "六十周年", 60.0),  # 2014
+        ("纪念抗战胜利70周年", "70周年", 70.0),
+    ],
+)
+def test_anniversaries_are_kept_and_marked(source: str, text: str, value: float) -> None:
+    f = _only(source)
+    assert (f.text, f.value, f.unit, f.kind) == (text, value, "周年", "anniversary")
+    assert f.to_dict()["kind"] == "anniversary"
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "value", "unit", "kind"),
+    [
+        ("比一九五二年降低百分之九点六", "百分之九点六", 9.6, "%", "percent"),  # 1955
+        ("平均每年递增百分之十四点七", "百分之十四点七", 14.7, "%", "percent"),  # 1955
+        ("九亿度，增长一点二倍", "一点二倍", 1.2, "倍", "ratio"),  # 1955
+        ("共为七百六十六亿四千万元", "七百六十六亿四千万元", 7.664e10, "元", "money"),  # 1955
+        ("二十点五亿元", "二十点五亿元", 2.05e9, "元", "money"),
+        ("本年收入合计２７，２０３，３１９，０００元", "２７，２０３，３１９，０００元", 27203319000.0, "元",
+         "money"),  # 1956
+    ],
+)  # fmt: skip
+def test_old_report_numerals(source: str, text: str, value: float, unit: str, kind: str) -> None:
+    f = [g for g in extract_figures(source) if g.kind != "date"][-1]
+    assert (f.text, f.unit, f.kind) == (text, unit, kind)
+    assert f.value == pytest.approx(value)
+
+
+def test_clause_comma_is_not_digit_grouping() -> None:
+    assert [f.text for f in extract_figures("增长5，300个")] == ["5", "300个"]
