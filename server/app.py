@@ -10,22 +10,32 @@ without readers noticing and every answer says which version it came from.
 Auth: writes (POST/DELETE /documents) need the admin key in ``X-API-Key`` or
 ``Authorization: Bearer``; with no admin key configured, writes answer 403 (disabled).
 Reads are open unless a read key is set; then the read key or the admin key is needed.
-``/healthz``, the page and its static files stay open.
+``/healthz``, the page and its static files stay open. The OpenAPI schema declares both
+key schemes (``ApiKey``: the ``X-API-Key`` header; ``Bearer``) on the routes that need them.
+
+``/docs`` (Swagger UI) and ``/redoc`` are served with their assets from the installed
+``fastapi-offline`` package and a same-origin start-up script: no CDN, no inline script, so
+the pages work offline and under the strict CSP (``/redoc`` allows inline style only).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote_to_bytes
 
-from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,9 +43,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.engine import Engine
 from rag.errors import QueryRejected, RagError
 from rag.index import Snapshot
-from rag.retrieve import Filters
+from rag.retrieve import MODES, Filters
 from rag.settings import Settings, prepare_runtime
 from server.models import (
+    FIGURE_KINDS,
     AnswerOut,
     ChatRequest,
     DocumentOut,
@@ -46,9 +57,12 @@ from server.models import (
     Health,
     OpenAIChatRequest,
     OpenAIChatResponse,
+    OpenAIModel,
+    OpenAIModelList,
     SearchResponse,
     Unhealthy,
     error_body,
+    one_of,
 )
 from server.security import (
     SECURITY_HEADERS,
@@ -67,6 +81,13 @@ __all__ = ["ServerConfigError", "create_app", "run"]
 log = logging.getLogger("rag.server")
 
 STATIC = Path(__file__).resolve().parent / "static"
+DOCS_ASSETS_URL = "/docs-static"
+"""Where the Swagger UI and ReDoc bundles of ``fastapi-offline`` are served."""
+REDOC_CSP = SECURITY_HEADERS["Content-Security-Policy"].replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+"""ReDoc's styled-components writes its CSS into <style> elements and its icons are data:
+images, so /redoc alone allows inline style and data: images; scripts stay same-origin only
+there too (its search, a blob: worker, is turned off)."""
 MODEL_NAME = "rag-zh-extractive"
 """The ``model`` reported by the OpenAI-compatible endpoint when the client names none."""
 
@@ -117,7 +138,31 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="rag"'}
 
 
-def require_read(request: Request, settings: SettingsDep) -> None:
+# Declared for the OpenAPI schema (either one will do); the keys are checked below.
+_API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False,
+                        description="the API key in the X-API-Key header")
+_BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False,
+                     description="the API key as `Authorization: Bearer <key>`")
+ApiKeyDep = Annotated[str | None, Security(_API_KEY)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+
+
+def valid_query_string(request: Request) -> None:
+    """Query parameters must be UTF-8 text (Starlette would silently turn the bad bytes
+    into U+FFFD, and the query would not be the one the client sent)."""
+    for part in request.scope.get("query_string", b"").split(b"&"):
+        name, _, value = part.partition(b"=")
+        for raw in (name, value):
+            try:
+                unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                label = unquote_to_bytes(name).decode("utf-8", "replace")
+                raise ApiError(422, "ValidationError",
+                               f"query parameter {label!r} is not valid UTF-8 text") from None
+
+
+def require_read(request: Request, settings: SettingsDep, _key: ApiKeyDep = None,
+                 _bearer: BearerDep = None) -> None:
     """Reads are open unless a read key is configured; then read or admin key."""
     if settings.read_key is None:
         return
@@ -126,7 +171,8 @@ def require_read(request: Request, settings: SettingsDep) -> None:
                        "Authorization: Bearer)", _UNAUTHORIZED)
 
 
-def require_admin(request: Request, settings: SettingsDep) -> None:
+def require_admin(request: Request, settings: SettingsDep, _key: ApiKeyDep = None,
+                  _bearer: BearerDep = None) -> None:
     """Writes need the admin key; with none configured they are disabled."""
     if settings.admin_key is None:
         raise ApiError(403, "WritesDisabled",
@@ -182,11 +228,31 @@ def _status_type(status: int) -> str:
         return "HTTPError"
 
 
+def _json_error_message(err: dict[str, Any], doc: Any) -> str:
+    """``invalid JSON at line L, column C: <what json said>`` for a body that is no JSON."""
+    what = str((err.get("ctx") or {}).get("error") or "not valid JSON")
+    loc = err.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if pos is None or not isinstance(doc, str):
+        return f"invalid JSON: {what}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - doc.rfind("\n", 0, pos)
+    return f"invalid JSON at line {line}, column {column}: {what}"
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
-        loc = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        where = err.get("loc", ())
+        if err.get("type") == "json_invalid":
+            parts.append(_json_error_message(err, getattr(exc, "body", None)))
+            continue
+        if tuple(where) == ("body",) and err.get("type") == "missing":
+            parts.append("the request needs a JSON body")
+            continue
+        loc = ".".join(str(x) for x in where[1:])
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 
 
@@ -247,8 +313,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         summary="Chinese-first extractive question answering with every figure cited.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url=None,  # Swagger UI needs a CDN and inline script; the schema stays served
+        docs_url=None,  # FastAPI's pages load a CDN and run inline script: see docs() below
         redoc_url=None,
+        dependencies=[Depends(valid_query_string)],
     )
     app.state.settings = settings
     if engine is not None:
@@ -267,8 +334,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
 
-    read = [Depends(require_read)]
+    # Reads declare (and need) a key only when a read key is configured.
+    read = [Depends(require_read)] if settings.read_key is not None else []
     write = [Depends(require_admin)]
+    started = int(time.time())
 
     @app.post("/chat", response_model=AnswerOut, dependencies=read, tags=["answers"],
               responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
@@ -285,15 +354,47 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=OpenAIChatResponse, dependencies=read,
               tags=["answers"], responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
     def chat_completions(body: OpenAIChatRequest, engine: EngineDep, response: Response) -> Any:
-        """OpenAI-compatible chat completions; the full answer rides along under ``rag``
-        (on the final chunk when streaming)."""
+        """OpenAI-compatible chat completions.
+
+        The message content keeps the answer's ``[n]`` markers; its sources are the
+        top-level ``citations`` list (alias ``references``): one entry per marker with
+        ``id`` (the n), ``title``, ``section``, ``text``, ``doc_id``, ``start`` and ``end``
+        (character offsets in the source document), ``passage_id`` and ``score``. The full
+        answer (figures included) rides along under ``rag``.
+
+        Streaming (``stream: true``): SSE ``chat.completion.chunk`` data lines, a role
+        chunk, content chunks, a chunk with ``finish_reason: "stop"`` that carries
+        ``citations``, ``references`` and ``rag``, then ``[DONE]``. Usage is streamed only
+        when ``stream_options.include_usage`` is true, as OpenAI does: then one more chunk,
+        with empty ``choices``, carries ``usage`` (and ``citations``/``references`` again,
+        so the last chunk always has them). Usage counts characters, not tokens."""
         question, history = conversation((m.role, m.text()) for m in body.messages)
         snap = _versioned(response, engine.snapshot())
         answer = engine.ask(question, history=history, snapshot=snap).to_dict()
         model = body.model or MODEL_NAME
         if body.stream:
-            return _sse(completion_chunks(answer, model, question), snap)
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return _sse(completion_chunks(answer, model, question,
+                                          include_usage=include_usage), snap)
         return completion(answer, model, question)
+
+    def _model(model_id: str) -> dict[str, Any]:
+        return {"id": model_id, "object": "model", "created": started, "owned_by": "rag-zh"}
+
+    @app.get("/v1/models", response_model=OpenAIModelList, dependencies=read,
+             tags=["answers"], responses=ERRORS)
+    def list_models() -> Any:
+        """OpenAI-compatible model list: the one model this server answers with."""
+        return {"object": "list", "data": [_model(MODEL_NAME)]}
+
+    @app.get("/v1/models/{model_id}", response_model=OpenAIModel, dependencies=read,
+             tags=["answers"], responses=ERRORS)
+    def get_model(model_id: str) -> Any:
+        """OpenAI-compatible model lookup; 404 for any model but the server's own."""
+        if model_id != MODEL_NAME:
+            raise ApiError(404, "NotFound",
+                           f"model {model_id!r} not found; this server serves {MODEL_NAME!r}")
+        return _model(MODEL_NAME)
 
     @app.get("/search", response_model=SearchResponse, dependencies=read, tags=["retrieval"],
              responses=ERRORS)
@@ -305,11 +406,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         doc_id: Annotated[list[str] | None, Query(max_length=100)] = None,
         title: Annotated[str | None, Query(max_length=200)] = None,
         section: Annotated[str | None, Query(max_length=200)] = None,
+        mode: Annotated[str, Query(description="retrieval mode",
+                                   json_schema_extra={"enum": list(MODES)}),
+                        AfterValidator(one_of("mode", MODES))] = "hybrid",
     ) -> Any:
         """The k best passages (the ``rag search --json`` shape)."""
         filters = to_filters(FiltersIn(doc_ids=doc_id or [], title=title, section=section))
         snap = _versioned(response, engine.snapshot())
-        hits = engine.search(q, k=k, filters=filters, snapshot=snap)
+        hits = engine.search(q, k=k, filters=filters, mode=mode, snapshot=snap)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.get("/figures", response_model=FiguresResponse, dependencies=read, tags=["retrieval"],
@@ -317,7 +421,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def figures(
         engine: EngineDep,
         subject: Annotated[str | None, Query(max_length=200)] = None,
-        kind: Annotated[str | None, Query(max_length=50)] = None,
+        kind: Annotated[str | None, Query(description="figure kind",
+                                          json_schema_extra={"enum": list(FIGURE_KINDS)}),
+                        AfterValidator(one_of("kind", FIGURE_KINDS))] = None,
     ) -> Any:
         """Figures found in the corpus, optionally for one subject or of one kind."""
         return {"figures": [f.to_dict() for f in engine.figures(subject=subject, kind=kind)]}
@@ -374,8 +480,39 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def favicon() -> Response:
         return Response(_FAVICON, media_type="image/svg+xml")
 
+    docs_assets = _docs_assets()
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        """Swagger UI: its bundle from fastapi-offline, started by ``static/docs.js``."""
+        return _docs_page("docs.html", docs_assets)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> FileResponse:
+        """ReDoc: its bundle from fastapi-offline, started by ``static/redoc.js``."""
+        return _docs_page("redoc.html", docs_assets, {"Content-Security-Policy": REDOC_CSP})
+
+    if docs_assets is not None:
+        app.mount(DOCS_ASSETS_URL, StaticFiles(directory=docs_assets), name="docs-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _docs_assets() -> Path | None:
+    """The folder of Swagger UI and ReDoc bundles shipped by ``fastapi-offline``."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def _docs_page(name: str, assets: Path | None,
+               headers: dict[str, str] | None = None) -> FileResponse:
+    if assets is None:
+        raise ApiError(404, "NotFound", "the API docs need the fastapi-offline package; the "
+                       "schema is at /openapi.json")
+    return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache", **(headers or {})})
 
 
 def run(settings: Settings) -> None:

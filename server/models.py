@@ -4,12 +4,82 @@ OpenAPI schema. The answer fields mirror ``rag.types.Answer.to_dict()`` (the ``r
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_MESSAGES = 64
 MAX_MESSAGE_CHARS = 20_000  # the question itself is held to settings.max_query_chars
+
+FIGURE_KINDS: tuple[str, ...] = (
+    "money", "count", "percent", "ratio", "number", "duration", "level", "date",
+)
+"""The ``kind`` values of figures (``rag.figures``); the library exposes no such list yet."""
+
+
+# -- text checks ---------------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where ``text`` holds a lone surrogate (JSON ``"\\udc80"`` decodes to one), or None.
+    Paired surrogates are already one character after JSON decoding."""
+    m = _SURROGATE.search(text)
+    return m.start() if m else None
+
+
+def _bad_text(value: Any, path: str) -> tuple[str, int, str] | None:
+    """The first string (or key) under ``value`` that is not valid Unicode."""
+    if isinstance(value, str):
+        i = lone_surrogate(value)
+        return None if i is None else (path or "request", i, value[i])
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            found = _bad_text(key, sub) if isinstance(key, str) else None
+            found = found or _bad_text(item, sub)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value):
+            found = _bad_text(item, f"{path}.{n}" if path else str(n))
+            if found:
+                return found
+    return None
+
+
+class TextBody(BaseModel):
+    """A JSON request body whose every string (keys, ignored extra fields and earlier turns
+    included) must be valid Unicode: a lone surrogate is a 422, never a crash downstream
+    (tokenizer, UTF-8 encoding of the response)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        found = _bad_text(data, "")
+        if found:
+            path, index, char = found
+            raise PydanticCustomError(
+                "invalid_unicode",
+                "{path} is not valid Unicode text: lone surrogate U+{code} at character "
+                "{index}", {"path": path, "code": f"{ord(char):04X}", "index": index})
+        return data
+
+
+def one_of(name: str, allowed: Sequence[str]) -> Callable[[str | None], str | None]:
+    """A validator for an enumerated query parameter: the value, or a ValueError that lists
+    the allowed values."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+        return value
+
+    return check
 
 
 class ErrorBody(BaseModel):
@@ -43,7 +113,7 @@ class ChatMessage(BaseModel):
     content: str = Field(max_length=MAX_MESSAGE_CHARS)
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(TextBody):
     """The whole conversation; the last user message is the question, earlier user messages
     are the history used to rewrite elliptical follow-ups (``那成都呢?``)."""
 
@@ -78,7 +148,14 @@ class OpenAIMessage(BaseModel):
         return "".join(p.text or "" for p in self.content if p.type == "text")
 
 
-class OpenAIChatRequest(BaseModel):
+class OpenAIStreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = Field(
+        default=False, description="send a last chunk (empty choices) with the usage")
+
+
+class OpenAIChatRequest(TextBody):
     """The subset of OpenAI's chat-completions request the server uses; other fields
     (temperature, max_tokens …) are accepted and ignored: answers are extractive."""
 
@@ -87,6 +164,7 @@ class OpenAIChatRequest(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
+    stream_options: OpenAIStreamOptions | None = None
 
 
 # -- responses ---------------------------------------------------------------------------
@@ -219,6 +297,13 @@ class OpenAIUsage(BaseModel):
     total_tokens: int
 
 
+CITATIONS_DOC = (
+    "the sources of the answer: each entry's ``id`` is the n of an ``[n]`` marker in the "
+    "message content, with the passage's ``title``, ``section``, ``text``, ``doc_id`` and "
+    "its ``start``/``end`` character offsets in the source document"
+)
+
+
 class OpenAIChatResponse(BaseModel):
     id: str
     object: Literal["chat.completion"]
@@ -226,7 +311,21 @@ class OpenAIChatResponse(BaseModel):
     model: str
     choices: list[OpenAIChoice]
     usage: OpenAIUsage
+    citations: list[CitationOut] = Field(description=CITATIONS_DOC)
+    references: list[CitationOut] = Field(description="the same list as ``citations``")
     rag: AnswerOut = Field(description="the full answer: citations and figures")
+
+
+class OpenAIModel(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class OpenAIModelList(BaseModel):
+    object: Literal["list"]
+    data: list[OpenAIModel]
 
 
 def error_body(type_: str, message: str) -> dict[str, Any]:

@@ -43,8 +43,16 @@ def usage(prompt: str, completion: str) -> dict[str, int]:
             "total_tokens": len(prompt) + len(completion)}
 
 
+def sources(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer's citations as top-level ``citations`` (and its alias ``references``):
+    the field chat front-ends read to show the sources behind the ``[n]`` markers."""
+    citations = list(answer["citations"])
+    return {"citations": citations, "references": citations}
+
+
 def completion(answer: dict[str, Any], model: str, prompt: str) -> dict[str, Any]:
-    """A non-streaming OpenAI ``chat.completion`` carrying the full answer under ``rag``."""
+    """A non-streaming OpenAI ``chat.completion``: the text with its ``[n]`` markers, usage,
+    the sources under ``citations``/``references`` and the full answer under ``rag``."""
     text = str(answer["answer"])
     return {
         "id": completion_id(),
@@ -54,25 +62,34 @@ def completion(answer: dict[str, Any], model: str, prompt: str) -> dict[str, Any
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                      "finish_reason": "stop"}],
         "usage": usage(prompt, text),
+        **sources(answer),
         "rag": answer,
     }
 
 
-def completion_chunks(answer: dict[str, Any], model: str, prompt: str) -> Iterator[str]:
+def completion_chunks(answer: dict[str, Any], model: str, prompt: str, *,
+                      include_usage: bool = False) -> Iterator[str]:
     """OpenAI ``chat.completion.chunk`` SSE data lines: a role chunk, content chunks, a
-    final chunk (finish_reason ``stop``, usage, and the citations/figures under ``rag``),
-    then ``[DONE]``."""
-    cid, created = completion_id(), int(time.time())
+    final chunk (finish_reason ``stop``, the sources under ``citations``/``references`` and
+    the full answer under ``rag``), then ``[DONE]``.
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    As OpenAI does, usage is sent only when asked for (``stream_options.include_usage``):
+    then every chunk has ``"usage": null`` and one more chunk, with no choices, carries the
+    usage (and the sources again, so the last chunk always has them)."""
+    cid, created = completion_id(), int(time.time())
+    extra_usage: dict[str, Any] = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}]
         return _json({"id": cid, "object": "chat.completion.chunk", "created": created,
-                      "model": model,
-                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                      **extra})
+                      "model": model, "choices": choices, **extra_usage, **extra})
 
     yield chunk({"role": "assistant", "content": ""})
     text = str(answer["answer"])
     for piece in pieces(text):
         yield chunk({"content": piece})
-    yield chunk({}, "stop", usage=usage(prompt, text), rag=answer)
+    yield chunk({}, "stop", **sources(answer), rag=answer)
+    if include_usage:
+        yield chunk(None, usage=usage(prompt, text), **sources(answer))
     yield "[DONE]"

@@ -730,6 +730,6 @@ def test_every_operation_was_fuzzed(srv: Srv) -> None:
     assert ops == paths, paths - ops
     # operations that take input get at least FUZZ_EXAMPLES generated requests
     for op, n in FUZZED.items():
-        if op not in ("GET /healthz", "GET /documents"):
+        if op not in ("GET /healthz", "GET /documents", "GET /v1/models"):
             assert n >= FUZZ_EXAMPLES, (op, n)
     assert os.path.isdir(srv.corpus)

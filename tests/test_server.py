@@ -650,3 +650,272 @@ def test_missing_index_without_corpus_is_503(live: Live, tmp_path: Path) -> None
         r = httpx.get(f"{srv.url}/search", params={"q": "北京"}, timeout=60)
         assert_error(r, 503, "IndexMissing")
         assert srv.alive
+
+
+# -- input that is not text, unknown enum values, bad JSON ------------------------------------
+
+STORED = re.compile(r"uploads/[0-9a-f]{16}\.(txt|md)")
+LONE = '"\\udc80abc"'  # valid JSON text that decodes to a lone surrogate
+
+
+def _raw(messages: str, **extra: str) -> bytes:
+    body = '{"messages": ' + messages + "".join(f', "{k}": {v}' for k, v in extra.items())
+    return (body + "}").encode()
+
+
+@slow
+@pytest.mark.parametrize(("path", "raw", "where"), [
+    ("/chat", _raw(f'[{{"role": "user", "content": {LONE}}}]'), "messages.0.content"),
+    ("/chat", _raw(f'[{{"role": "user", "content": {LONE}}}, {{"role": "user", '
+                   f'"content": "{BEIJING_Q}"}}]'), "messages.0.content"),
+    ("/chat", _raw(f'[{{"role": "user", "content": {LONE}}}]', stream="true"),
+     "messages.0.content"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": {LONE}}}]'),
+     "messages.0.content"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": {LONE}}}, '
+                                  f'{{"role": "assistant", "content": "…"}}, '
+                                  f'{{"role": "user", "content": "那成都呢?"}}]'),
+     "messages.0.content"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": {LONE}}}]', stream="true"),
+     "messages.0.content"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": [{{"type": "text", '
+                                  f'"text": {LONE}}}]}}]', stream="true"),
+     "messages.0.content.0.text"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": "{BEIJING_Q}"}}]',
+                                  model=LONE, stream="true"), "model"),
+    ("/v1/chat/completions", _raw(f'[{{"role": "user", "content": "{BEIJING_Q}", '
+                                  f'"name": {LONE}}}]'), "messages.0.name"),
+])
+def test_lone_surrogates_in_json_are_422(client: httpx.Client, path: str, raw: bytes,
+                                         where: str) -> None:
+    r = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+    message = assert_error(r, 422, "ValidationError")["error"]["message"]
+    assert message == (f"{where} is not valid Unicode text: lone surrogate U+DC80 at "
+                       "character 0"), message
+
+
+@slow
+@pytest.mark.parametrize(("path", "query"), [
+    ("/search", "q=%ED%B2%80abc"), ("/search", "q=%FF"), ("/search", "q=x&title=%ED%B2%80"),
+    ("/figures", "subject=%ED%B2%80"), ("/figures", "kind=%C3"),
+])
+def test_query_strings_that_are_not_utf8_are_422(client: httpx.Client, path: str,
+                                                 query: str) -> None:
+    message = assert_error(client.get(f"{path}?{query}"), 422)["error"]["message"]
+    assert "is not valid UTF-8 text" in message
+
+
+@slow
+@pytest.mark.parametrize("name", [
+    "\udc80.txt".encode("utf-8", "surrogatepass").decode("latin-1"), "caf\xe9.md", "a\x00.txt",
+])
+def test_upload_names_that_are_not_text_never_fail(client: httpx.Client, name: str) -> None:
+    r = client.post("/documents", files={"file": (name, UPLOAD)}, headers=admin())
+    assert r.status_code in (201, 422), r.text  # the hook fails the test on a 5xx
+    if r.status_code == 201:
+        assert STORED.fullmatch(r.json()["source"])
+        assert client.delete(f"/documents/{r.json()['doc_id']}", headers=admin()).is_success
+
+
+
+@slow
+def test_unknown_search_mode_and_figure_kind_are_422(client: httpx.Client) -> None:
+    from rag.retrieve import MODES
+    from server.models import FIGURE_KINDS
+
+    r = client.get("/search", params={"q": "基金", "mode": "nonsense"})
+    message = assert_error(r, 422, "ValidationError")["error"]["message"]
+    assert message == "mode: mode must be one of hybrid, dense, bm25 (got 'nonsense')"
+    for mode in MODES:
+        assert client.get("/search", params={"q": "基金", "mode": mode, "k": 2}).json()["hits"]
+    r = client.get("/figures", params={"kind": "nonsense"})
+    message = assert_error(r, 422, "ValidationError")["error"]["message"]
+    assert message == ("kind: kind must be one of money, count, percent, ratio, number, "
+                       "duration, level, date (got 'nonsense')")
+    assert len(FIGURE_KINDS) == 8
+    for kind in ("date", "percent"):
+        rows = client.get("/figures", params={"kind": kind}).json()["figures"]
+        assert rows and {f["kind"] for f in rows} == {kind}
+    params = client.get("/openapi.json").json()["paths"]["/search"]["get"]["parameters"]
+    assert next(p for p in params if p["name"] == "mode")["schema"]["enum"] == list(MODES)
+
+
+@slow
+@pytest.mark.parametrize(("raw", "message"), [
+    (b'{"messages": [{"role": "user" "content": "x"}]}',
+     "invalid JSON at line 1, column 31: Expecting ',' delimiter"),
+    (b'{"messages": [\n  {"role": "user",\n   "content": "x",}\n]}',
+     "invalid JSON at line 3, column 19: Expecting property name enclosed in double quotes"),
+    (b"{not json", "invalid JSON at line 1, column 2: Expecting property name enclosed in "
+     "double quotes"),
+    (b"", "the request needs a JSON body"),
+])
+def test_invalid_json_says_what_and_where(client: httpx.Client, raw: bytes, message: str
+                                          ) -> None:
+    for path in ("/chat", "/v1/chat/completions"):
+        r = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+        assert assert_error(r, 422, "ValidationError")["error"]["message"] == message
+
+
+# -- OpenAI models, usage, citations ------------------------------------------------------------
+
+
+@slow
+def test_openai_client_lists_and_retrieves_the_model(live: Live, client: httpx.Client) -> None:
+    from openai import NotFoundError, OpenAI
+
+    oc = OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
+    models = oc.models.list()
+    assert [m.id for m in models.data] == ["rag-zh-extractive"]
+    m = models.data[0]
+    assert m.object == "model" and m.owned_by and m.created > 0
+    assert oc.models.retrieve("rag-zh-extractive").id == "rag-zh-extractive"
+    with pytest.raises(NotFoundError):
+        oc.models.retrieve("gpt-4o")
+    body = client.get("/v1/models").json()
+    assert body["object"] == "list" and len(body["data"]) == 1
+    assert_error(client.get("/v1/models/gpt-4o"), 404, "NotFound")
+
+
+def _chunks(text: str) -> list[dict[str, Any]]:
+    events = parse_sse(text)
+    assert events[-1] == ("message", "[DONE]")
+    return [json.loads(d) for _, d in events[:-1]]
+
+
+@slow
+def test_openai_usage_is_streamed_only_when_asked(live: Live, client: httpx.Client) -> None:
+    from openai import OpenAI
+
+    messages = [{"role": "user", "content": BEIJING_Q}]
+    r = client.post("/v1/chat/completions", json={"messages": messages, "stream": True})
+    chunks = _chunks(r.text)
+    assert all("usage" not in c for c in chunks)
+
+    r = client.post("/v1/chat/completions", json={
+        "messages": messages, "stream": True, "stream_options": {"include_usage": True}})
+    chunks = _chunks(r.text)
+    *rest, last = chunks
+    assert last["choices"] == [] and last["usage"]["total_tokens"] > 0
+    assert all(c["usage"] is None and len(c["choices"]) == 1 for c in rest)
+    assert rest[-1]["choices"][0]["finish_reason"] == "stop"
+
+    oc = OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
+    got = list(oc.chat.completions.create(model="rag-zh", stream=True, messages=messages,
+                                          stream_options={"include_usage": True}))
+    assert got[-1].usage is not None and got[-1].usage.total_tokens > 0
+    assert all(c.usage is None for c in got[:-1])
+    resp = oc.chat.completions.create(model="rag-zh", messages=messages)
+    assert resp.usage is not None and resp.usage.total_tokens > 0  # non-streaming: always
+
+
+CITATION_FIELDS = {"id", "title", "section", "text", "doc_id", "start", "end"}
+
+
+def _check_citations(content: str, extra: dict[str, Any]) -> None:
+    citations = extra["citations"]
+    assert citations and extra["references"] == citations
+    assert all(set(c) >= CITATION_FIELDS for c in citations)
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", content)}
+    assert markers and markers <= {c["id"] for c in citations}
+    assert citations == extra["rag"]["citations"]
+
+
+@slow
+def test_openai_answers_carry_their_citations(live: Live, client: httpx.Client) -> None:
+    from openai import OpenAI
+
+    oc = OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
+    messages: Any = [{"role": "user", "content": BEIJING_Q}]
+    resp = oc.chat.completions.create(model="rag-zh", messages=messages)
+    content = resp.choices[0].message.content or ""
+    _check_citations(content, resp.model_extra or {})
+    one = (resp.model_extra or {})["citations"][0]
+    assert one["id"] == 1 and "100亿元" in one["text"] and one["section"] == "北京市"
+    assert one["end"] > one["start"] >= 0
+
+    chunks = list(oc.chat.completions.create(model="rag-zh", stream=True, messages=messages))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    _check_citations(text, chunks[-1].model_extra or {})
+    r = client.post("/v1/chat/completions", json={
+        "messages": messages, "stream": True, "stream_options": {"include_usage": True}})
+    last = _chunks(r.text)[-1]
+    assert last["citations"] and last["references"] == last["citations"]
+
+    schema = client.get("/openapi.json").json()
+    props = schema["components"]["schemas"]["OpenAIChatResponse"]["properties"]
+    assert {"citations", "references"} <= set(props) and "[n]" in props["citations"]["description"]
+    doc = schema["paths"]["/v1/chat/completions"]["post"]["description"]
+    assert "citations" in doc and "include_usage" in doc
+
+
+# -- API docs ------------------------------------------------------------------------------------
+
+
+@slow
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_are_served_without_a_cdn(client: httpx.Client, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-eval" not in csp
+    if path == "/docs":
+        assert csp == CSP
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", r.text, re.S)
+    assert scripts and all(body.strip() == "" and "src=" in attrs for attrs, body in scripts)
+    assert "<style" not in r.text and "http" not in r.text  # no CDN, no inline style
+    for ref in re.findall(r'(?:src|href)="([^"]+)"', r.text):
+        asset = client.get(f"/{ref}")
+        assert asset.status_code == 200, ref
+        if ref.endswith(".js"):
+            assert "javascript" in asset.headers["content-type"]
+
+
+@slow
+def test_openapi_declares_the_key_schemes(client: httpx.Client, live: Live) -> None:
+    schema = client.get("/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                                 "description": schemes["ApiKey"]["description"]}
+    assert schemes["Bearer"]["type"] == "http" and schemes["Bearer"]["scheme"] == "bearer"
+    paths = schema["paths"]
+    either = [{"ApiKey": []}, {"Bearer": []}]
+    assert paths["/documents"]["post"]["security"] == either
+    assert paths["/documents/{doc_id}"]["delete"]["security"] == either
+    for path, method in (("/healthz", "get"), ("/search", "get"), ("/chat", "post")):
+        assert "security" not in paths[path][method]  # no read key configured: open
+
+    settings = live.settings.model_copy(update={"read_key": READ_KEY})
+    paths = create_app(settings, engine=live.engine).openapi()["paths"]
+    for path, method in (("/search", "get"), ("/chat", "post"), ("/v1/models", "get"),
+                         ("/v1/chat/completions", "post")):
+        assert paths[path][method]["security"] == either
+    assert "security" not in paths["/healthz"]["get"]
+
+
+@slow
+def test_docs_pages_render_under_the_csp(live: Live) -> None:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"{chromium} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            for path, selector in (("/docs", ".opblock-summary-path"),
+                                   ("/redoc", "[data-section-id]")):
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.on("console", lambda m, errors=errors: errors.append(m.text)
+                        if m.type == "error" and "cdn.redoc.ly" not in m.text else None)
+                page.goto(live.url + path)
+                page.wait_for_selector(selector, timeout=60_000)
+                text = page.inner_text("body")
+                assert "/v1/chat/completions" in text and "/documents" in text, path
+                assert errors == [], (path, errors)
+                page.close()
+        finally:
+            browser.close()
