@@ -1,0 +1,433 @@
+"""What a figure measures, whether it is a plan or a result, and whom it is about.
+
+Three functions over one sentence and the span ``[start, end)`` of a figure in it (the span of a
+:class:`rag.figures.Figure` found in that sentence). No model: the words that decide are data
+(``rag/data/facts.json``, loaded once), the window rules are here. Nothing raises; a span outside
+the sentence gives ``"unknown"`` / ``None``.
+
+Windows. The *sentence* is the part of ``sentence`` between 。！？ or newlines around the figure;
+a *clause* is the part between ，；：; a *segment* (for metrics) also ends at 、 (lists of items).
+The figure's own clause decides first, then the earlier clauses of its sentence.
+
+:func:`stance` — one of :data:`STANCES`, decided in this order:
+
+1. ``base``: the figure is the starting value of a change: followed by 上升到/增加到/下降为…
+   (1955 ``由一九五二年的百分之二十六点七上升到…``), or right after 比/较/相比 with no change
+   verb between (``比上年的…``). ``比上年增长7.7%`` is not base: 7.7% is the growth (actual).
+2. ``cap``: a ceiling word in or just before the figure (最高, 不超过, 上限, 封顶; suffix 以内):
+   a cap when the clause or sentence speaks of eligibility or support (每家, 补助, 给予, 标准…:
+   ``每家企业最高补助20万元``); a target when it follows 控制在/保持在 or the sentence is about
+   this year's plan (``城镇登记失业率控制在4.6%以内``); else a cap.
+3. ``threshold``: a floor (不低于, 不少于, 至少; suffix 以上) that is a condition: the figure
+   qualifies a noun (``年营业收入2000万元以上的企业``) or the clause has a condition word (凡,
+   符合, 申请, 认定…). ``城镇新增就业1000万人以上`` (a plan) is not a threshold.
+4. 控制在/保持在/稳定在 (a ceiling the government holds): target when the figure is approximate
+   or bounded (左右, 以内, 以下) or the sentence has target context (今年, 目标, 预计…); otherwise
+   the result of holding it (2014 review ``居民消费价格涨幅控制在2.6%`` -> actual).
+5. Markers in the clause before the figure: a target word (预期目标, 目标, 计划, 拟, 力争, 争取,
+   将, 要, 预计, 安排, 确保…) makes a target unless a past marker (…了, 已, 已经) follows it; else an
+   actual word (实现, 达到, 完成, 比上年, 同比, 累计, 突破, and weak 为/是/达/共); 超过/突破 at the
+   start of the figure itself count as actual words. ``目标规模为100亿元``: 目标 wins over 为.
+   Compounds that only contain a marker are not markers (主要, 重要, 将近, 为了, 作为…).
+6. A figure ending in 左右 in a sentence with target context (``今年…国内生产总值增长7.5%左右``).
+7. The nearest marker in the earlier clauses of the sentence (``主要预期目标是：…，城镇新增就业
+   1000万人以上``), then target context words anywhere in the sentence (今年, 明年, 目标…), then
+   actual context (去年, 上年, 过去, 已经…); else ``unknown``.
+
+:func:`metric` — a phrase copied from the text: the segment before the figure with trailing verbs
+and markers removed (达到, 为, 超过, 控制在, 拟按, 累计…), cut after the last boundary word
+(我们, 其中, 把, 在, 的, 今年, 全年…; a leading year such as ``2013年`` is dropped) and kept to 16
+characters. A change figure keeps its verb: ``国内生产总值增长`` for ``国内生产总值增长7.5%``; 实际
+stays (``城镇居民人均可支配收入实际增长``), comparison words go (比上年, 同比). A segment with no noun
+borrows the noun of the previous figure of the sentence: ``国内生产总值达到56.9万亿元，比上年增长
+7.7%`` -> ``国内生产总值增长``. ``None`` when no noun is found.
+
+:func:`subject` — who or what the figure is about, in this order: the fund/programme subject of
+:mod:`rag.figures` (``北京机器人产业发展投资基金``); a name ending in a data suffix (基金, 公司,
+集团, 中心, 规划, 办法, 条例, 工程, 计划, 方案, 项目, 平台…) earlier in the clause; an actor from the
+data list (中央财政, 中西部地区, 农村居民, 国有企业…) in the clause, then a place (``rag.places``)
+in the clause; then the same two in the earlier part of the sentence, but only when the clause
+names no quantity of its own (``…，比上年增长7.7%``). Actors and places in the
+figure's own metric count (``农村居民人均纯收入`` is about 农村居民). ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rag import places
+from rag.figures import extract_figures
+
+__all__ = ["STANCES", "metric", "stance", "subject"]
+
+STANCES = ("target", "actual", "cap", "threshold", "base", "unknown")
+
+_SENTENCE_END = "。！？!?\n"
+_CLAUSE_END = _SENTENCE_END + "，；：,;:"
+_SEGMENT_END = _CLAUSE_END + "、（(）)"
+_YEAR_RE = re.compile(
+    r"^(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年(?:底|末|初|上半年|下半年)?"
+    r"|^(?:[一二三四五六七八九十两]{1,3}|[0-9０-９]{1,2})年(?:来|间|中|内)?"
+)
+# A time or comparison phrase that ends a segment: 从1997年的, 降到去年的, 五年
+_TIME_TAIL_RE = re.compile(
+    r"(?:从|由|比)?(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年|去年|上年|今年|前年"
+    r"|(?:[一二三四五六七八九十两]{1,3}|[0-9０-９]{1,2})年)的?$"
+)
+
+
+def _alt(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    data: dict[str, Any]
+    markers: re.Pattern[str]  # protected compounds first, then every stance word
+    target: frozenset[str]
+    actual: frozenset[str]
+    weak: frozenset[str]
+    target_context: re.Pattern[str]
+    actual_context: re.Pattern[str]
+    cap: re.Pattern[str]
+    eligibility: re.Pattern[str]
+    ceiling: re.Pattern[str]
+    floor: re.Pattern[str]
+    condition: re.Pattern[str]
+    base_after: re.Pattern[str]
+    base_before: re.Pattern[str]
+    skip_tail: re.Pattern[str]
+    change_tail: re.Pattern[str]
+    modifier_tail: re.Pattern[str]
+    boundary: re.Pattern[str]
+    suffix: re.Pattern[str]
+    stem_stop: re.Pattern[str]
+    actors: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> _Vocab:
+    raw = resources.files("rag").joinpath("data/facts.json").read_text(encoding="utf-8")
+    d: dict[str, Any] = json.loads(raw)
+    st, me, su = d["stance"], d["metric"], d["subject"]
+    protected = d["not_markers"]
+    words = st["target"] + st["actual"]
+    return _Vocab(
+        data=d,
+        markers=re.compile(f"(?P<p>{_alt(protected)})|(?P<w>{_alt(words)})"),
+        target=frozenset(st["target"]),
+        actual=frozenset(st["actual"]),
+        weak=frozenset(st["actual_weak"]),
+        target_context=re.compile(_alt(st["target_context"])),
+        actual_context=re.compile(f"(?:{_alt(protected)})|(?P<w>{_alt(st['actual_context'])})"),
+        cap=re.compile(_alt(st["cap"])),
+        eligibility=re.compile(_alt(st["cap_eligibility"])),
+        ceiling=re.compile(_alt(st["target_ceiling"])),
+        floor=re.compile(_alt(st["threshold"])),
+        condition=re.compile(_alt(st["threshold_context"])),
+        base_after=re.compile(_alt(st["base_after"])),
+        base_before=re.compile(f"(?:{_alt(st['base_before'])})(?![重例率值较])[^，；：。]{{0,12}}$"),
+        skip_tail=re.compile(f"(?:{_alt(me['skip_verbs'])})$"),
+        change_tail=re.compile(f"(?:实际)?(?:{_alt(me['change_verbs'])})(?:了)?$"),
+        modifier_tail=re.compile(f"(?:{_alt(me['change_modifiers'])})$"),
+        boundary=re.compile(f"(?P<k>{_alt(me['keep_whole'])})|(?P<b>{_alt(me['boundaries'])})"),
+        suffix=re.compile(_alt(su["suffixes"])),
+        stem_stop=re.compile(_alt(su["stem_stops"])),
+        actors=re.compile(_alt(su["actors"])),
+    )
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class _Win:
+    s: str
+    start: int
+    end: int
+    sent_a: int  # sentence start
+    sent_b: int  # sentence end
+    cl_a: int  # clause start
+    cl_b: int  # clause end
+
+
+def _window(sentence: object, start: object, end: object) -> _Win | None:
+    if not isinstance(sentence, str) or not isinstance(start, int) or not isinstance(end, int):
+        return None
+    if not 0 <= start < end <= len(sentence):
+        return None
+    s = sentence
+    sent_a = max((s.rfind(c, 0, start) for c in _SENTENCE_END), default=-1) + 1
+    while sent_a > 0 and s[sent_a - 1] == "\n" and s[:sent_a].rstrip().endswith(("：", ":")):
+        # 主要预期目标是：⏎国内生产总值增长7.5％ — a list after a colon continues the sentence
+        head = s[:sent_a].rstrip()
+        sent_a = max((head.rfind(c) for c in _SENTENCE_END), default=-1) + 1
+    sent_b = min((i for i in (s.find(c, end) for c in _SENTENCE_END) if i >= 0), default=len(s))
+    cl_a = max([sent_a] + [s.rfind(c, sent_a, start) + 1 for c in _CLAUSE_END])
+    cl_b = min([sent_b] + [i for i in (s.find(c, end, sent_b) for c in _CLAUSE_END) if i >= 0])
+    return _Win(s, start, end, sent_a, sent_b, cl_a, cl_b)
+
+
+def _markers(text: str) -> list[tuple[int, str]]:
+    """(position, word) of the stance words in ``text``, protected compounds skipped."""
+    return [(m.start(), m.group("w")) for m in _vocab().markers.finditer(text) if m.group("w")]
+
+
+# --------------------------------------------------------------------------- stance
+
+
+def stance(sentence: str, start: int, end: int) -> str:
+    """Whether the figure at ``sentence[start:end]`` is a target, an actual result, a cap, a
+    threshold, a comparison base or unknown (rules in the module docstring)."""
+    w = _window(sentence, start, end)
+    if w is None:
+        return "unknown"
+    v = _vocab()
+    s = w.s
+    fig = s[start:end]
+    pre = s[w.cl_a : start]
+    post = s[end : w.cl_b]
+    before = s[w.sent_a : start]
+    whole = s[w.sent_a : w.sent_b]
+    # 1. base
+    if v.base_after.match(post):
+        return "base"
+    m = v.base_before.search(pre)
+    if m and not v.change_tail.search(pre) and not re.search(r"增|降|提高|减少", pre[m.start() :]):
+        return "base"
+    # 2. cap
+    cap_word = v.cap.match(fig) or v.cap.search(pre[-4:]) or fig.endswith(("以内", "之内", "封顶"))
+    if cap_word:
+        if v.ceiling.search(pre):
+            return "target"
+        if v.eligibility.search(before):
+            return "cap"
+        if v.target_context.search(whole):
+            return "target"
+        return "cap"
+    # 3. threshold
+    floor_word = v.floor.match(fig) and not fig.startswith("达到")
+    condition = post.startswith("的") or v.condition.search(pre)
+    if (floor_word or fig.endswith("以上")) and condition:
+        return "threshold"
+    # 4. ceilings held
+    if v.ceiling.search(pre):
+        if fig.endswith(("左右", "以内", "以下")) or v.target_context.search(whole):
+            return "target"
+        return "actual"
+    # 5. markers of the clause (and 超过/突破 opening the figure)
+    found = _markers(pre)
+    if fig.startswith(("超过", "突破", "超")):
+        found.append((len(pre), "突破"))
+    decided = _decide(found, pre, whole)
+    if decided:
+        return decided
+    # 6. 左右 with target context
+    if fig.endswith("左右") and v.target_context.search(whole):
+        return "target"
+    # 7. earlier clauses, then context words
+    decided = _decide(_markers(s[w.sent_a : w.cl_a]), s[w.sent_a : w.cl_a], whole)
+    if decided:
+        return decided
+    if v.target_context.search(whole):
+        return "target"
+    if any(m.group("w") for m in v.actual_context.finditer(before)):
+        return "actual"
+    return "unknown"
+
+
+def _decide(found: list[tuple[int, str]], text: str, whole: str) -> str | None:
+    """Target if a target word is found (and no past marker follows it), actual if a strong
+    result word is; weak result words (为, 是, 比上年, 同比…) give way to target context."""
+    v = _vocab()
+    targets = [p for p, word in found if word in v.target]
+    if targets:
+        return "actual" if re.search(r"了|已", text[targets[-1] :]) else "target"
+    if any(word in v.actual and word not in v.weak for _, word in found):
+        return "actual"
+    if found:
+        return "target" if v.target_context.search(whole) else "actual"
+    return None
+
+
+# --------------------------------------------------------------------------- metric
+
+
+def _segment_start(s: str, lo: int, pos: int) -> int:
+    return max([lo] + [s.rfind(c, lo, pos) + 1 for c in _SEGMENT_END])
+
+
+def _strip_tail(seg: str) -> str:
+    v = _vocab()
+    while True:
+        seg = seg.rstrip(" \u3000")
+        m = v.skip_tail.search(seg) or _TIME_TAIL_RE.search(seg)
+        if not m or m.start() == m.end():
+            return seg.removesuffix("的")
+        seg = seg[: m.start()]
+
+
+def _noun(seg: str) -> str:
+    """The noun phrase that ends ``seg``: after the last boundary word, without a leading year."""
+    v = _vocab()
+    cut = 0
+    for m in v.boundary.finditer(seg):
+        if m.group("b"):
+            cut = m.end()
+    noun = seg[cut:].strip(' \u3000“”"')
+    while True:
+        y = _YEAR_RE.match(noun)
+        if not y:
+            break
+        noun = noun[y.end() :]
+    limit = int(v.data["metric"]["max_chars"])
+    return noun[-limit:]
+
+
+def _metric(w: _Win, depth: int = 0) -> tuple[str, str] | None:
+    """(noun, metric) of the figure in window ``w``."""
+    v = _vocab()
+    s = w.s
+    seg = _strip_tail(s[_segment_start(s, _after_previous(w), w.start) : w.start])
+    verb = ""
+    change = v.change_tail.search(seg)
+    if change:
+        verb = seg[change.start() :].removesuffix("了")
+        seg = seg[: change.start()]
+        while True:
+            mod = v.modifier_tail.search(seg)
+            if not mod or mod.start() == mod.end():
+                break
+            seg = seg[: mod.start()]
+        seg = re.sub(r"比[^，；：。比]{1,12}$", "", seg)  # 比一九五二年, 比１９５５年决算数
+        seg = _strip_tail(seg)
+    noun = _noun(seg)
+    if not noun and depth < 3:
+        prev = _previous_figure(w)
+        if prev is not None:
+            got = _metric(prev, depth + 1)
+            noun = got[0] if got else ""
+    if not noun:
+        return None
+    return noun, noun + verb
+
+
+def _spans(w: _Win) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the figures of the window's sentence, in ``w.s`` offsets."""
+    sent = w.s[w.sent_a : w.sent_b]
+    return [(f.start + w.sent_a, f.end + w.sent_a, f.kind) for f in extract_figures(sent)]
+
+
+def _after_previous(w: _Win) -> int:
+    """Where the figure's segment may start: after the previous non-date figure (so that
+    ``7.4万亿元增加到…10.2万亿元`` does not make 7.4万亿元 part of a metric)."""
+    lo = w.sent_a
+    for a, b, kind in _spans(w):
+        if a >= w.start:
+            break
+        if kind != "date":
+            lo = max(lo, b)
+    return lo
+
+
+def _previous_figure(w: _Win) -> _Win | None:
+    s = w.s
+    sent = s[w.sent_a : w.sent_b]
+    prev = None
+    for f in extract_figures(sent):
+        a = f.start + w.sent_a
+        if a >= w.start:
+            break
+        if f.kind != "date":
+            prev = f
+    if prev is None:
+        return None
+    return _window(s, prev.start + w.sent_a, prev.end + w.sent_a)
+
+
+def metric(sentence: str, start: int, end: int) -> str | None:
+    """The quantity that the figure at ``sentence[start:end]`` measures, copied from the text
+    (``国内生产总值``, ``国内生产总值增长``, ``赤字率``), or None."""
+    w = _window(sentence, start, end)
+    if w is None:
+        return None
+    got = _metric(w)
+    return got[1] if got else None
+
+
+# --------------------------------------------------------------------------- subject
+
+
+def _named(text: str) -> str | None:
+    """The last name ending in a subject suffix in ``text`` (a stem of 2-14 characters)."""
+    v = _vocab()
+    su = v.data["subject"]
+    best = None
+    plan_verbs = tuple(su["verb_after_plan"])
+    for m in v.suffix.finditer(text):
+        if m.group() in ("计划", "规划") and text.startswith(plan_verbs, m.end()):
+            continue  # 投资总额计划为三千六百亿元: 计划 is the verb, not a programme's name
+        lo = max(0, m.start() - int(su["max_stem"]))
+        stem = text[lo : m.start()]
+        cut = 0
+        for stop in v.stem_stop.finditer(stem):
+            cut = stop.end()
+        stem = stem[cut:]
+        stem = re.sub(r"^[^\u4e00-\u9fffA-Za-z0-9]+", "", stem)
+        if len(stem) >= int(su["min_stem"]) and not _YEAR_RE.match(stem):
+            best = stem + m.group()
+    return best
+
+
+def _fund_subject(sent: str, name: str) -> str | None:
+    """rag.figures' subject, unless its 计划/规划 is a verb (投资总额计划为…) or it starts with 比."""
+    su = _vocab().data["subject"]
+    i = sent.find(name)
+    if name.endswith(("计划", "规划")) and sent.startswith(tuple(su["verb_after_plan"]), i + len(name)):
+        return None
+    name = name.removeprefix("比")
+    return name if len(name) >= int(su["min_stem"]) else None
+
+
+def _actor_or_place(text: str) -> str | None:
+    v = _vocab()
+    best: tuple[int, str] | None = None
+    for m in v.actors.finditer(text):
+        best = (m.end(), m.group())
+    for name in places.find(text):
+        i = text.rfind(name)
+        if best is None or i + len(name) > best[0]:
+            best = (i + len(name), name)
+    return best[1] if best else None
+
+
+def subject(sentence: str, start: int, end: int) -> str | None:
+    """Who or what the figure at ``sentence[start:end]`` is about (a fund, programme, company,
+    organisation, actor or place named in the sentence), or None."""
+    w = _window(sentence, start, end)
+    if w is None:
+        return None
+    s = w.s
+    sent = s[w.sent_a : w.sent_b]
+    for f in extract_figures(sent):
+        a, b = f.start + w.sent_a, f.end + w.sent_a
+        if a < end and start < b and f.subject:
+            own = _fund_subject(sent, f.subject)
+            if own:
+                return own
+            break
+    named = _named(s[w.cl_a : w.start])
+    if named:
+        return named
+    found = _actor_or_place(s[w.cl_a : w.start])
+    if found:
+        return found
+    own = _noun(_strip_tail(s[_segment_start(s, w.sent_a, w.start) : w.start]))
+    if own and not _vocab().change_tail.fullmatch(own):
+        return None  # the clause names its own quantity: earlier clauses are about something else
+    return _actor_or_place(s[w.sent_a : w.cl_a])
