@@ -23,7 +23,7 @@ _CLAUSE_END = re.compile(r"[，,、：:]|\s+")
 _NUMERIC = re.compile(r"[0-9０-９.．,，%％/\-A-Za-zＡ-Ｚａ-ｚ]")
 
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,9 @@ def _pack(pieces: list[_Piece], cfg: ChunkConfig) -> Iterator[list[_Piece]]:
         yield cur
 
 
-def chunk_document(doc: ParsedDocument, cfg: ChunkConfig) -> list[Passage]:
-    """All passages of a document, in reading order. Chunks never cross a section."""
+def chunk_document(doc: ParsedDocument, cfg: ChunkConfig, *, date: str | None = None) -> list[Passage]:
+    """All passages of a document, in reading order, each with its heading path and the
+    document's ``date``. Chunks never cross a section."""
     passages: list[Passage] = []
     seen: set[str] = set()
     for article in doc.articles:
@@ -149,6 +150,8 @@ def chunk_document(doc: ParsedDocument, cfg: ChunkConfig) -> list[Passage]:
                             text=text,
                             start=start,
                             end=end,
+                            headings=section.headings,
+                            date=date,
                         )
                     )
     return passages

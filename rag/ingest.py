@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentRejected
+from rag.metadata import GIVEN_MARK, SIDECAR_SUFFIX, DocMeta, clean_meta, read_sidecar
+from rag.metadata import resolve as resolve_meta
+from rag.structure import HeadingStack, article_marker, is_plain_heading, numbered_style
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
@@ -53,8 +56,15 @@ class Paragraph:
 
 @dataclass
 class Section:
-    heading: str | None
+    """Paragraphs under one heading path (outermost heading first; empty: no heading)."""
+
+    headings: tuple[str, ...] = ()
     paragraphs: list[Paragraph] = field(default_factory=list)
+
+    @property
+    def heading(self) -> str | None:
+        """The innermost heading, or None."""
+        return self.headings[-1] if self.headings else None
 
 
 @dataclass
@@ -72,6 +82,7 @@ class ParsedDocument:
     text: str
     content_hash: str
     articles: list[Article]
+    title_line: str | None = None  # a title standing alone at the top of a plain text
 
     @property
     def title(self) -> str:
@@ -146,12 +157,27 @@ def doc_id_for(content_hash: str) -> str:
 class _Block:
     spans: list[tuple[int, int]]
     text: str
-    level: int  # 0 for text, 1-6 for headings
+    level: int  # 0 for text, 1-6 for markdown headings
     offsets: tuple[int, ...] = ()
+    style: str | None = None  # the numbering style of a numbered (or plain) heading
+
+    @property
+    def is_heading(self) -> bool:
+        return self.level > 0 or self.style is not None
+
+
+def _is_md_heading(text: str, span: tuple[int, int]) -> bool:
+    return bool(_HEADING.match(text[span[0]:span[1]]))
+
+
+def _is_numbered(text: str, span: tuple[int, int]) -> bool:
+    return numbered_style(text[span[0]:span[1]]) is not None
 
 
 def _blocks(text: str) -> list[_Block]:
-    """Blank-line separated blocks with the spans of their (stripped) lines."""
+    """Blank-line separated blocks with the spans of their (stripped) lines. A heading line
+    (markdown or numbered) is a block of its own even without blank lines around it, and a
+    ``第一条`` marker is split from the article body that follows it on its line."""
     blocks: list[_Block] = []
     cur: list[tuple[int, int]] = []
     pos = 0
@@ -168,7 +194,17 @@ def _blocks(text: str) -> list[_Block]:
                 blocks.append(_make_block(text, cur))
                 cur = []
             continue
-        if cur and (_HEADING.match(text[s:e]) or _HEADING.match(text[cur[0][0]:cur[0][1]])):
+        marker = article_marker(text[s:e])
+        if marker and s + marker < e:
+            if cur:
+                blocks.append(_make_block(text, cur))
+            blocks.append(_Block([(s, s + marker)], text[s:s + marker], 0, style="第条"))
+            cur = []
+            s += marker
+            while s < e and text[s] in " \t\u3000":
+                s += 1
+        if cur and (_is_md_heading(text, (s, e)) or _is_md_heading(text, cur[0])
+                    or _is_numbered(text, (s, e)) or _is_numbered(text, cur[0])):
             blocks.append(_make_block(text, cur))
             cur = []
         cur.append((s, e))
@@ -226,7 +262,10 @@ def _make_block(text: str, lines: list[tuple[int, int]]) -> _Block:
         return _Block([(s, e)], text[s:e], len(m.group(1)))
     spans = [piece for span in lines for piece in _strip_emphasis(text, span)]
     spans = [(s, e) for s, e in spans if text[s:e].strip()]
-    return _block(text, spans)
+    block = _block(text, spans)
+    if len(lines) == 1:
+        block.style = numbered_style(block.text)
+    return block
 
 
 def _is_caption(t: str) -> bool:
@@ -254,8 +293,8 @@ def _repair_column_breaks(text: str, blocks: list[_Block]) -> list[_Block]:
         run = runs[-1] if runs else None
         if (
             run is not None
-            and run[0].level == 0
-            and b.level == 0
+            and not run[0].is_heading
+            and not b.is_heading
             and b.spans
             and _ends_open(run[-1].text)
             and not _caption_or_byline(text, run, chars)
@@ -282,51 +321,107 @@ def _caption_or_byline(text: str, run: list[_Block], chars: int) -> bool:
     return _is_caption(t) or _is_byline(t)
 
 
-def parse_text(text: str, *, source: str, content_hash: str) -> ParsedDocument:
-    """Recover articles and sections from extracted newspaper or Markdown text.
+def _mark_plain_headings(blocks: list[_Block]) -> None:
+    """Unnumbered headings of plain texts (no markdown headings): see
+    :func:`rag.structure.is_plain_heading`. Marked before column-break repair, which would
+    otherwise join them to the paragraph below."""
+    if any(b.level for b in blocks):
+        return
+    prev: str | None = None
+    for b in blocks:
+        if (b.style is None and len(b.spans) == 1 and not _is_caption(b.text)
+                and not _is_byline(b.text) and is_plain_heading(b.text, prev)):
+            b.style = "plain"
+        prev = b.text
 
-    ``##`` headings are article titles when a subtitle, a news lead (本报讯…) or a byline
-    follows them, and section headings (e.g. ``## 北京市``) otherwise.
+
+def _title_line(blocks: list[_Block]) -> str | None:
+    """A plain text's own title: a first block with no punctuation at all (``政府工作报告``
+    above its date line), not a salutation such as ``各位代表：``."""
+    for b in blocks:
+        t = b.text.strip(" \t\u3000\u200b\ufeff")
+        if not t:
+            continue
+        if b.level or len(t) > 30 or re.search(r"[，。、：；！？,.:;!?]", t):
+            return None
+        return t
+    return None
+
+
+def _lone_child(blocks: list[_Block], i: int) -> bool:
+    """Whether markdown heading ``i`` is the only heading of its level under its parent: a
+    newspaper's split headline (``## 山东实施“三新”工程`` / ``### 5G基站将达27万个``),
+    not the first of several sections."""
+    level = blocks[i].level
+    for b in blocks[i + 1:]:
+        if b.level and b.level < level:
+            return True
+        if b.level == level:
+            return False
+    return True
+
+
+def _opens_news(text: str, b: _Block | None) -> bool:
+    return b is not None and b.level == 0 and b.style is None and bool(
+        _NEWS_LEAD.match(text[b.spans[0][0]:]) or _is_byline(b.text))
+
+
+def parse_text(text: str, *, source: str, content_hash: str,
+               title: str | None = None) -> ParsedDocument:
+    """Recover articles, heading paths and paragraphs from extracted text.
+
+    A ``#`` heading starts an article. A ``##`` starts one (as on a newspaper page) when a
+    news lead (本报讯…) or byline follows it, or a lone ``###`` (its subtitle). Any other
+    heading, markdown or numbered, opens a section; the first ``##`` after a ``#`` title is
+    a section unless a news lead or byline follows it. Text before any heading belongs to an
+    article titled ``title`` (the document's title), else the file name.
     """
-    blocks = _repair_column_breaks(text, [b for b in _blocks(text) if b.spans])
+    raw_blocks = [b for b in _blocks(text) if b.spans]
+    title_line = _title_line(raw_blocks)
+    _mark_plain_headings(raw_blocks)
+    blocks = _repair_column_breaks(text, raw_blocks)
     articles: list[Article] = []
     article: Article | None = None
     section: Section | None = None
+    stack = HeadingStack()
     i = 0
     while i < len(blocks):
         b = blocks[i]
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        after = blocks[i + 2] if i + 2 < len(blocks) else None
         if b.level:
             starts_article = (
                 article is None
                 or b.level == 1
-                or (b.level == 2 and nxt is not None and nxt.level == 3)
-                or (
-                    b.level == 2
-                    and nxt is not None
-                    and nxt.level == 0
-                    and bool(_NEWS_LEAD.match(text[nxt.spans[0][0]:]) or _is_byline(nxt.text))
-                )
+                or (b.level == 2 and nxt is not None and nxt.level == 3 and _lone_child(blocks, i + 1))
+                or (b.level == 2 and _opens_news(text, nxt))
             )
             if starts_article:
                 article = Article(title=b.text)
-                section = Section(None)
-                article.sections.append(section)
                 articles.append(article)
-                if nxt is not None and nxt.level == b.level + 1 and b.level <= 2:
+                stack.clear()
+                if (nxt is not None and nxt.level == b.level + 1 and b.level <= 2
+                        and (_opens_news(text, after) or (b.level >= 2 and _lone_child(blocks, i + 1)))):
                     article.subtitle = nxt.text
                     i += 1
             else:
-                assert article is not None
-                section = Section(b.text)
-                article.sections.append(section)
+                stack.push_markdown(b.level, b.text)
+            section = Section(stack.path())
+            assert article is not None
+            article.sections.append(section)
             i += 1
             continue
         if article is None or section is None:
-            article = Article(title=_fallback_title(b.text, source))
-            section = Section(None)
+            article = Article(title=title or _fallback_title(source))
+            section = Section(())
             article.sections.append(section)
             articles.append(article)
+        if b.style is not None:
+            stack.push_numbered(b.style, b.text)
+            section = Section(stack.path())
+            article.sections.append(section)
+            i += 1
+            continue
         if _is_caption(b.text):
             kind = "caption"
         elif _is_byline(b.text):
@@ -346,6 +441,7 @@ def parse_text(text: str, *, source: str, content_hash: str) -> ParsedDocument:
         text=text,
         content_hash=content_hash,
         articles=articles,
+        title_line=title_line,
     )
 
 
@@ -365,37 +461,111 @@ def _mark_lead(article: Article) -> None:
         seen = True
 
 
-def _fallback_title(first: str, source: str) -> str:
-    first = first.strip()
-    if len(first) <= 40 and not _ends_sentence(first):
-        return first
+def _fallback_title(source: str) -> str:
     return Path(source).stem
 
 
-def _ends_sentence(t: str) -> bool:
-    return bool(t) and t[-1] in "。！？.!?"
-
-
 def load_document(path: Path, *, source: str | None = None) -> ParsedDocument:
-    """Read and parse one file."""
+    """Read and parse one file (no metadata; see :func:`load` for that)."""
     text, content_hash = read_source(path)
     return parse_text(text, source=source or path.name, content_hash=content_hash)
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Supported files under the given files and folders, sorted, hidden files skipped."""
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A parsed document with its metadata, ready to chunk."""
+
+    doc: ParsedDocument
+    meta: DocMeta
+    encoding: str | None
+
+
+def load(path: Path, *, source: str, given: dict[str, str] | None = None) -> LoadedDocument:
+    """Read, decode and parse one file and resolve its metadata (file, sidecar, text, name);
+    raise DocumentRejected with the reason when it cannot be indexed."""
+    from rag.formats import read_file
+
+    ex = read_file(path)
+    return _loaded(ex.text, ex.content_hash, ex.encoding, ex.meta, source=source,
+                   given=given, sidecar=read_sidecar(path))
+
+
+def _loaded(text: str, content_hash: str, encoding: str | None, embedded: dict[str, str], *,
+            source: str, given: dict[str, str] | None, sidecar: dict[str, str]) -> LoadedDocument:
+    if not text.strip():
+        raise DocumentRejected(f"{Path(source).name}: empty (no text)")
+    file_meta = clean_meta(embedded, f"{Path(source).name}: embedded metadata", strict=False)
+    # a sidecar written for an upload records what the uploader said: it ranks first
+    if sidecar.pop(GIVEN_MARK, None):
+        given = {**sidecar, **(given or {})}
+        sidecar = {}
+    blocks = [b for b in _blocks(text) if b.spans]
+    first_md = next((b.text for b in blocks if b.level), None)
+    heading_title = first_md if blocks and blocks[0].level == 1 else None
+    meta = resolve_meta(source=source, text=text, given=given, embedded=file_meta,
+                        sidecar=sidecar, heading_title=heading_title,
+                        title_line=_title_line(blocks))
+    doc = parse_text(text, source=source, content_hash=content_hash, title=meta.title)
+    if not doc.articles:
+        raise DocumentRejected(f"{Path(source).name}: empty (no paragraphs)")
+    return LoadedDocument(doc, meta, encoding)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    source: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "reason": self.reason}
+
+
+IGNORE_FILE = ".ragignore"
+
+
+def _ignored(folder: Path) -> list[str]:
+    """Patterns of a folder's ``.ragignore`` (one glob a line, ``#`` comments): files that
+    live beside the documents but are not documents (``qa.jsonl``)."""
+    try:
+        lines = (folder / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def scan(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+    """The documents under the given files and folders (sorted) and the files skipped there
+    because of their type. Hidden files, READMEs, metadata sidecars and what a folder's
+    ``.ragignore`` names are not documents and are passed over silently."""
+    import fnmatch
+
     found: list[Path] = []
+    skipped: list[Skipped] = []
     for p in paths:
         if p.is_dir():
-            found.extend(
-                f for f in sorted(p.rglob("*"))
-                if f.is_file()
-                and f.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and f.name.lower() != "readme.md"
-            )
+            patterns = _ignored(p)
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if (not f.is_file() or any(part.startswith(".") for part in rel.parts)
+                        or f.name.lower().startswith("readme")
+                        or f.name.endswith(SIDECAR_SUFFIX)
+                        or any(fnmatch.fnmatch(rel.as_posix(), pat) or fnmatch.fnmatch(f.name, pat)
+                               for pat in patterns)):
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(f)
+                else:
+                    skipped.append(Skipped(rel.as_posix(), f"unsupported file type "
+                                           f"{f.suffix or '(none)'}"))
         elif p.is_file():
             found.append(p)
         else:
             raise DocumentRejected(f"{p}: no such file or folder")
-    return found
+    return found, skipped
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Supported files under the given files and folders, sorted (see :func:`scan`)."""
+    return scan(paths)[0]
