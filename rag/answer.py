@@ -15,14 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from rag.figures import Figure, extract_figures
 from rag.question import Question, place_core
-from rag.text import normalize
-from rag.types import Answer, AnswerFigure, Citation, Hit, Passage, figure_values
+from rag.text import normalize, sentence_spans
+from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
 # A passage must cover at least this share of the question's content terms to be evidence.
 MIN_COVERAGE = 0.5
 # English terms reach Chinese text only through a dictionary, which misses some words.
 MIN_COVERAGE_EN = 0.34
-_SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
 _MARKER = re.compile(r"\[\d+\]")
 _PART = re.compile(r"首期|一期|二期|其中|单笔|每家")
 _CLAUSE = re.compile(r"[,，;；。]")
@@ -57,29 +56,37 @@ class _Draft:
         self.parts.append((text, hit))
 
 
-def sentences(hit: Hit) -> list[_Sentence]:
-    """The sentences of a passage with the figures inside each."""
-    out: list[_Sentence] = []
-    text = hit.passage.text
-    for m in _SENT.finditer(text):
-        s = m.group().strip()
-        if len(s) < 2:
+def _by_sentence(text: str, figures: Sequence[FigureFact]) -> list[tuple[int, str, tuple[Figure, ...]]]:
+    """Each sentence of a passage (start, text) with the stored figures inside it, as
+    :class:`Figure` objects with offsets relative to the sentence."""
+    grouped: dict[int, list[FigureFact]] = {}
+    for f in figures:
+        grouped.setdefault(f.sentence_start, []).append(f)
+    out = []
+    for a, b in sentence_spans(text):
+        if b - a < 2:
             continue
-        start = m.start() + (len(m.group()) - len(m.group().lstrip()))
-        out.append(_Sentence(hit, s, start, tuple(extract_figures(s))))
+        figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a)
+                     for f in grouped.get(a, ()))
+        out.append((a, text[a:b], figs))
     return out
 
 
-def figure_evidence(q: Question, text: str) -> float:
+def sentences(hit: Hit) -> list[_Sentence]:
+    """The sentences of a passage with the figures inside each (from the figure store)."""
+    return [_Sentence(hit, s, start, figs)
+            for start, s, figs in _by_sentence(hit.passage.text, hit.figures)]
+
+
+def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:
     """How well a passage text answers a figure question: the best figure of an expected
     kind, scored by the question terms in its sentence and their closeness to it (0 if
     none). Used by retrieval to rank passages that hold the asked-for figure higher."""
     if not q.kinds:
         return 0.0
     best = 0.0
-    for m in _SENT.finditer(text):
-        sent = m.group().strip()
-        figs = [f for f in extract_figures(sent) if f.kind in q.kinds]
+    for _, sent, all_figs in _by_sentence(text, figures):
+        figs = [f for f in all_figs if f.kind in q.kinds]
         if not figs:
             continue
         norm = normalize(sent).lower()
@@ -417,6 +424,9 @@ def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:
             start=h.passage.start,
             end=h.passage.end,
             score=round(h.scores.fused, 6),
+            source=h.passage.source,
+            date=h.passage.date,
+            headings=h.passage.headings,
         )
         for pid, h in hits.items()
     ]

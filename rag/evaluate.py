@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import figstore
 from rag import index as store
 from rag.config import EngineConfig
 from rag.embed import Embedder
@@ -532,6 +533,7 @@ def index_passages(root: Path, passages: Sequence[Passage], embedder: Embedder, 
             root, passages=list(passages), tokens=tokens, vectors=vectors, documents=[],
             model=embedder.name, model_fingerprint=embedder.fingerprint, dim=embedder.dim,
             chunking={"records": True}, chunk_digest="records", ann=ann,
+            figures=[figstore.annotate(p) for p in passages], figure_digest=figstore.store_digest(),
         )
         store.remove_leftovers(root, keep={snap.root.name})
     return snap

@@ -6,7 +6,8 @@ Layout under the index folder::
     CURRENT              name of the live version folder (replaced atomically)
     v-<id>/manifest.json model, dimensions, chunking, counts, file checksums
     v-<id>/passages.jsonl one passage (with its BM25 tokens) per line
-    v-<id>/documents.json what was indexed from which source
+    v-<id>/figures.jsonl  the figure store: the figures of each passage (one line a passage)
+    v-<id>/documents.json what was indexed from which source, with its metadata
     v-<id>/dense.faiss   vectors (exact inner product, or HNSW)
     v-<id>/bm25/         bm25s arrays and vocabulary
     .tmp-*/              a build in progress; removed by the next writer if it crashed
@@ -34,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from rag.types import DocumentInfo, Passage
+from rag.types import DocumentInfo, FigureFact, Passage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _TMP_PREFIX = ".tmp-"
@@ -62,6 +63,8 @@ class Manifest:
     passages: int
     documents: int
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    figure_digest: str = ""  # the figure store's code version (rag.figstore.store_digest)
+    figures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +81,7 @@ class Snapshot:
     documents: list[DocumentInfo]
     dense: Any  # faiss.Index
     bm25: Any  # bm25s.BM25 | None
+    figures: list[tuple[FigureFact, ...]] = field(default_factory=list)  # per passage row
 
     @property
     def version(self) -> str:
@@ -196,12 +200,17 @@ def write_snapshot(
     chunking: dict[str, Any],
     chunk_digest: str,
     ann: str,
+    figures: list[tuple[FigureFact, ...]] | None = None,
+    figure_digest: str = "",
 ) -> Snapshot:
     """Write a new version atomically and make it current. Call with the write lock held."""
     import faiss
 
     if len(passages) != len(tokens) or len(passages) != len(vectors):
         raise ValueError("passages, tokens and vectors must have the same length")
+    figures = figures if figures is not None else [() for _ in passages]
+    if len(figures) != len(passages):
+        raise ValueError("figures must be given for every passage")
     root.mkdir(parents=True, exist_ok=True)
     version = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     tmp = root / f"{_TMP_PREFIX}{version}"
@@ -211,6 +220,9 @@ def write_snapshot(
     with (tmp / "passages.jsonl").open("w", encoding="utf-8") as f:
         for p, toks in zip(passages, tokens, strict=True):
             f.write(json.dumps({**p.to_dict(), "tokens": toks}, ensure_ascii=False) + "\n")
+    with (tmp / "figures.jsonl").open("w", encoding="utf-8") as f:
+        for figs in figures:
+            f.write(json.dumps([x.to_dict() for x in figs], ensure_ascii=False) + "\n")
     (tmp / "documents.json").write_text(
         json.dumps([d.to_dict() for d in documents], ensure_ascii=False, indent=1),
         encoding="utf-8",
@@ -236,6 +248,8 @@ def write_snapshot(
         passages=len(passages),
         documents=len(documents),
         files=files,
+        figure_digest=figure_digest,
+        figures=sum(len(x) for x in figures),
     )
     (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=1), encoding="utf-8")
     _fsync_tree(tmp)
@@ -248,7 +262,7 @@ def write_snapshot(
         os.fsync(f.fileno())
     os.replace(pointer, root / CURRENT)
     _fsync_dir(root)
-    return Snapshot(final, manifest, passages, tokens, documents, dense, bm25)
+    return Snapshot(final, manifest, passages, tokens, documents, dense, bm25, figures)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -326,11 +340,15 @@ def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
             for line in f:
                 rec = json.loads(line)
                 tokens.append(rec.pop("tokens"))
-                passages.append(Passage(**rec))
+                passages.append(Passage.from_dict(rec))
         documents = [
             DocumentInfo(**d)
             for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))
         ]
+        figures: list[tuple[FigureFact, ...]] = []
+        with (folder / "figures.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                figures.append(tuple(FigureFact.from_dict(x) for x in json.loads(line)))
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise IndexCorrupt(f"{path}: unreadable metadata ({exc})") from None
     try:
@@ -347,9 +365,11 @@ def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
             bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         except Exception as exc:  # bm25s raises several types for damaged files
             raise IndexCorrupt(f"{folder / 'bm25'}: unreadable ({exc})") from None
+    if len(figures) != len(passages):
+        raise IndexCorrupt(f"{folder / 'figures.jsonl'}: {len(figures)} rows for {len(passages)} passages")
     if dense.ntotal != len(passages) or len(passages) != manifest.passages:
         raise IndexCorrupt(
             f"{folder}: {dense.ntotal} vectors for {len(passages)} passages "
             f"(manifest: {manifest.passages})"
         )
-    return Snapshot(folder, manifest, passages, tokens, documents, dense, bm25)
+    return Snapshot(folder, manifest, passages, tokens, documents, dense, bm25, figures)

@@ -30,21 +30,44 @@ def passage_tokens(p: Passage) -> list[str]:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict results to documents or articles (exact ids; title/section by substring)."""
+    """Restrict results to documents, articles, sections and dates.
+
+    ``doc_ids`` match a document id, its source name or a source-name prefix (a folder);
+    ``title``/``section`` match by substring (section: any heading of the path);
+    ``date_from``/``date_to`` are ISO prefixes (``2013``, ``2013-03``, ``2013-03-05``)
+    compared with the document's date at the precision both have: a passage of a
+    document without a date never passes a date filter."""
 
     doc_ids: tuple[str, ...] = ()
     title: str | None = None
     section: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.doc_ids or self.title or self.section)
+        return bool(self.doc_ids or self.title or self.section or self.date_from or self.date_to)
 
     def accepts(self, p: Passage) -> bool:
-        if self.doc_ids and p.doc_id not in self.doc_ids:
+        if self.doc_ids and not any(
+                d in (p.doc_id, p.source) or p.source.startswith(d.rstrip("/") + "/")
+                for d in self.doc_ids):
             return False
         if self.title and self.title not in p.title and self.title not in (p.subtitle or ""):
             return False
-        return not (self.section and self.section not in (p.section or ""))
+        if self.section and not any(self.section in h for h in (p.headings or (p.section or "",))):
+            return False
+        if self.date_from or self.date_to:
+            if not p.date:
+                return False
+            if self.date_from and p.date[:len(self.date_from)] < self.date_from[:len(p.date)]:
+                return False
+            if self.date_to and p.date[:len(self.date_to)] > self.date_to[:len(p.date)]:
+                return False
+        return True
+
+    @staticmethod
+    def for_year(year: int) -> tuple[str, str]:
+        return f"{year:04d}", f"{year:04d}"
 
 
 def bm25_query(query: str) -> list[str]:
@@ -68,7 +91,7 @@ def figure_ranking(snap: Snapshot, query: str, candidates: list[int]) -> list[tu
         return []
     scored: dict[int, float] = {}
     for i in dict.fromkeys(candidates):
-        score = figure_evidence(q, snap.passages[i].text)
+        score = figure_evidence(q, snap.passages[i].text, snap.figures[i])
         if score > 0:
             scored[i] = score
     return sorted(scored.items(), key=lambda x: (-x[1], x[0]))
@@ -140,6 +163,7 @@ def search(
             passage=snap.passages[i],
             scores=Scores(dense=dense_score.get(i), bm25=bm25_score.get(i), fused=fused[i]),
             rank=r,
+            figures=snap.figures[i],
         )
         for r, i in enumerate(order, start=1)
     ]

@@ -52,3 +52,22 @@ def query_tokens(text: str) -> list[str]:
     """Tokens for a BM25 query: like :func:`tokenize` without question and function words."""
     toks = [t for t in tokenize(text) if t not in QUERY_STOPWORDS]
     return toks or tokenize(text)
+
+
+# One sentence splitter for the library: a sentence ends at 。！？；, their ASCII forms, or a
+# line break, with closing quotes and brackets kept on the sentence they close.
+SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, surrounding whitespace excluded."""
+    out: list[tuple[int, int]] = []
+    for m in SENTENCE.finditer(text):
+        a, b = m.span()
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out

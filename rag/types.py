@@ -32,13 +32,34 @@ class Passage:
     text: str
     start: int
     end: int
+    headings: tuple[str, ...] = ()  # the heading path, outermost first (section = last)
+    date: str | None = None  # the document's date: "2014", "2014-03" or "2014-03-05"
 
     def header(self) -> str:
-        """Title, subtitle and section: indexed with the text so headings are searchable."""
-        return " ".join(p for p in (self.title, self.subtitle, self.section) if p)
+        """Title, subtitle, heading path and date: embedded and indexed with the text, so
+        that headings and the document's year are searchable."""
+        heads = self.headings or ((self.section,) if self.section else ())
+        return " ".join(p for p in (self.title, self.subtitle, *heads, date_words(self.date)) if p)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, rec: dict[str, Any]) -> Passage:
+        return cls(**{**rec, "headings": tuple(rec.get("headings") or ())})
+
+
+def date_words(date: str | None) -> str:
+    """``2014-03-05`` → ``2014年3月5日``: a date as Chinese text says it (for matching)."""
+    if not date:
+        return ""
+    parts = date.split("-")
+    out = f"{int(parts[0])}年"
+    if len(parts) > 1 and parts[1].isdigit():
+        out += f"{int(parts[1])}月"
+    if len(parts) > 2 and parts[2].isdigit():
+        out += f"{int(parts[2])}日"
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,14 +79,18 @@ class Hit:
     passage: Passage
     scores: Scores
     rank: int = 0
+    figures: tuple[FigureFact, ...] = ()  # the passage's figures, from the figure store
 
     def to_dict(self) -> dict[str, object]:
         p = self.passage
         return {
             "passage_id": p.passage_id,
             "doc_id": p.doc_id,
+            "source": p.source,
             "title": p.title,
+            "date": p.date,
             "section": p.section,
+            "headings": list(p.headings),
             "text": p.text,
             "start": p.start,
             "end": p.end,
@@ -85,6 +110,12 @@ class DocumentInfo:
     passages: int
     chars: int
     articles: list[str] = field(default_factory=list)
+    date: str | None = None
+    date_source: str | None = None
+    title_source: str | None = None
+    type: str | None = None
+    encoding: str | None = None
+    figures: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -103,13 +134,19 @@ class Citation:
     start: int
     end: int
     score: float
+    source: str = ""
+    date: str | None = None
+    headings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
             "passage_id": self.passage_id,
             "doc_id": self.doc_id,
+            "source": self.source,
             "title": self.title,
+            "date": self.date,
+            "headings": list(self.headings),
             "section": self.section,
             "text": self.text,
             "start": self.start,
@@ -160,10 +197,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class FigureRow:
-    """One row of the corpus figure table (``rag figures``, ``GET /figures``)."""
+class FigureFact:
+    """A figure of the figure store: extracted once, at index time, from one passage, with
+    what it measures (metric), about whom (subject), for when (period) and how it is meant
+    (stance: target, actual, cap, threshold, base, unknown). Offsets are in the passage
+    text; ``sentence`` delimits the sentence that holds it."""
 
     text: str
+    start: int
+    end: int
     value: float | None
     low: float | None
     high: float | None
@@ -172,40 +214,51 @@ class FigureRow:
     qualifier: str
     subject: str | None
     date: str | None
+    metric: str | None = None
+    stance: str = "unknown"
+    period_start: str | None = None
+    period_end: str | None = None
+    period_stated: bool | None = None
+    period_basis: str | None = None
+    sentence_start: int = 0
+    sentence_end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, rec: dict[str, Any]) -> FigureFact:
+        return cls(**rec)
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One row of the corpus figure table (``rag figures``, ``GET /figures``)."""
+
+    fact: FigureFact
     doc_id: str
     passage_id: str
+    source: str
     title: str
-    section: str | None
+    doc_date: str | None
+    headings: tuple[str, ...]
+
+    @property
+    def section(self) -> str | None:
+        return self.headings[-1] if self.headings else None
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        d: dict[str, object] = {k: v for k, v in self.fact.to_dict().items()
+                                if k not in ("start", "end", "sentence_start", "sentence_end")}
+        d.update(doc_id=self.doc_id, passage_id=self.passage_id, source=self.source,
+                 title=self.title, doc_date=self.doc_date, section=self.section,
+                 headings=list(self.headings))
+        return d
 
 
 FIGURE_FIELDS = ("text", "value", "low", "high", "unit", "kind", "qualifier", "subject", "date")
 
 
 def figure_values(f: Any) -> dict[str, Any]:
-    """A figure's public fields, shared by AnswerFigure and FigureRow."""
+    """A figure's public fields, shared by AnswerFigure and the figure store."""
     return {name: getattr(f, name) for name in FIGURE_FIELDS}
-
-
-def figure_table(passages: list[Passage]) -> list[FigureRow]:
-    """Figures of all passages, each once even where chunks overlap."""
-    from rag.figures import extract_figures
-
-    rows: list[FigureRow] = []
-    seen: set[tuple[str, str | None, str, str]] = set()
-    for p in passages:
-        text = p.text
-        for f in extract_figures(text):
-            # the sentence around the figure identifies it across overlapping chunks
-            left = max(text.rfind(c, 0, f.start) for c in "。！？；;\n")
-            right = min((i for i in (text.find(c, f.end) for c in "。！？；;\n") if i >= 0),
-                        default=len(text))
-            key = (p.doc_id, p.section, f.text, text[left + 1:right])
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(FigureRow(**figure_values(f), doc_id=p.doc_id, passage_id=p.passage_id,
-                                  title=p.title, section=p.section))
-    return rows

@@ -1,0 +1,238 @@
+"""The figure store: every figure of every passage, extracted once at index time and kept
+with the passage, with its metric, subject, period and stance.
+
+Queries read figures from here instead of extracting them again. The store is versioned
+with the index (``STORE_VERSION`` plus the extractor's own versions): when any of them
+changes, an index update re-extracts the figures of every passage (no re-embedding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rag import facts, periods
+from rag.figures import Figure, extract_figures
+from rag.periods import DocDate, Period
+from rag.text import sentence_spans
+from rag.types import DocumentInfo, FigureFact, FigureRow, Passage, figure_values
+
+STORE_VERSION = 1
+STANCES = facts.STANCES
+FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
+                "anniversary")
+SORT_KEYS = ("document", "value", "period")
+
+
+def store_digest() -> str:
+    """Identifies the code that made the figures: when it changes, figures are re-made."""
+    parts = [str(STORE_VERSION), getattr(facts, "VERSION", "0"), getattr(periods, "VERSION", "0"),
+             _source_digest()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def _source_digest() -> str:
+    """The extractor modules' and their data files' bytes: any rule change re-makes the store."""
+    from importlib import resources
+
+    h = hashlib.sha256()
+    for mod in ("figures.py", "facts.py", "periods.py", "figstore.py"):
+        f = resources.files("rag").joinpath(mod)
+        if f.is_file():
+            h.update(f.read_bytes())
+    data = resources.files("rag").joinpath("data")
+    for f in sorted(data.iterdir(), key=lambda x: x.name):
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def doc_date(date: str | None) -> DocDate | None:
+    """``2014-03-05`` → DocDate(2014, 3, 5)."""
+    if not date:
+        return None
+    parts = [int(x) for x in date.split("-") if x.isdigit()]
+    if not parts:
+        return None
+    return DocDate(parts[0], parts[1] if len(parts) > 1 else None,
+                   parts[2] if len(parts) > 2 else None)
+
+
+def heading_context(headings: Sequence[str], doc: DocDate | None) -> Period | None:
+    """The period the headings above a passage set: the innermost one that says (under
+    ``一、2013年工作回顾`` everything is about 2013 unless a sentence says otherwise)."""
+    found: Period | None = None
+    for h in headings:
+        p = periods.heading_period(h, doc)
+        if p is not None:
+            found = p
+    return found
+
+
+_FROM = re.compile(r"(?:从|由)$")
+_TO = re.compile(r"^(?:增加|增长|提高|上升|下降|降低|减少|扩大|缩小)?(?:到|至|为)")
+
+
+def _from_to(sentence: str, figs: list[Figure], i: int, period: Period | None) -> Period | None:
+    """``国内生产总值从26.6万亿元增加到51.9万亿元`` under 过去五年 (2008–2012): the figure
+    after 从 is the level before the span began (2007), the one after 增加到 the level at its
+    end (2012); seen in the 2003, 2008 and 2013 reports' reviews of five years."""
+    if period is None or period.start[:4] == period.end[:4] or not period.start[:4].isdigit():
+        return period
+    f = figs[i]
+    first, last = int(period.start[:4]), int(period.end[:4])
+    if _FROM.search(sentence[max(0, f.start - 1):f.start]) and i + 1 < len(figs):
+        between = sentence[f.end:figs[i + 1].start]
+        if len(between) <= 6 and _TO.match(between):
+            y = str(first - 1)
+            return Period(y, y, False, f"从…到… before {period.basis}")
+    if i > 0 and _FROM.search(sentence[max(0, figs[i - 1].start - 1):figs[i - 1].start]):
+        between = sentence[figs[i - 1].end:f.start]
+        if len(between) <= 6 and _TO.match(between):
+            return Period(str(last), str(last), False, f"从…到… end of {period.basis}")
+    return period
+
+
+def _default_stance(stance: str, period: Period | None, doc: DocDate | None) -> str:
+    """A figure whose own words say nothing of its stance takes it from when it is: before
+    the document's year it is a result (a report reviews the past), from that year on a
+    plan (it sets the year's targets)."""
+    if stance != "unknown" or period is None or doc is None or not period.end[:4].isdigit():
+        return stance
+    if int(period.end[:4]) < doc.year:
+        return "actual"
+    if int(period.start[:4]) >= doc.year:
+        return "target"
+    return stance
+
+
+def annotate(p: Passage) -> tuple[FigureFact, ...]:
+    """The figures of one passage with metric, subject, period and stance."""
+    doc = doc_date(p.date)
+    context = heading_context(p.headings, doc)
+    text = p.text
+    out: list[FigureFact] = []
+    for a, b in sentence_spans(text):
+        sentence = text[a:b]
+        figs = extract_figures(sentence)
+        for i, f in enumerate(figs):
+            if f.kind == "date":
+                period = periods.resolve(sentence, f.start, f.end, doc=doc, context=None)
+            else:
+                period = periods.resolve(sentence, f.start, f.end, doc=doc, context=context)
+                period = _from_to(sentence, figs, i, period)
+            subject = f.subject or facts.subject(sentence, f.start, f.end)
+            stance = "unknown" if f.kind == "date" else _default_stance(
+                facts.stance(sentence, f.start, f.end), period, doc)
+            out.append(FigureFact(
+                **{**figure_values(f), "subject": subject},
+                start=a + f.start,
+                end=a + f.end,
+                metric=facts.metric(sentence, f.start, f.end),
+                stance=stance,
+                period_start=period.start if period else None,
+                period_end=period.end if period else None,
+                period_stated=period.stated if period else None,
+                period_basis=period.basis if period else None,
+                sentence_start=a,
+                sentence_end=b,
+            ))
+    return tuple(out)
+
+
+def table(passages: Sequence[Passage], figures: Sequence[Sequence[FigureFact]]) -> list[FigureRow]:
+    """Rows of the figure table, each figure once even where chunks overlap (the same
+    figure in the same sentence of the same document and heading)."""
+    rows: list[FigureRow] = []
+    seen: set[tuple[str, tuple[str, ...], str, str]] = set()
+    for p, figs in zip(passages, figures, strict=True):
+        for f in figs:
+            key = (p.doc_id, p.headings, f.text, p.text[f.sentence_start:f.sentence_end])
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(FigureRow(fact=f, doc_id=p.doc_id, passage_id=p.passage_id,
+                                  source=p.source, title=p.title, doc_date=p.date,
+                                  headings=p.headings))
+    return rows
+
+
+@dataclass(frozen=True)
+class FigureQuery:
+    """Filters of ``rag figures`` / ``GET /figures``; every one optional, all must hold.
+
+    ``metric``/``subject`` match by substring; ``years`` keeps figures whose period overlaps
+    the range (first, last); ``doc`` matches a document id, source name or title."""
+
+    metric: str | None = None
+    subject: str | None = None
+    years: tuple[int, int] | None = None
+    stance: str | None = None
+    kind: str | None = None
+    doc: str | None = None
+    sort: str = "document"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stance is not None and self.stance not in STANCES:
+            raise ValueError(f"stance must be one of {', '.join(STANCES)}, got {self.stance!r}")
+        if self.sort not in SORT_KEYS:
+            raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, got {self.sort!r}")
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"year range {self.years[0]}-{self.years[1]} is empty")
+
+    def accepts(self, r: FigureRow) -> bool:
+        f = r.fact
+        if self.metric and self.metric not in (f.metric or ""):
+            return False
+        if self.subject and not (self.subject in (f.subject or "")
+                                 or any(self.subject in h for h in r.headings)
+                                 or self.subject in r.title):
+            return False
+        if self.stance and f.stance != self.stance:
+            return False
+        if self.kind and f.kind != self.kind:
+            return False
+        if self.doc and self.doc not in (r.doc_id, r.source, r.title) and not r.source.startswith(
+                self.doc):
+            return False
+        if self.years is not None:
+            span = period_years(f)
+            if span is None or span[1] < self.years[0] or span[0] > self.years[1]:
+                return False
+        return True
+
+
+def period_years(f: FigureFact) -> tuple[int, int] | None:
+    if not f.period_start or not f.period_end:
+        return None
+    try:
+        return int(f.period_start[:4]), int(f.period_end[:4])
+    except ValueError:
+        return None
+
+
+def query(rows: Iterable[FigureRow], q: FigureQuery) -> list[FigureRow]:
+    """Rows that pass the filters, in the asked order (stable: document order breaks ties)."""
+    out = [r for r in rows if q.accepts(r)]
+    if q.sort == "value":
+        def value(r: FigureRow) -> float:
+            f = r.fact
+            v = f.value if f.value is not None else f.high if f.high is not None else f.low
+            return float("-inf") if v is None else v
+        out.sort(key=value, reverse=q.descending)
+    elif q.sort == "period":
+        out.sort(key=lambda r: (r.fact.period_start or "", r.fact.period_end or ""),
+                 reverse=q.descending)
+    elif q.descending:
+        out.reverse()
+    return out
+
+
+def count_by_document(documents: Sequence[DocumentInfo], rows: Sequence[FigureRow]) -> dict[str, int]:
+    out: dict[str, int] = {d.doc_id: 0 for d in documents}
+    for r in rows:
+        out[r.doc_id] = out.get(r.doc_id, 0) + 1
+    return out
