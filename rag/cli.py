@@ -7,10 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from rag.errors import RagError
+from rag.errors import QueryRejected, RagError
 from rag.settings import Settings, prepare_runtime
+
+SKIPPED_EXIT = 2  # `rag index`: some files could not be indexed (the rest were)
 
 
 def _print_json(obj: Any) -> None:
@@ -18,36 +20,80 @@ def _print_json(obj: Any) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Any:
+    """The engine. An ``--index-dir`` named on the command line that does not exist is an
+    error for every command but ``index`` (a typo must not build a new index); the default
+    or configured folder is built from the corpus on first use."""
     from rag.engine import Engine
+    from rag.errors import IndexMissing
 
+    if args.index_dir is not None and args.command != "index" and not args.index_dir.exists():
+        raise IndexMissing(f"no index in {args.index_dir}; build one with `rag index`")
     return Engine(args.settings.engine_config())
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    report = engine.index([Path(p) for p in args.paths] or None, progress=not args.json)
+    report = engine.index([Path(p) for p in args.paths] or None, prune=args.prune,
+                          progress=not args.json)
+    for s in report.skipped:
+        print(f"rag: skipped {s['source']}: {s['reason']}", file=sys.stderr)
     if args.json:
         _print_json(report.to_dict())
-        return 0
+        return SKIPPED_EXIT if report.skipped else 0
+    _print_report(report)
+    return SKIPPED_EXIT if report.skipped else 0
+
+
+def _print_report(report: Any) -> None:
     if report.rebuilt_from_scratch:
         print(f"previous index unusable, rebuilt: {report.rebuilt_from_scratch}")
     state = "updated" if report.changed else "unchanged"
     print(
-        f"index {state}: {report.documents} documents, {report.passages} passages "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s"
+        f"index {state}: {report.documents} documents, {report.passages} passages, "
+        f"{report.figures} figures ({report.embedded} embedded, {report.reused} reused); "
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped in {report.seconds:.1f}s"
     )
     for label, names in (("added", report.added), ("updated", report.updated),
                          ("removed", report.removed)):
         for name in names:
             print(f"  {label}: {name}")
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    _require_index(engine)
+    report = engine.remove(args.names)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        _print_report(report)
     return 0
+
+
+def _require_index(engine: Any) -> None:
+    """Commands that read the index never build one: a missing index is exit 3."""
+    from rag.errors import IndexMissing
+
+    if engine.info().get("version") is None:
+        raise IndexMissing(f"no index in {engine.config.index_dir}; build one with `rag index`")
+
+
+def _where(title: str, source: str, date: str | None, headings: Sequence[str]) -> str:
+    """``2014-政府工作报告.txt · 政府工作报告 · 2014 · 一、2013年工作回顾 › …``"""
+    from rag.structure import format_path
+
+    return " · ".join(x for x in (source, title if title != source else "", date or "",
+                                  format_path(list(headings))) if x)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.retrieve import Filters
 
     engine = _engine(args)
-    filters = Filters(doc_ids=tuple(args.doc), title=args.title, section=args.section)
+    lo, hi = _date_range(args)
+    filters = Filters(doc_ids=tuple(args.doc), title=args.title, section=args.section,
+                      date_from=lo, date_to=hi)
     hits = engine.search(args.query, k=args.k, filters=filters or None, mode=args.mode)
     if args.json:
         _print_json({"query": args.query, "hits": [h.to_dict() for h in hits]})
@@ -56,14 +102,43 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("no passages found")
     for h in hits:
         p = h.passage
-        where = " / ".join(x for x in (p.title, p.section) if x)
         s = h.scores
         dense = "-" if s.dense is None else f"{s.dense:.3f}"
         bm25 = "-" if s.bm25 is None else f"{s.bm25:.2f}"
-        print(f"[{h.rank}] {where}  (chars {p.start}-{p.end}; fused {s.fused:.4f}, "
-              f"dense {dense}, bm25 {bm25})")
+        print(f"[{h.rank}] {_where(p.title, p.source, p.date, p.headings)}  (chars {p.start}-{p.end}; "
+              f"fused {s.fused:.4f}, dense {dense}, bm25 {bm25})")
         print("    " + p.text.replace("\n", "\n    "))
     return 0
+
+
+def _date_range(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """--year Y (or Y1-Y2), --from and --to as ISO date prefixes."""
+    from rag.metadata import parse_date
+
+    lo = hi = None
+    if args.year:
+        lo, hi = _year_range(args.year)
+    for name in ("date_from", "date_to"):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        date = parse_date(value)
+        if date is None:
+            raise QueryRejected(f"--{name[5:]}: {value!r} is not a date (use 2013, 2013-03 or 2013-03-05)")
+        if name == "date_from":
+            lo = max(lo, date) if lo else date
+        else:
+            hi = min(hi, date) if hi else date
+    return lo, hi
+
+
+def _year_range(text: str) -> tuple[str, str]:
+    import re
+
+    m = re.fullmatch(r"\s*(\d{4})\s*(?:[-–—~至到]\s*(\d{4})\s*)?", text)
+    if not m or int(m.group(2) or m.group(1)) < int(m.group(1)):
+        raise QueryRejected(f"--year: {text!r} is not a year or a year range (2013 or 2011-2015)")
+    return m.group(1), m.group(2) or m.group(1)
 
 
 def _print_answer(answer: Any) -> None:
@@ -71,8 +146,8 @@ def _print_answer(answer: Any) -> None:
         print(f"(理解为 / read as: {answer.rewritten_question})")
     print(answer.answer)
     for c in answer.citations:
-        where = " / ".join(x for x in (c.title, c.section) if x)
-        print(f"  [{c.id}] {where} (chars {c.start}-{c.end})")
+        print(f"  [{c.id}] {_where(c.title, c.source, c.date, c.headings or ([c.section] if c.section else []))}"
+              f" (chars {c.start}-{c.end})")
         print("      " + c.text.replace("\n", "\n      "))
     if answer.figures:
         print("  figures: " + "; ".join(
@@ -83,10 +158,12 @@ def _print_answer(answer: Any) -> None:
 def _read_history(path: Path) -> list[str]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RagError(f"{path}: cannot read history ({exc})") from None
+    except OSError as exc:
+        raise QueryRejected(f"{path}: cannot read history ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise QueryRejected(f"{path}: history is not JSON ({exc})") from None
     if not isinstance(raw, list):
-        raise RagError(f"{path}: history must be a JSON list of messages")
+        raise QueryRejected(f"{path}: history must be a JSON list of messages")
     turns: list[str] = []
     for m in raw:
         if isinstance(m, str):
@@ -103,7 +180,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.batch:
         return _ask_batch(engine, Path(args.batch))
     if args.question is None:
-        raise RagError("give a QUESTION, or --batch FILE")
+        raise QueryRejected("give a QUESTION, or --batch FILE")
     history = list(args.turn)
     if args.history:
         history = _read_history(Path(args.history)) + history
@@ -121,7 +198,7 @@ def _ask_batch(engine: Any, path: Path) -> int:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise RagError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise QueryRejected(f"{path}: cannot read ({exc.strerror or exc})") from None
     failed = 0
     for n, line in enumerate(lines, start=1):
         if not line.strip():
@@ -162,29 +239,75 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    rows = _engine(args).figures(subject=args.subject, kind=args.kind)
+    from rag.figstore import FigureQuery
+
+    engine = _engine(args)
+    _require_index(engine)
+    years = None
+    if args.year:
+        lo, hi = _year_range(args.year)
+        years = (int(lo), int(hi))
+    try:
+        q = FigureQuery(metric=args.metric, subject=args.subject, years=years, stance=args.stance,
+                        kind=args.kind, doc=args.doc, sort=args.sort, descending=args.desc)
+    except ValueError as exc:
+        raise QueryRejected(str(exc)) from None
+    rows = engine.figures(q)
     if args.json:
         _print_json([r.to_dict() for r in rows])
         return 0
-    print(f"{'figure':<22}{'value':>18} {'unit':<5}{'q':<2}{'kind':<9}{'date':<10} subject / section")
+    header = ("figure", "metric", "subject", "period", "stance", "kind", "document", "heading")
+    table = [header]
     for r in rows:
-        value = (f"{r.value:,.6g}" if r.value is not None else
-                 f"{r.low:,.6g}–{r.high:,.6g}" if r.low is not None and r.high is not None else "")
-        where = r.subject or r.section or r.title
-        print(f"{r.text:<22}{value:>18} {r.unit:<5}{r.qualifier:<2}{r.kind:<9}"
-              f"{r.date or '':<10} {where} [{r.section or r.title}]")
+        f = r.fact
+        period = "" if not f.period_start else (
+            f.period_start if f.period_start == f.period_end else f"{f.period_start}–{f.period_end}")
+        table.append((f.text, f.metric or "", f.subject or "", period, f.stance, f.kind,
+                      r.source, r.section or ""))
+    for line in _aligned(table):
+        print(line)
+    print(f"({len(rows)} figures)")
     return 0
+
+
+def _width(text: str) -> int:
+    """Display width: East Asian wide and full-width characters take two columns."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _aligned(rows: Sequence[Sequence[str]], limit: int = 28) -> list[str]:
+    """Rows as aligned columns (by display width); cells longer than ``limit`` columns are
+    cut with an ellipsis, the last column never."""
+    def cut(cell: str, last: bool) -> str:
+        if last or _width(cell) <= limit:
+            return cell
+        out = ""
+        for c in cell:
+            if _width(out + c) > limit - 1:
+                break
+            out += c
+        return out + "…"
+
+    cells = [[cut(c, i == len(r) - 1) for i, c in enumerate(r)] for r in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return ["  ".join(c + " " * (widths[i] - _width(c)) if i < len(r) - 1 else c
+                      for i, c in enumerate(r)).rstrip() for r in cells]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     info = _engine(args).info()
     if args.json:
         _print_json(info)
-    elif info.get("version") is None:
-        print(f"no index in {info['index_dir']} (build one with `rag index`)")
-    else:
+    elif info.get("version") is not None:
         for key, value in info.items():
             print(f"{key}: {value}")
+    if info.get("version") is None:
+        if not args.json:
+            print(f"rag: error: no index in {info['index_dir']} (build one with `rag index`)",
+                  file=sys.stderr)
+        return 3
     return 0
 
 
@@ -233,8 +356,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error: ``rag: error: …`` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rag: error: {self.prog.removeprefix('rag ')}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from rag.figstore import FIGURE_KINDS, STANCES
+
+    parser = _Parser(
         prog="rag",
         allow_abbrev=False,  # else a subcommand's --mode is taken for an abbreviated --model
         description="Chinese-first question answering over news and policy documents.",
@@ -243,20 +375,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus-dir", type=Path, help="corpus folder (env RAG_CORPUS_DIR)")
     parser.add_argument("--model", help="embedding model: name or local path (RAG_EMBED_MODEL)")
     parser.add_argument("--model-cache", type=Path, help="converted-model cache (RAG_MODEL_CACHE)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     p = sub.add_parser("index", help="build or update the index (only changed documents)")
     p.add_argument("paths", nargs="*", help="files or folders (default: the corpus folder)")
+    p.add_argument("--prune", action="store_true",
+                   help="also remove indexed documents not found under PATHS")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("remove", help="remove documents from the index (by name or id)")
+    p.add_argument("names", nargs="+", help="source names (as `rag info --json` lists them) or ids")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("search", help="retrieve cited passages for a query")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=None, help="number of passages (default 5)")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"])
-    p.add_argument("--doc", action="append", default=[], help="only this document id")
+    p.add_argument("--doc", action="append", default=[],
+                   help="only this document (source name, folder prefix or id; repeat)")
     p.add_argument("--title", help="only articles whose title contains this")
-    p.add_argument("--section", help="only sections whose heading contains this")
+    p.add_argument("--section", help="only passages under a heading that contains this")
+    p.add_argument("--year", help="only documents dated in this year or range (2013, 2011-2015)")
+    p.add_argument("--from", dest="date_from", help="only documents dated on or after (2013-03)")
+    p.add_argument("--to", dest="date_to", help="only documents dated on or before")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
@@ -274,8 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("figures", help="the corpus's extracted figures as a table")
-    p.add_argument("--subject", help="only figures whose subject/section/title contains this")
-    p.add_argument("--kind", help="only this kind (money, count, percent, date, …)")
+    p.add_argument("--metric", help="only figures whose metric contains this (赤字率, 粮食产量)")
+    p.add_argument("--subject", help="only figures whose subject/heading/title contains this")
+    p.add_argument("--year", help="only figures whose period overlaps this year or range")
+    p.add_argument("--stance", choices=list(STANCES), help="target, actual, cap, threshold, base")
+    p.add_argument("--kind", choices=list(FIGURE_KINDS), help="only this kind")
+    p.add_argument("--doc", help="only this document (source name, folder prefix or id)")
+    p.add_argument("--sort", default="document", choices=["document", "value", "period"])
+    p.add_argument("--desc", action="store_true", help="sort descending")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_figures)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rag import figstore
 from rag import index as store
 from rag.answer import compose
 from rag.chunk import chunk_document
@@ -24,19 +27,19 @@ from rag.errors import (
     QueryRejected,
     RagError,
 )
-from rag.ingest import SUPPORTED_SUFFIXES, decode_source, discover, parse_text, read_source
+from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, Skipped, load, scan
 from rag.model import resolve_model
 from rag.question import analyse, rewrite
 from rag.retrieve import MODES, Filters, passage_index_text, passage_tokens
 from rag.retrieve import search as hybrid_search
-from rag.types import Answer, DocumentInfo, FigureRow, Hit, Passage, figure_table
+from rag.types import Answer, DocumentInfo, FigureFact, FigureRow, Hit, Passage
 
 UPLOADS = "uploads"
 
 
 @dataclass(frozen=True)
 class IndexReport:
-    """What a call to :meth:`Engine.index` did."""
+    """What a call to :meth:`Engine.index` (or :meth:`Engine.remove`) did."""
 
     version: str | None
     changed: bool
@@ -50,9 +53,40 @@ class IndexReport:
     unchanged: int
     seconds: float
     rebuilt_from_scratch: str | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    figures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class _Build:
+    """The next version under construction: rows reused from the live one, new rows."""
+
+    passages: list[Passage] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+    figures: list[tuple[FigureFact, ...]] = field(default_factory=list)
+    reuse_rows: list[int] = field(default_factory=list)  # live row of each reused passage
+    reused_at: list[int] = field(default_factory=list)  # where those rows go
+    new_at: list[int] = field(default_factory=list)
+    documents: list[DocumentInfo] = field(default_factory=list)
+
+    def reuse(self, prev: store.Snapshot, rows: list[int], fresh_figures: bool) -> None:
+        for r in rows:
+            self.reused_at.append(len(self.passages))
+            self.reuse_rows.append(r)
+            p = prev.passages[r]
+            self.passages.append(p)
+            self.tokens.append(prev.tokens[r])
+            self.figures.append(figstore.annotate(p) if fresh_figures else prev.figures[r])
+
+    def add(self, passages: list[Passage]) -> None:
+        for p in passages:
+            self.new_at.append(len(self.passages))
+            self.passages.append(p)
+            self.tokens.append(passage_tokens(p))
+            self.figures.append(figstore.annotate(p))
 
 
 class Engine:
@@ -62,6 +96,7 @@ class Engine:
         self.config = config
         self._embedder = embedder
         self._snap: store.Snapshot | None = None
+        self._plain: store.Snapshot | None = None  # loaded without the model (see stored)
         self._model_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._checked = 0.0
@@ -103,23 +138,63 @@ class Engine:
             self._snap = snap
             return snap
 
+    def stored(self) -> store.Snapshot:
+        """The live index version for reads that need no model (figures, documents): loaded
+        without the model check, so that ``rag figures`` starts without loading torch. Never
+        used for search."""
+        snap = self._snap
+        root = self.config.index_dir
+        live = store.current_version(root) if root.is_dir() else None
+        if snap is not None and snap.root.name == live:
+            return snap
+        if live is None:
+            if self.config.auto_index and self.config.corpus_dir is not None:
+                return self.snapshot()
+            raise IndexMissing(f"no index in {root}; build one with `rag index`")
+        plain = self._plain
+        if plain is None or plain.root.name != live:
+            plain = store.load_snapshot(root)
+            self._plain = plain
+        return plain
+
     # -- indexing -------------------------------------------------------------------------
 
-    def index(self, paths: list[Path] | None = None, *, progress: bool = False) -> IndexReport:
-        """Make the index mirror the given files and folders (default: the corpus folder).
+    def index(self, paths: list[Path] | None = None, *, prune: bool = False,
+              progress: bool = False) -> IndexReport:
+        """Add or update the documents under the given files and folders (default: the
+        corpus folder); every other indexed document is kept, unless ``prune``: then the
+        index holds exactly the documents found now (a file that could not be read this
+        time keeps its indexed version either way: nothing indexed is lost to a bad file).
 
-        Only new or changed documents are embedded (content hash + chunking digest + model);
-        documents no longer present are dropped. Nothing is written when nothing changed.
+        Only new or changed documents are embedded (content hash + chunking digest + model).
+        A file that cannot be indexed is skipped with its reason in the report. Nothing is
+        written when nothing changed.
         """
         t0 = time.perf_counter()
         roots = paths if paths else ([self.config.corpus_dir] if self.config.corpus_dir else [])
         if not roots:
             raise RagError("nothing to index: give files or folders, or configure a corpus folder")
-        files = discover([Path(p) for p in roots])
+        root_paths = [Path(p) for p in roots]
+        files, skipped = scan(root_paths)
+        return self._update(
+            [(f, _source_name(f, root_paths)) for f in files], skipped=skipped,
+            prune=prune, progress=progress, t0=t0)
+
+    def remove(self, names: Sequence[str]) -> IndexReport:
+        """Drop documents from the index by source name or document id; NotFound (and
+        nothing changes) when one of them is not indexed."""
+        t0 = time.perf_counter()
+        return self._update([], remove=list(names), progress=False, t0=t0)
+
+    def _update(self, files: list[tuple[Path, str]], *, skipped: list[Skipped] | None = None,
+                prune: bool = False, remove: list[str] | None = None, progress: bool,
+                t0: float) -> IndexReport:
         emb = self.embedder
         cfg = self.config
         digest = cfg.chunking.digest()
+        fig_digest = figstore.store_digest()
         root = cfg.index_dir
+        skipped = list(skipped or [])
         with store.write_lock(root):
             try:
                 live = store.current_version(root) if root.is_dir() else None
@@ -134,98 +209,107 @@ class Engine:
                 prev = None
             except (IndexCorrupt, IndexMismatch) as exc:
                 reason = str(exc)
-            old_rows: dict[tuple[str, str], list[int]] = {}
-            old_docs: dict[tuple[str, str], DocumentInfo] = {}
+            old_docs = {d.source: d for d in prev.documents} if prev else {}
+            old_rows: dict[str, list[int]] = {}
             if prev is not None:
                 for row, p in enumerate(prev.passages):
-                    old_rows.setdefault((p.doc_id, p.source), []).append(row)
-                for d in prev.documents:
-                    if d.chunk_digest == digest:
-                        old_docs[(d.doc_id, d.source)] = d
-
-            passages: list[Passage] = []
-            tokens: list[list[str]] = []
-            reuse_rows: list[int] = []
-            new_at: list[int] = []
-            documents: list[DocumentInfo] = []
+                    old_rows.setdefault(p.source, []).append(row)
+            fresh_figs = prev is None or prev.manifest.figure_digest != fig_digest
+            if remove:
+                wanted = set(remove)
+                hit = {d.source for d in old_docs.values() if d.source in wanted or d.doc_id in wanted}
+                missing = wanted - hit - {d.doc_id for d in old_docs.values() if d.source in hit}
+                if missing:
+                    raise NotFound(f"not in the index: {', '.join(sorted(missing))}")
+            build = _Build()
             added: list[str] = []
             updated: list[str] = []
-            seen: set[str] = set()
-            sources_before = {d.source for d in (prev.documents if prev else [])}
-            for f in files:
-                source = _source_name(f, [Path(p) for p in roots])
-                text, content_hash = read_source(f)
-                doc_id = content_hash[:16]
-                if doc_id in seen:
-                    continue  # identical content under another name: index it once
-                seen.add(doc_id)
-                key = (doc_id, source)
-                if key in old_docs and prev is not None:
-                    rows = old_rows.get(key, [])
-                    for r in rows:
-                        passages.append(prev.passages[r])
-                        tokens.append(prev.tokens[r])
-                        reuse_rows.append(r)
-                    documents.append(old_docs[key])
+            seen_ids: set[str] = set()
+            seen_sources: set[str] = set()
+            for path, source in files:
+                try:
+                    loaded = load(path, source=source)
+                except DocumentRejected as exc:
+                    skipped.append(Skipped(source, _reason(exc, path)))
                     continue
-                doc = parse_text(text, source=source, content_hash=content_hash)
-                doc_passages = chunk_document(doc, cfg.chunking)
-                for p in doc_passages:
-                    new_at.append(len(passages))
-                    passages.append(p)
-                    tokens.append(passage_tokens(p))
-                (updated if source in sources_before else added).append(source)
-                documents.append(
-                    DocumentInfo(
-                        doc_id=doc_id,
-                        source=source,
-                        title=doc.title,
-                        content_hash=content_hash,
-                        chunk_digest=digest,
-                        passages=len(doc_passages),
-                        chars=len(text),
-                        articles=[a.title for a in doc.articles],
-                    )
-                )
-            kept = {d.source for d in documents}
-            removed = sorted(sources_before - kept)
-            if prev is not None and not new_at and not removed and len(documents) == len(
-                prev.documents
-            ):
+                doc = loaded.doc
+                if doc.doc_id in seen_ids:
+                    skipped.append(Skipped(source, "same content as another file of this run"))
+                    continue
+                seen_ids.add(doc.doc_id)
+                seen_sources.add(source)
+                info = DocumentInfo(
+                    doc_id=doc.doc_id, source=source, title=loaded.meta.title,
+                    content_hash=doc.content_hash, chunk_digest=digest, passages=0,
+                    chars=len(doc.text), articles=[a.title for a in doc.articles],
+                    date=loaded.meta.date, date_source=loaded.meta.date_source,
+                    title_source=loaded.meta.title_source, type=loaded.meta.type,
+                    encoding=loaded.encoding)
+                old = old_docs.get(source)
+                if (prev is not None and old is not None and old.doc_id == doc.doc_id
+                        and old.chunk_digest == digest and _same_meta(old, info)):
+                    start = len(build.passages)
+                    build.reuse(prev, old_rows.get(source, []), fresh_figs)
+                    build.documents.append(replace(old, figures=_count(build, start)))
+                    continue
+                start = len(build.passages)
+                build.add(chunk_document(doc, cfg.chunking, date=loaded.meta.date))
+                n = len(build.passages) - start
+                build.documents.append(replace(info, passages=n, figures=_count(build, start)))
+                (updated if old is not None else added).append(source)
+            failed = {s.source for s in skipped}
+            removed: list[str] = []
+            for source, old in old_docs.items():
+                if source in seen_sources:
+                    continue
+                drop = (remove is not None and (source in remove or old.doc_id in remove)) or (
+                    prune and source not in failed)
+                if drop or old.doc_id in seen_ids:  # the same content now under another name
+                    removed.append(source)
+                    continue
+                assert prev is not None
+                start = len(build.passages)
+                build.reuse(prev, old_rows.get(source, []), fresh_figs)
+                build.documents.append(replace(old, figures=_count(build, start)))
+            if prev is not None and not build.new_at and not removed and not fresh_figs and len(
+                    build.documents) == len(prev.documents):
                 self._snap = prev
-                return IndexReport(prev.version, False, len(documents), len(passages), 0,
-                                   len(reuse_rows), [], [], [], len(documents),
-                                   time.perf_counter() - t0)
+                return IndexReport(prev.version, False, len(build.documents), len(build.passages),
+                                   0, len(build.reuse_rows), [], [], [], len(build.documents),
+                                   time.perf_counter() - t0, None, [s.to_dict() for s in skipped],
+                                   prev.manifest.figures)
             import numpy as np
 
-            vectors = np.zeros((len(passages), emb.dim), dtype=np.float32)
-            if prev is not None and reuse_rows:
-                fresh = set(new_at)
-                reused_at = [i for i in range(len(passages)) if i not in fresh]
-                vectors[reused_at] = prev.vectors(reuse_rows)
-            if new_at:
-                texts = [passage_index_text(passages[i]) for i in new_at]
-                vectors[new_at] = emb.encode_passages(texts, progress=progress)
+            vectors = np.zeros((len(build.passages), emb.dim), dtype=np.float32)
+            if prev is not None and build.reuse_rows:
+                vectors[build.reused_at] = prev.vectors(build.reuse_rows)
+            if build.new_at:
+                texts = [passage_index_text(build.passages[i]) for i in build.new_at]
+                vectors[build.new_at] = emb.encode_passages(texts, progress=progress)
             snap = store.write_snapshot(
                 root,
-                passages=passages,
-                tokens=tokens,
+                passages=build.passages,
+                tokens=build.tokens,
                 vectors=vectors,
-                documents=documents,
+                documents=build.documents,
                 model=cfg.model,
                 model_fingerprint=emb.fingerprint,
                 dim=emb.dim,
                 chunking=asdict(cfg.chunking),
                 chunk_digest=digest,
                 ann=cfg.ann,
+                figures=build.figures,
+                figure_digest=fig_digest,
             )
             self._snap = snap
             self._checked = time.monotonic()
             store.remove_leftovers(root, keep={snap.root.name} | ({live} if live else set()))
             return IndexReport(
-                snap.version, True, len(documents), len(passages), len(new_at), len(reuse_rows),
-                added, updated, removed, len(documents) - len(added) - len(updated),
-                time.perf_counter() - t0, reason,
+                snap.version, True, len(build.documents), len(build.passages), len(build.new_at),
+                len(build.reuse_rows), added, updated, sorted(removed),
+                len(build.documents) - len(added) - len(updated),
+                time.perf_counter() - t0, reason, [s.to_dict() for s in skipped],
+                snap.manifest.figures,
             )
 
     # -- queries --------------------------------------------------------------------------
@@ -281,21 +365,15 @@ class Engine:
 
         return compose(q, q_text, rewritten, search, k=k_eff)
 
-    def figures(self, *, subject: str | None = None, kind: str | None = None) -> list[FigureRow]:
-        """Every figure of the corpus (one row per figure and section), optionally filtered
-        by subject (substring of subject, section or title) and kind."""
-        snap = self.snapshot()
+    def figures(self, q: figstore.FigureQuery | None = None, *,
+                snapshot: store.Snapshot | None = None) -> list[FigureRow]:
+        """Rows of the figure store (one per figure and sentence), filtered and sorted."""
+        snap = snapshot or self.stored()
         rows = self._figure_rows.get(snap.version)
         if rows is None:
-            rows = figure_table(snap.passages)
+            rows = figstore.table(snap.passages, snap.figures)
             self._figure_rows = {snap.version: rows}
-        out = rows
-        if subject:
-            out = [r for r in out if subject in (r.subject or "") or subject in (r.section or "")
-                   or subject in r.title]
-        if kind:
-            out = [r for r in out if r.kind == kind]
-        return out
+        return figstore.query(rows, q or figstore.FigureQuery())
 
     def info(self) -> dict[str, Any]:
         """Index facts from the manifest; does not load the model."""
@@ -320,54 +398,78 @@ class Engine:
         return out
 
     def documents(self) -> list[DocumentInfo]:
-        return list(self.snapshot().documents)
+        return list(self.stored().documents)
 
     # -- document management (used by the server) ---------------------------------------
 
-    def add_document(self, filename: str, data: bytes) -> DocumentInfo:
-        """Store an uploaded document in the corpus under a server-made name and index it.
+    def add_document(self, filename: str, data: bytes,
+                     meta: dict[str, str] | None = None) -> DocumentInfo:
+        """Store an uploaded document in the corpus folder under its own (sanitised) file
+        name and index it; ``meta`` (title, date, type) is what the uploader says and ranks
+        above anything the file says. It is kept in a sidecar beside the file.
 
-        Only the suffix of the client's file name is used; the stored name is the content
-        id, so no client-supplied text ever becomes part of a path.
+        The stored name keeps only safe characters of the client's name; a different file
+        already stored under that name gets a numbered name, never overwritten.
         """
-        corpus = self._corpus_dir()
-        suffix = Path(filename.replace("\\", "/")).suffix.lower() if filename else ""
+        from rag.formats import extract
+        from rag.metadata import clean_meta
+
+        name = safe_name(filename)
+        suffix = Path(name).suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             raise DocumentRejected(
-                f"unsupported file type {suffix or '(none)'}; "
+                f"{name}: unsupported file type {suffix or '(none)'}; "
                 f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
             )
         if len(data) > self.config.max_upload_bytes:
             raise DocumentRejected(
-                f"document is {len(data)} bytes; the limit is {self.config.max_upload_bytes}"
+                f"{name}: document is {len(data)} bytes; the limit is {self.config.max_upload_bytes}"
             )
-        text, content_hash = decode_source(data, f"upload{suffix}")
-        if not text.strip():
-            raise DocumentRejected("document holds no text")
-        doc_id = content_hash[:16]
-        folder = corpus / UPLOADS
+        given = clean_meta(meta or {}, f"{name}: upload metadata")
+        ex = extract(data, name)
+        if not ex.text.strip():
+            raise DocumentRejected(f"{name}: empty (no text)")
+        doc_id = ex.content_hash[:16]
+        try:
+            for d in self.stored().documents:
+                if d.doc_id == doc_id:
+                    return d  # the same bytes are indexed already (under some name)
+        except IndexMissing:
+            pass
+        folder = self._corpus_dir() / UPLOADS
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{doc_id}{suffix}"
+        target = _free_name(folder, name, data)
         if not target.exists():
             tmp = folder / f".{doc_id}{suffix}.part"
             tmp.write_bytes(data)
             os.replace(tmp, target)
-        self.index()
+        side = target.with_name(target.name + SIDECAR_SUFFIX)
+        if given:
+            tmp = folder / f".{doc_id}.meta.part"
+            tmp.write_text(json.dumps({**given, GIVEN_MARK: True}, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, side)
+        source = f"{UPLOADS}/{target.name}"
+        report = self._update([(target, source)], progress=False, t0=time.perf_counter())
+        for s in report.skipped:
+            if s["source"] == source:
+                raise DocumentRejected(f"{name}: {s['reason']}")
         for d in self.snapshot().documents:
             if d.doc_id == doc_id:
                 return d
-        raise DocumentRejected("document was stored but produced no passages")
+        raise DocumentRejected(f"{name}: stored but produced no passages")
 
     def delete_document(self, doc_id: str) -> DocumentInfo:
-        """Remove a document's file from the corpus folder and drop it from the index."""
+        """Remove a document's file (and sidecar) from the corpus folder and drop it from
+        the index."""
         corpus = self._corpus_dir().resolve()
         for d in self.snapshot().documents:
             if d.doc_id == doc_id:
                 path = (corpus / d.source).resolve()
                 if corpus not in path.parents:
                     raise NotFound(f"document {doc_id} is not stored in the corpus folder")
+                self.remove([d.source])
                 path.unlink(missing_ok=True)
-                self.index()
+                path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
                 return d
         raise NotFound(f"no document with id {doc_id!r}")
 
@@ -386,3 +488,45 @@ def _source_name(path: Path, roots: list[Path]) -> str:
             except ValueError:
                 continue
     return path.name
+
+
+_UNSAFE = re.compile(r"[^\w\u3400-\u9fff\uf900-\ufaff.\-（）()《》 ]+")
+
+
+def safe_name(filename: str) -> str:
+    """A client's file name made safe to store: the last path part, no control or path
+    characters, no leading dots, at most 120 characters (suffix kept)."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).strip(" ._") or "upload"
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    if not stem or stem.startswith("."):
+        stem = "upload"
+    return stem[: 120 - len(suffix)] + suffix
+
+
+def _free_name(folder: Path, name: str, data: bytes) -> Path:
+    """``name`` in ``folder``, or ``stem-2.ext``… when another file already has that name."""
+    target = folder / name
+    n = 2
+    while target.exists() and target.read_bytes() != data:
+        target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    return target
+
+
+def _reason(exc: DocumentRejected, path: Path) -> str:
+    """The reason part of a rejection message (without the leading file name)."""
+    msg = str(exc).splitlines()[0] if str(exc) else "cannot be indexed"
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+def _same_meta(a: DocumentInfo, b: DocumentInfo) -> bool:
+    return (a.title, a.date, a.type) == (b.title, b.date, b.type)
+
+
+def _count(build: _Build, start: int) -> int:
+    return sum(len(f) for f in build.figures[start:])
+

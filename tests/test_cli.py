@@ -42,7 +42,8 @@ def test_search_builds_the_index_on_first_use_and_prints_json(env):
     assert out["query"] == "苏州吴中区机器人基金"
     assert len(out["hits"]) == 3
     first = out["hits"][0]
-    assert set(first) == {"passage_id", "doc_id", "title", "section", "text", "start", "end", "scores"}
+    assert set(first) == {"passage_id", "doc_id", "source", "title", "date", "section", "headings",
+                          "text", "start", "end", "scores"}
     assert set(first["scores"]) == {"dense", "bm25", "fused"}
     assert first["section"] == "苏州市"
     source = CORPUS_FILE.read_text(encoding="utf-8")
@@ -69,7 +70,14 @@ def test_info(env):
         (["search", "x" * 600], 2, "limit"),
         (["search", "北京", "--k", "0"], 2, "k must be"),
         (["index", "/nonexistent/folder"], 2, "no such file"),
-        (["ask", "--batch", "/nonexistent.jsonl"], 1, "cannot read"),
+        (["ask", "--batch", "/nonexistent.jsonl"], 2, "cannot read"),
+        (["ask"], 2, "give a QUESTION"),
+        (["ask", "北京?", "--history", "/nonexistent.json"], 2, "cannot read history"),
+        (["figures", "--kind", "bogus"], 2, "invalid choice: 'bogus' (choose from 'money', 'count'"),
+        (["figures", "--stance", "bogus"], 2, "choose from 'target', 'actual'"),
+        (["search", "北京", "--year", "20x3"], 2, "not a year"),
+        (["search", "北京", "--from", "yesterday"], 2, "not a date"),
+        (["remove", "nope.txt"], 6, "not in the index: nope.txt"),
     ],
 )
 def test_bad_input_gives_one_line_and_nonzero_exit(env, args, code, message):
@@ -102,8 +110,9 @@ def test_ask_json_contract(env):
     assert f["value"] == 1e10 and f["unit"] == "元" and f["citation"] == 1
     assert set(f) == {"text", "value", "low", "high", "unit", "kind", "qualifier", "subject", "date",
                       "citation"}
-    assert set(a["citations"][0]) == {"id", "doc_id", "title", "section", "text", "start", "end",
-                                      "score", "passage_id"}
+    assert set(a["citations"][0]) == {"id", "doc_id", "source", "title", "date", "headings",
+                                      "section", "text", "start", "end", "score", "passage_id"}
+    assert a["citations"][0]["source"] == CORPUS_FILE.name
 
 
 def test_ask_follow_up_with_turns_and_batch(env, tmp_path: Path):
@@ -139,3 +148,97 @@ def test_figures_table(env):
     assert beijing[0]["value"] == 1e10 and beijing[0]["subject"] == "北京机器人产业发展投资基金"
     r = run(["figures", "--subject", "算力服务券"], env)
     assert "不低于1000万元" in r.stdout and "最高20万元" in r.stdout
+
+
+def test_missing_index_exit_codes(env, tmp_path: Path):
+    """README: 3 = no index. `info` on an empty folder, and any reading command with an
+    --index-dir that does not exist (a typo must not build a new index there)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run(["--index-dir", str(empty), "info"], env)
+    assert r.returncode == 3 and "no index" in r.stderr
+    missing = tmp_path / "typo"
+    for args in (["search", "北京"], ["ask", "北京基金多大?"], ["figures"]):
+        r = run(["--index-dir", str(missing), *args], env)
+        assert r.returncode == 3 and "no index" in r.stderr, (args, r.stderr)
+        assert not missing.exists()
+
+
+POLICY = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
+
+
+@pytest.fixture(scope="module")
+def policy_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Two real reports and the seed page in one folder, plus files that cannot be indexed."""
+    root = tmp_path_factory.mktemp("cli-policy")
+    folder = root / "docs"
+    folder.mkdir()
+    for year in ("2013", "2014"):
+        shutil.copy(POLICY / f"{year}-政府工作报告.txt", folder)
+    shutil.copy(CORPUS_FILE, folder / CORPUS_FILE.name)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "bad-gbk.txt").write_bytes("国内生产总值".encode("gb18030") + b"\xff\xfe\x81")
+    (folder / "slides.pptx").write_bytes(b"PK\x03\x04")
+    e = dict(os.environ)
+    e.update(RAG_INDEX_DIR=str(root / "index"), RAG_CORPUS_DIR=str(folder),
+             RAG_MODEL_CACHE=str(_model_cache()))
+    r = run(["index", str(folder), "--json"], e)
+    e["_index_report"] = r.stdout
+    e["_index_stderr"] = r.stderr
+    e["_index_rc"] = str(r.returncode)
+    return e
+
+
+def test_index_folder_skips_bad_files_and_says_why(policy_env):
+    assert policy_env["_index_rc"] == "2", policy_env["_index_stderr"]
+    report = json.loads(policy_env["_index_report"])
+    assert report["documents"] == 3 and report["figures"] > 100
+    skipped = {s["source"]: s["reason"] for s in report["skipped"]}
+    assert set(skipped) == {"empty.txt", "bad-gbk.txt", "slides.pptx"}
+    assert "empty" in skipped["empty.txt"] and "unsupported" in skipped["slides.pptx"]
+    for name in skipped:
+        assert f"rag: skipped {name}: " in policy_env["_index_stderr"]
+
+
+def test_search_by_year_and_document_shows_file_title_date_and_headings(policy_env):
+    r = run(["search", "国内生产总值增长", "--year", "2013", "--json"], policy_env)
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)["hits"]
+    assert hits and {h["source"] for h in hits} == {"2013-政府工作报告.txt"}
+    assert all(h["date"] == "2013" and h["title"] == "政府工作报告" for h in hits)
+    r = run(["search", "国内生产总值增长", "--doc", "2014-政府工作报告.txt"], policy_env)
+    assert r.returncode == 0 and "2014-政府工作报告.txt · 政府工作报告 · 2014 · " in r.stdout
+    assert "2013-政府工作报告.txt" not in r.stdout
+    r = run(["search", "国内生产总值增长", "--year", "1999"], policy_env)
+    assert r.returncode == 0 and "no passages found" in r.stdout
+
+
+def test_figures_filter_by_metric_period_stance_and_print_as_written(policy_env):
+    r = run(["figures", "--metric", "国内生产总值", "--year", "2014", "--stance", "target",
+             "--doc", "2014-政府工作报告.txt", "--json"], policy_env)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert "7.5%左右" in [x["text"] for x in rows]
+    assert all(x["stance"] == "target" and "国内生产总值" in x["metric"] for x in rows)
+    assert all(x["period_start"] <= "2014" <= x["period_end"] for x in rows)
+    r = run(["figures", "--metric", "国内生产总值", "--doc", "2014-政府工作报告.txt", "--sort", "value",
+             "--desc"], policy_env)
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["figure", "metric"] and "56.9万亿元" in r.stdout
+    assert "e+" not in r.stdout  # values as written, not 5.69e+13
+    # columns line up by display width (a CJK character takes two columns)
+    from rag.cli import _width
+    starts = {_width(line[:line.index("2014-政府")]) for line in lines[1:-1] if "2014-政府" in line}
+    assert len(starts) == 1
+
+
+def test_remove_is_explicit(policy_env, tmp_path: Path):
+    e = dict(policy_env)
+    idx = tmp_path / "index"
+    shutil.copytree(policy_env["RAG_INDEX_DIR"], idx)
+    e["RAG_INDEX_DIR"] = str(idx)
+    r = run(["remove", "2013-政府工作报告.txt", "--json"], e)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["removed"] == ["2013-政府工作报告.txt"]
+    r = run(["info", "--json"], e)
+    assert json.loads(r.stdout)["documents"] == 2

@@ -9,7 +9,7 @@ import pytest
 
 from rag import index as store
 from rag.engine import Engine
-from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, NotFound
 from rag.retrieve import Filters
 
 from .conftest import CORPUS_FILE, make_config
@@ -84,7 +84,9 @@ def test_incremental_reindex(tmp_path: Path, embedder):
     assert "40亿元" in hits[0].passage.text
 
     (corpus / "note.md").unlink()
-    removed = engine.index()
+    kept = engine.index()  # removing is explicit: a missing file alone removes nothing
+    assert not kept.changed and kept.documents == 2 and kept.removed == []
+    removed = engine.index(prune=True)
     assert removed.removed == ["note.md"] and removed.embedded == 0 and removed.documents == 1
     assert all(p.source == "page.txt" for p in engine.snapshot().passages)
     # ids come from content: the same corpus indexed elsewhere gives the same passage ids
@@ -120,3 +122,24 @@ def test_model_mismatch_is_reported(tmp_path: Path, embedder):
         store.load_snapshot(root, model_fingerprint="0000000000000000")
     with pytest.raises(IndexMismatch, match="384"):
         store.load_snapshot(root, dim=768)
+
+
+def test_indexing_a_folder_keeps_every_other_document(tmp_path: Path, embedder):
+    """`rag index FOLDER` adds or updates what FOLDER holds; documents from elsewhere (an
+    upload, another folder) stay until removed explicitly."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "杭州.md").write_text("# 杭州\n\n杭州设立了30亿元的低空经济基金。\n", encoding="utf-8")
+    (b / "宁波.md").write_text("# 宁波\n\n宁波设立了20亿元的海洋经济基金。\n", encoding="utf-8")
+    engine = Engine(make_config(tmp_path / "index", None), embedder=embedder)
+    engine.index([a])
+    report = engine.index([b])
+    assert report.added == ["宁波.md"] and report.documents == 2 and report.removed == []
+    assert {d.source for d in engine.documents()} == {"杭州.md", "宁波.md"}
+    with pytest.raises(NotFound, match="nope.md"):
+        engine.remove(["nope.md"])
+    assert engine.documents() and len(engine.documents()) == 2
+    gone = engine.remove(["杭州.md"])
+    assert gone.removed == ["杭州.md"] and [d.source for d in engine.documents()] == ["宁波.md"]
+    assert all(h.passage.source == "宁波.md" for h in engine.search("低空经济基金", k=3))
