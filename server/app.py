@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from fastapi import Depends, FastAPI, File, Query, Request, Security, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -42,11 +42,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.engine import Engine
 from rag.errors import QueryRejected, RagError
+from rag.figstore import FIGURE_KINDS, SORT_KEYS, STANCES, FigureQuery
 from rag.index import Snapshot
 from rag.retrieve import MODES, Filters
 from rag.settings import Settings, prepare_runtime
 from server.models import (
-    FIGURE_KINDS,
     AnswerOut,
     ChatRequest,
     DocumentOut,
@@ -197,7 +197,12 @@ def conversation(messages: Iterable[tuple[str, str]]) -> tuple[str, list[str]]:
 def to_filters(f: FiltersIn | None) -> Filters | None:
     if f is None:
         return None
-    filters = Filters(doc_ids=tuple(f.doc_ids), title=f.title or None, section=f.section or None)
+    lo, hi = f.date_from, f.date_to
+    if f.year is not None:
+        y = f"{f.year:04d}"
+        lo, hi = max(lo or y, y), min(hi or y, y)
+    filters = Filters(doc_ids=tuple(f.doc_ids), title=f.title or None, section=f.section or None,
+                      date_from=lo, date_to=hi)
     return filters or None
 
 
@@ -406,12 +411,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         doc_id: Annotated[list[str] | None, Query(max_length=100)] = None,
         title: Annotated[str | None, Query(max_length=200)] = None,
         section: Annotated[str | None, Query(max_length=200)] = None,
+        year: Annotated[int | None, Query(ge=1000, le=2999, description="document year")] = None,
+        date_from: Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] = None,
+        date_to: Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] = None,
         mode: Annotated[str, Query(description="retrieval mode",
                                    json_schema_extra={"enum": list(MODES)}),
                         AfterValidator(one_of("mode", MODES))] = "hybrid",
     ) -> Any:
         """The k best passages (the ``rag search --json`` shape)."""
-        filters = to_filters(FiltersIn(doc_ids=doc_id or [], title=title, section=section))
+        filters = to_filters(FiltersIn(doc_ids=doc_id or [], title=title, section=section,
+                                       year=year, date_from=date_from, date_to=date_to))
         snap = _versioned(response, engine.snapshot())
         hits = engine.search(q, k=k, filters=filters, mode=mode, snapshot=snap)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
@@ -420,13 +429,36 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
              responses=ERRORS)
     def figures(
         engine: EngineDep,
+        response: Response,
+        metric: Annotated[str | None, Query(max_length=200, description="substring of the metric")] = None,
         subject: Annotated[str | None, Query(max_length=200)] = None,
+        year: Annotated[int | None, Query(ge=1000, le=2999)] = None,
+        year_to: Annotated[int | None, Query(ge=1000, le=2999, description="with year: a range")] = None,
+        stance: Annotated[str | None, Query(json_schema_extra={"enum": list(STANCES)}),
+                          AfterValidator(one_of("stance", STANCES))] = None,
         kind: Annotated[str | None, Query(description="figure kind",
                                           json_schema_extra={"enum": list(FIGURE_KINDS)}),
                         AfterValidator(one_of("kind", FIGURE_KINDS))] = None,
+        doc: Annotated[str | None, Query(max_length=300, description="document id or name")] = None,
+        sort: Annotated[str, Query(json_schema_extra={"enum": list(SORT_KEYS)}),
+                        AfterValidator(one_of("sort", SORT_KEYS))] = "document",
+        desc: bool = False,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     ) -> Any:
-        """Figures found in the corpus, optionally for one subject or of one kind."""
-        return {"figures": [f.to_dict() for f in engine.figures(subject=subject, kind=kind)]}
+        """The figure store: filter by metric, subject, period (year or year..year_to), stance,
+        kind and document; sort by document order, value or period."""
+        years = None
+        if year is not None or year_to is not None:
+            first = year if year is not None else year_to
+            assert first is not None
+            years = (first, year_to if year_to is not None else first)
+            if years[0] > years[1]:
+                raise QueryRejected(f"year range {years[0]}-{years[1]} is empty")
+        q = FigureQuery(metric=metric, subject=subject, years=years, stance=stance, kind=kind,
+                        doc=doc, sort=sort, descending=desc)
+        snap = _versioned(response, engine.snapshot())
+        rows = engine.figures(q, snapshot=snap)
+        return {"figures": [r.to_dict() for r in rows[:limit]], "total": len(rows)}
 
     @app.get("/documents", response_model=DocumentsResponse, dependencies=read,
              tags=["documents"], responses=ERRORS)
@@ -439,14 +471,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def upload_document(
         engine: EngineDep, settings: SettingsDep, response: Response,
         file: Annotated[UploadFile, File()],
+        title: Annotated[str | None, Form(max_length=300)] = None,
+        date: Annotated[str | None, Form(max_length=40, description="2024-03-05, 2024年3月5日")] = None,
+        doc_type: Annotated[str | None, Form(alias="type", max_length=40)] = None,
     ) -> Any:
-        """Upload a .txt, .md or .html document; it is stored under its content id (the
-        client's file name only tells its type) and indexed incrementally."""
+        """Upload a .txt, .md, .html, .pdf or .docx document. It is stored in the corpus
+        under the client's file name made safe (no path; a different file of the same name
+        gets a numbered name) and indexed incrementally. ``title``, ``date`` and ``type``
+        are what the uploader says about it and rank above anything the file says."""
         limit = settings.max_upload_bytes
         data = file.file.read(limit + 1)
         if len(data) > limit:
-            raise ApiError(413, "PayloadTooLarge", f"the document is larger than {limit} bytes")
-        doc = engine.add_document(file.filename or "", data)
+            raise ApiError(413, "PayloadTooLarge",
+                           f"{file.filename or 'the document'} is larger than {limit} bytes")
+        meta = {k: v for k, v in (("title", title), ("date", date), ("type", doc_type)) if v}
+        doc = engine.add_document(file.filename or "", data, meta)
         _versioned(response, engine.snapshot())  # the version this change made live
         return doc.to_dict()
 

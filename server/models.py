@@ -14,10 +14,6 @@ from pydantic_core import PydanticCustomError
 MAX_MESSAGES = 64
 MAX_MESSAGE_CHARS = 20_000  # the question itself is held to settings.max_query_chars
 
-FIGURE_KINDS: tuple[str, ...] = (
-    "money", "count", "percent", "ratio", "number", "duration", "level", "date",
-)
-"""The ``kind`` values of figures (``rag.figures``); the library exposes no such list yet."""
 
 
 # -- text checks ---------------------------------------------------------------------------
@@ -97,13 +93,18 @@ class ErrorResponse(BaseModel):
 
 
 class FiltersIn(BaseModel):
-    """Restrict retrieval to documents (exact ids) or articles/sections (substring)."""
+    """Restrict retrieval to documents (id, source name or folder prefix), articles and
+    sections (substring), and document dates (ISO prefixes, inclusive; ``year`` is a
+    shorthand for from = to = that year)."""
 
     model_config = ConfigDict(extra="forbid")
 
     doc_ids: list[str] = Field(default_factory=list, max_length=100)
     title: str | None = Field(default=None, max_length=200)
     section: str | None = Field(default=None, max_length=200)
+    date_from: str | None = Field(default=None, max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    date_to: str | None = Field(default=None, max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    year: int | None = Field(default=None, ge=1000, le=2999)
 
 
 class ChatMessage(BaseModel):
@@ -211,7 +212,10 @@ class CitationOut(BaseModel):
     id: int = Field(description="the number used in the answer's [n] markers")
     passage_id: str
     doc_id: str
+    source: str = Field(default="", description="the document's file name")
     title: str
+    date: str | None = Field(default=None, description="the document's date (ISO prefix)")
+    headings: list[str] = Field(default_factory=list, description="heading path, outermost first")
     section: str | None
     text: str
     start: int
@@ -231,8 +235,10 @@ class AnswerOut(BaseModel):
 
 
 class FigureRowOut(BaseModel):
-    text: str
-    value: float | None
+    """A figure of the figure store, with the passage and document it stands in."""
+
+    text: str = Field(description="as written: 100亿元, 7.5%左右")
+    value: float | None = Field(description="in base units (元, %, 人 …)")
     low: float | None
     high: float | None
     unit: str
@@ -240,25 +246,41 @@ class FigureRowOut(BaseModel):
     qualifier: str
     subject: str | None
     date: str | None
+    metric: str | None = Field(description="the quantity measured, as the text names it")
+    stance: str = Field(description="target, actual, cap, threshold, base or unknown")
+    period_start: str | None
+    period_end: str | None
+    period_stated: bool | None = Field(description="the text names the period (vs inferred)")
+    period_basis: str | None = Field(description="how the period was found")
     doc_id: str
     passage_id: str
+    source: str
     title: str
+    doc_date: str | None
     section: str | None
+    headings: list[str]
 
 
 class FiguresResponse(BaseModel):
     figures: list[FigureRowOut]
+    total: int = Field(description="rows that passed the filters (figures holds up to limit)")
 
 
 class DocumentOut(BaseModel):
     doc_id: str
-    source: str
+    source: str = Field(description="the file name in the corpus (uploads/NAME for uploads)")
     title: str
     content_hash: str
     chunk_digest: str
     passages: int
     chars: int
     articles: list[str]
+    date: str | None = Field(default=None, description="ISO prefix: 2014, 2014-03, 2014-03-05")
+    date_source: str | None = Field(default=None, description="given, file, sidecar, text or file-name")
+    title_source: str | None = None
+    type: str | None = None
+    encoding: str | None = None
+    figures: int = 0
 
 
 class DocumentsResponse(BaseModel):
