@@ -494,14 +494,17 @@ _UNSAFE = re.compile(r"[^\w\u3400-\u9fff\uf900-\ufaff.\-（）()《》 ]+")
 
 
 def safe_name(filename: str) -> str:
-    """A client's file name made safe to store: the last path part, no control or path
-    characters, no leading dots, at most 120 characters (suffix kept)."""
+    """A client's file name made safe to store: the last path part, with characters other
+    than letters, digits, CJK, ``.-()（）《》`` and spaces replaced, no leading dots, at most
+    120 characters. The suffix is the client's own (``x.txt\u2024`` has none we read)."""
     base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("_", base).strip(" ._") or "upload"
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    if not stem or stem.startswith("."):
-        stem = "upload"
+    suffix = Path(base).suffix.lower() if _SAFE_SUFFIX.fullmatch(Path(base).suffix) else ""
+    stem = base[: len(base) - len(suffix)] if suffix else base.replace(".", "_")
+    stem = _UNSAFE.sub("_", stem).strip(" ._") or "upload"
     return stem[: 120 - len(suffix)] + suffix
+
+
+_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 
 
 def _free_name(folder: Path, name: str, data: bytes) -> Path:

@@ -548,6 +548,10 @@ def scan(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
             patterns = _ignored(p)
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p)
+                if not f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.is_dir():
+                    skipped.append(Skipped(rel.as_posix(), "cannot read (not a regular file: "
+                                           "a broken link or a device)"))
+                    continue
                 if (not f.is_file() or any(part.startswith(".") for part in rel.parts)
                         or f.name.lower().startswith("readme")
                         or f.name.endswith(SIDECAR_SUFFIX)

@@ -143,3 +143,62 @@ def test_indexing_a_folder_keeps_every_other_document(tmp_path: Path, embedder):
     gone = engine.remove(["杭州.md"])
     assert gone.removed == ["杭州.md"] and [d.source for d in engine.documents()] == ["宁波.md"]
     assert all(h.passage.source == "宁波.md" for h in engine.search("低空经济基金", k=3))
+
+
+POLICY = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
+
+
+def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, embedder):
+    """A damaged PDF, a zero-byte file, a GBK file with an invalid byte, a 50 MB file and an
+    unreadable entry: each is skipped with its reason, the rest is indexed, and a document
+    that was indexed before and is damaged now keeps its indexed version."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    report_2014 = (POLICY / "2014-政府工作报告.txt").read_bytes()
+    (folder / "2014-政府工作报告.txt").write_bytes(report_2014)
+    (folder / "gbk.txt").write_bytes("一、2013年工作回顾\n\n国内生产总值达到56.9万亿元。\n".encode("gb18030"))
+    engine = Engine(make_config(tmp_path / "index", None), embedder=embedder)
+    first = engine.index([folder])
+    assert first.documents == 2 and not first.skipped
+    gbk_doc = next(d for d in engine.documents() if d.source == "gbk.txt")
+    assert gbk_doc.encoding and gbk_doc.encoding.lower().replace("-", "") in ("gb18030", "gbk", "gb2312")
+
+    (folder / "damaged.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog")
+    (folder / "zero.txt").write_bytes(b"")
+    (folder / "gbk.txt").write_bytes("国内生产总值".encode("gb18030") + b"\x81\x20" + "增长".encode("gb18030"))
+    with (folder / "huge.txt").open("wb") as f:  # 50 MB, sparse
+        f.truncate(50 * 1024 * 1024)
+    (folder / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    report = engine.index([folder])
+    reasons = {s["source"]: s["reason"] for s in report.skipped}
+    assert set(reasons) == {"damaged.pdf", "zero.txt", "gbk.txt", "huge.txt", "gone.md"}, reasons
+    assert "damaged" in reasons["damaged.pdf"].lower() or "pdf" in reasons["damaged.pdf"].lower()
+    assert "empty" in reasons["zero.txt"]
+    assert "byte" in reasons["gbk.txt"]
+    assert "too large" in reasons["huge.txt"]
+    assert "cannot read" in reasons["gone.md"]
+    # nothing indexed was lost: the damaged GBK file keeps its earlier version
+    assert {d.source for d in engine.documents()} == {"2014-政府工作报告.txt", "gbk.txt"}
+    assert engine.search("国内生产总值达到56.9万亿元", k=1, filters=None)[0].passage.text
+    with_prune = engine.index([folder], prune=True)
+    assert {d.source for d in engine.documents()} == {"2014-政府工作报告.txt", "gbk.txt"}
+    assert with_prune.removed == []
+
+
+def test_the_figure_store_is_persisted_and_versioned(tmp_path: Path, embedder):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "2014-政府工作报告.txt").write_bytes((POLICY / "2014-政府工作报告.txt").read_bytes())
+    engine = Engine(make_config(tmp_path / "index", None), embedder=embedder)
+    report = engine.index([folder])
+    snap = store.load_snapshot(tmp_path / "index")
+    assert snap.manifest.figures == report.figures == sum(len(f) for f in snap.figures) > 100
+    (doc,) = snap.documents
+    assert doc.figures == report.figures and doc.date == "2014" and doc.date_source == "file-name"
+    p = next(p for p in snap.passages if "预期目标" in p.text and "7.5%左右" in p.text)
+    assert p.headings[0] == "二、2014年工作总体部署" and p.date == "2014"
+    row = snap.passages.index(p)
+    target = next(f for f in snap.figures[row] if f.text == "7.5%左右")
+    assert (target.period_start, target.stance) == ("2014", "target")
+    # the passage header (title, heading path, date) is part of what BM25 indexes
+    assert "2014" in snap.tokens[row] and {"总体", "部署"} <= set(snap.tokens[row])

@@ -108,8 +108,11 @@ from rag.text import tokenize
 from tests.test_reliability_index import VARIANTS, HashEmbedder, write_variant
 
 index_dir, corpus = Path(sys.argv[1]), Path(sys.argv[2])
+from rag import places
+
 for text in VARIANTS.values():
     tokenize(text)  # loads the jieba dictionary
+places.find("北京")  # loads the gazetteer that the figure store's subjects use
 print("ready", flush=True)
 for line in sys.stdin:
     pid = os.fork()

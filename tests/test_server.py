@@ -270,7 +270,7 @@ def test_figures_table(client: httpx.Client) -> None:
     assert any(f["text"] == "100亿元" and f["kind"] == "money" for f in rows)
     money = client.get("/figures", params={"kind": "money"}).json()["figures"]
     assert money and all(f["kind"] == "money" for f in money)
-    assert client.get("/figures", params={"subject": "不存在的地方"}).json() == {"figures": []}
+    assert client.get("/figures", params={"subject": "不存在的地方"}).json() == {"figures": [], "total": 0}
 
 
 @slow
