@@ -81,7 +81,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, DivisionByZero, InvalidOperation
 
 __all__ = ["Figure", "extract_figures", "figure_tokens", "parse_number"]
@@ -249,7 +249,7 @@ _COUNT_WORDS = (
 _COUNT = {w: w for w in _COUNT_WORDS} | {"大": "个"}
 _DURATION = {"年": "年", "个月": "月", "周": "周", "天": "天", "小时": "小时", "分钟": "分钟"}
 _PHYSICAL_CJK = (
-    "吨 千瓦时 千瓦 兆瓦 瓦 公里 千米 平方公里 平方米 立方米 纳米 毫米 厘米 米 亩 公顷 千克 公斤 克"
+    "吨 千瓦时 千瓦 兆瓦 瓦 公里 千米 平方公里 平方米 立方米 纳米 毫米 厘米 米 亩 公顷 千克 公斤 克 斤 担"
 ).split()
 _PHYSICAL_LATIN = ("GWh MWh kWh GW MW kW KW TB PB EB GB MB Gbps Mbps Tbps EFLOPS PFLOPS TFLOPS nm km kg").split()
 
@@ -271,7 +271,7 @@ _CN_UNITS = (
     | set(_DURATION)
     | {"周年"}
     | set("个 家 条 项 大 类 种 次 名 件 款 所 座 轮 批 届 部门 人次 人 户 参数 倍 级 只".split())
-    | set("吨 公里 平方米 公顷 千瓦 亩".split())
+    | set("吨 公里 平方米 公顷 千瓦 亩 斤 担".split())
 )
 # A lone 一 is an article far more often than a count (一批, 一方面); only these make it a figure.
 _ONE_UNITS = {"年", "个月", "周", "天", "小时", "分钟", "级", "倍", "周年"}
@@ -349,6 +349,8 @@ _ALTERNATIVES = [
     rf"(?P<mdate>(?:(?<![0-9０-９])(?P<om>{_MON})|(?<![{_CN_CHARS}第个])(?P<com>{_CN_MON}))"
     rf"{_SP}月(?:{_SP}(?:(?P<od>{_DAY})|(?P<cod>{_CN_DAY})){_SP}[日号])?(?P<omt>{_MONTH_TAIL})?)",
     rf"(?P<ddate>(?<![0-9０-９])(?P<dd>{_DAY}){_SP}日(?!元))",
+    rf"(?P<cpctr>百分之(?P<pr1>{_CNNUM}|{_ARABIC})[至到—－-](?:百分之)?(?P<pr2>{_CNNUM}|{_ARABIC})"
+    rf"(?P<prq>{_QSUF})?)",
     rf"(?P<cpct>百分之(?P<pn>{_CNNUM}|{_ARABIC}))",
     rf"(?P<cfrac>(?P<fd>{_CNNUM})分之(?P<fn>{_CNNUM}))",
     rf"(?P<afrac>{_NOT_AFTER_ARABIC}(?P<fa>{_ARABIC})/(?P<fb>{_ARABIC})(?![/0-9０-９]))",
@@ -454,8 +456,9 @@ def _quant(text: str, m: re.Match[str], i: str) -> tuple[Decimal, str | None] | 
     num = m.group(f"n{i}")
     mult = m.group(f"m{i}") or ""
     unit = m.group(f"u{i}")
-    if _is_cn(num) and not _cn_ok(num, unit):
-        return None
+    if _is_cn(num) and not _cn_ok(num, unit) and not (
+            unit is None and len(num) >= 2 and any(c in mult for c in "万萬亿億")):
+        return None  # 四千二百多万(城镇劳动力): a bare amount in 万 or 亿, as in the 1980s reports
     value = _decimal(num + mult)
     if value is None:
         return None
@@ -518,7 +521,7 @@ class _Extractor:
             return raw
         handler = {
             "level": self._level, "iso": self._iso, "yrange": self._yrange, "ydate": self._ydate,
-            "mdate": self._mdate, "ddate": self._ddate, "cpct": self._cpct, "cfrac": self._cfrac,
+            "mdate": self._mdate, "ddate": self._ddate, "cpct": self._cpct, "cpctr": self._cpctr, "cfrac": self._cfrac,
             "afrac": self._afrac,
         }[kind or ""]  # fmt: skip
         return handler(m)
@@ -688,6 +691,14 @@ class _Extractor:
         return None if d is None else self._date(m, f"---{d:02d}")
 
     # -- ratios and levels
+
+    def _cpctr(self, m: re.Match[str]) -> _Raw | None:
+        """百分之八至九, 百分之四至百分之五 (1993): a range of percentages."""
+        lo, hi = _float(_decimal(m.group("pr1"))), _float(_decimal(m.group("pr2")))
+        if lo is None or hi is None or not lo < hi:
+            return None
+        q = _qualifier(m.group("prq")) if m.group("prq") else "="
+        return _Raw(m.start(), m.end(), None, lo, hi, "%", "percent", q)
 
     def _cpct(self, m: re.Match[str]) -> _Raw | None:
         v = _float(_decimal(m.group("pn")))
@@ -906,12 +917,40 @@ class _Entities:
 # --------------------------------------------------------------------------- public API
 
 
+# Digits written one by one with spaces between them (``1 9 9 7 年``, ``7 4 7 7 2 亿元``,
+# ``1 1 ％``): the 1998 report throughout, and what some PDF text layers give. A run of two or
+# more single digits separated by single spaces is read as one number; a single space after
+# the run, before its unit, goes too.
+_SPACED = re.compile(r"(?<![0-9０-９A-Za-z])[0-9０-９](?: [0-9０-９.．])+(?: (?=[^\s0-9０-９A-Za-z]))?")
+
+
+def _collapse_spaced_digits(text: str) -> tuple[str, list[int]] | None:
+    """The text with the spaces inside spaced-out numbers removed, and for each character
+    of it the offset in ``text``; None when there are none."""
+    drop: set[int] = set()
+    for m in _SPACED.finditer(text):
+        drop.update(i for i in range(m.start(), m.end()) if text[i] == " ")
+    if not drop:
+        return None
+    keep = [i for i in range(len(text)) if i not in drop]
+    return "".join(text[i] for i in keep), keep
+
+
 def extract_figures(text: str) -> list[Figure]:
     """Every figure in ``text`` in reading order (see the module docstring for the rules)."""
     if not isinstance(text, str) or not text:
         return []
-    ex = _Extractor(text)
-    return ex.finish(ex.scan())
+    collapsed = _collapse_spaced_digits(text) if " " in text else None
+    if collapsed is None:
+        ex = _Extractor(text)
+        return ex.finish(ex.scan())
+    squeezed, offs = collapsed
+    ex = _Extractor(squeezed)
+    out: list[Figure] = []
+    for f in ex.finish(ex.scan()):
+        start, end = offs[f.start], offs[f.end - 1] + 1
+        out.append(replace(f, text=text[start:end], start=start, end=end))
+    return out
 
 
 def _canon(v: float) -> str:
