@@ -52,7 +52,8 @@ Decisions (the rules behind them are general, not tuned to one document):
 * Chinese decimals and full-width grouping of the older reports are parsed exactly:
   ``百分之九点六`` -> 9.6 %, ``增长二点一倍`` -> 2.1 倍 (1955), ``二十点五亿元``, and
   ``２７，２０３，３１９，０００元`` (1956: a full-width comma groups digits only between full-width
-  digits and only with two or more groups, so ``增长5，300个`` stays two figures).
+  digits and only with two or more groups, or one group before 万/亿 (``３，６８０亿斤``, 1956), so
+  ``增长5，300个`` stays two figures).
 * Dates: ``2023年12月`` -> kind date, ``date="2023-12"``, ``value=None``. ``到/至/截至 2025年``
   and ``2025年底/年末`` (a deadline, "by the end of") get qualifier ``≤`` (``到2025年年底`` ->
   ``"2025-12"``, ``≤``); ``自/从 …``, ``…起/以来/以后`` get ``≥``. ``2024—2026年`` is a date range
@@ -241,7 +242,7 @@ _MONEY = {
     "元人民币": "元", "人民币": "元", "元": "元", "美元": "美元", "欧元": "欧元", "英镑": "英镑",
     "日元": "日元", "港元": "港元", "港币": "港元", "韩元": "韩元",
 }  # fmt: skip
-_PERCENT = {"%": "%", "％": "%", "个百分点": "百分点", "百分点": "百分点"}
+_PERCENT = {"%": "%", "％": "%", "‰": "‰", "个百分点": "百分点", "百分点": "百分点"}
 _COUNT_WORDS = (
     "个 家 条 项 只 台 套 件 座 所 种 类 批 次 位 名 人次 人 户 款 部门 部 辆 架 颗 张 份 篇 处 场"
     " 轮 枚 株 艘 支 届 参数"
@@ -290,7 +291,8 @@ def _unit_alternation() -> str:
 _D = "[0-9０-９]"
 _NOT_AFTER_ARABIC = r"(?<![A-Za-z0-9０-９.．/第])(?<![A-Za-z][-_])"
 _ARABIC = (
-    rf"(?:{_D}{{1,3}}(?:,{_D}{{3}})+|[０-９]{{1,3}}(?:，[０-９]{{3}}){{2,}}|{_D}{{1,24}})"
+    rf"(?:{_D}{{1,3}}(?:,{_D}{{3}})+|[０-９]{{1,3}}(?:，[０-９]{{3}}){{2,}}"
+    rf"|[０-９]{{1,3}}，[０-９]{{3}}(?=[万亿億萬])|{_D}{{1,24}})"
     rf"(?:[.．]{_D}{{1,12}})?"
     rf"(?!{_D}|[.．]{_D})"
 )
@@ -351,7 +353,7 @@ _ALTERNATIVES = [
     rf"(?P<ddate>(?<![0-9０-９])(?P<dd>{_DAY}){_SP}日(?!元))",
     rf"(?P<cpctr>百分之(?P<pr1>{_CNNUM}|{_ARABIC})[至到—－-](?:百分之)?(?P<pr2>{_CNNUM}|{_ARABIC})"
     rf"(?P<prq>{_QSUF})?)",
-    rf"(?P<cpct>百分之(?P<pn>{_CNNUM}|{_ARABIC}))",
+    rf"(?P<cpct>百分之(?P<pn>{_CNNUM}|{_ARABIC})(?P<pq>{_QSUF})?)",
     rf"(?P<cfrac>(?P<fd>{_CNNUM})分之(?P<fn>{_CNNUM}))",
     rf"(?P<afrac>{_NOT_AFTER_ARABIC}(?P<fa>{_ARABIC})/(?P<fb>{_ARABIC})(?![/0-9０-９]))",
     rf"(?P<general>{_GENERAL})",
@@ -456,7 +458,15 @@ def _quant(text: str, m: re.Match[str], i: str) -> tuple[Decimal, str | None] | 
     num = m.group(f"n{i}")
     mult = m.group(f"m{i}") or ""
     unit = m.group(f"u{i}")
-    if _is_cn(num) and not _cn_ok(num, unit) and not (
+    if len(num) > 1 and num[-1] in "千仟" and not mult and unit in ("瓦", "米", "克", "瓦时"):
+        num, unit = num[:-1], "千" + unit  # 三百万千瓦: the 千 belongs to the unit
+    shared = unit
+    if shared is None and i == "1" and "u2" in m.re.groupindex and m.group("u2"):
+        shared = m.group("u2")  # 二百八十万到三百万千瓦: the range's unit
+        n2 = m.group("n2") or ""
+        if n2[-1:] in ("千", "仟") and shared in ("瓦", "米", "克", "瓦时"):
+            shared = "千" + shared
+    if _is_cn(num) and not _cn_ok(num, shared) and not (
             unit is None and len(num) >= 2 and any(c in mult for c in "万萬亿億")):
         return None  # 四千二百多万(城镇劳动力): a bare amount in 万 or 亿, as in the 1980s reports
     value = _decimal(num + mult)
@@ -704,7 +714,8 @@ class _Extractor:
         v = _float(_decimal(m.group("pn")))
         if v is None:
             return None
-        return _Raw(m.start(), m.end(), v, None, None, "%", "percent", "=")
+        q = _qualifier(m.group("pq")) if m.group("pq") else "="
+        return _Raw(m.start(), m.end(), v, None, None, "%", "percent", q)
 
     def _fraction(self, m: re.Match[str], num: Decimal | None, den: Decimal | None) -> _Raw | None:
         if num is None or den is None:
@@ -921,7 +932,8 @@ class _Entities:
 # ``1 1 ％``): the 1998 report throughout, and what some PDF text layers give. A run of two or
 # more single digits separated by single spaces is read as one number; a single space after
 # the run, before its unit, goes too.
-_SPACED = re.compile(r"(?<![0-9０-９A-Za-z])[0-9０-９](?: [0-9０-９.．])+(?: (?=[^\s0-9０-９A-Za-z]))?")
+_SPACED = re.compile(r"(?<![0-9０-９A-Za-z.．])[0-9０-９](?: ?[0-9０-９.．])*(?: [0-9０-９.．])(?: ?[0-9０-９.．])*"
+                     r"(?: (?=[^\s0-9０-９A-Za-z]))?")
 
 
 def _collapse_spaced_digits(text: str) -> tuple[str, list[int]] | None:
