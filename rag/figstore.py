@@ -95,17 +95,99 @@ def _from_to(sentence: str, figs: list[Figure], i: int, period: Period | None) -
     return period
 
 
-def _default_stance(stance: str, period: Period | None, doc: DocDate | None) -> str:
-    """A figure whose own words say nothing of its stance takes it from when it is: before
-    the document's year it is a result (a report reviews the past), from that year on a
-    plan (it sets the year's targets)."""
-    if stance != "unknown" or period is None or doc is None or not period.end[:4].isdigit():
-        return stance
-    if int(period.end[:4]) < doc.year:
-        return "actual"
-    if int(period.start[:4]) >= doc.year:
-        return "target"
+_LEVEL_VERB = re.compile(r"(?:达到|增加到|提高到|上升到|下降到|降低到|减少到|扩大到|为|到)(?:了)?"
+                         r"(?:约|近|超过|接近)?$")
+_BASE_BEFORE = re.compile(r"(?:比|较|同|与|和|跟)$")
+
+
+def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None,
+            stance: str) -> Period | None:
+    """Three readings that hold across the reports:
+
+    * a level that a span's figure reaches (``粮食总产量…达到４０２４亿公斤`` under 过去五年,
+      1988; ``下降到10.06‰``, 1998) is the level at the span's end;
+    * a change measured from a stated base year (``2007年…比2002年增长65.5%``, 2008;
+      ``１９９２年同１９８７年相比，钢产量增长百分之四十二``, 1993) covers the years after the
+      base up to the governing year;
+    * a figure that no time expression, heading or date governs is, in a dated document, a
+      plan for the document's year when it is a target, else a result of the year before
+      when the document is dated early in a year or by its year alone (a report delivered
+      in March reviews the past year), else of its year.
+    """
+    if period is None:
+        if doc is None or stance not in ("target", "actual"):
+            return None
+        if stance == "target":
+            return Period(str(doc.year), str(doc.year), False, "no time stated: the document's year")
+        y = doc.year - 1 if doc.month is None or doc.month <= 3 else doc.year
+        return Period(str(y), str(y), False, "no time stated: a result reported in the document")
+    first, last = period.start[:4], period.end[:4]
+    if not (first.isdigit() and last.isdigit()):
+        return period
+    if first != last and _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
+        return Period(last, last, period.stated, f"the level at the end of {period.basis}")
+    if first == last:
+        for s, _e, base in periods.find_time_expressions(sentence[:f.start], doc=doc):
+            if base is None or not _BASE_BEFORE.search(sentence[max(0, s - 1):s]):
+                continue
+            b = base.end[:4]
+            if b.isdigit() and int(b) < int(last):
+                return Period(str(int(b) + 1), last, period.stated and base.stated,
+                              f"since the base year {b} ({period.basis})")
+    return period
+
+
+_PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算")
+
+
+def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clause: str,
+                   f: Figure) -> str:
+    """When a figure is decides between result and plan, over the words around it:
+
+    * nothing said: before the document's year a result (a report reviews the past), from
+      its year on a plan (it sets the year's targets);
+    * a figure for a year after the document's cannot be a result (``到一九八五年，粮食产量
+      达到八千亿斤``, 1978), and one for a year before it is a result unless its clause
+      names a plan (``2012年…国内生产总值增长7.8%`` in the 2013 report);
+    * a planned ceiling (``≤``: 以内, 低于, 不超过) is a cap (``城镇登记失业率控制在4.6%以内``,
+      2012-2014).
+    """
+    if period is not None and doc is not None and period.start[:4].isdigit() and \
+            period.end[:4].isdigit():
+        first, last = int(period.start[:4]), int(period.end[:4])
+        if stance == "unknown":
+            stance = "actual" if last < doc.year else "target" if first >= doc.year else stance
+        elif stance == "actual" and first > doc.year:
+            stance = "target"
+        elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause):
+            stance = "actual"
+    if stance == "target" and f.qualifier == "≤":
+        stance = "cap"
     return stance
+
+
+_NATIONAL = frozenset({"全国", "我国", "中国", "全国城镇", "国内", "全社会"})
+
+
+def _standalone(subject: str | None, sentence: str) -> str | None:
+    """A subject that the sentence names as a word of its own: the nation (全国) is no
+    subject, and a place name that only stands inside another word (增城 in 新增城镇就业,
+    2008 and 2013 reports) is none either."""
+    if subject is None or subject in _NATIONAL:
+        return None
+    from rag.places import gazetteer
+    from rag.text import tokenize
+
+    if subject in gazetteer() and subject not in tokenize(sentence):
+        return None
+    return subject
+
+
+def _clause(sentence: str, f: Figure) -> str:
+    """The clause of a sentence that holds a figure (between ，；：)."""
+    a = max(sentence.rfind(c, 0, f.start) for c in "，；：,;:") + 1
+    ends = [i for i in (sentence.find(c, f.end) for c in "，；：,;:") if i >= 0]
+    return sentence[a:min(ends) if ends else len(sentence)]
 
 
 def annotate(p: Passage) -> tuple[FigureFact, ...]:
@@ -123,9 +205,11 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             else:
                 period = periods.resolve(sentence, f.start, f.end, doc=doc, context=context)
                 period = _from_to(sentence, figs, i, period)
-            subject = f.subject or facts.subject(sentence, f.start, f.end)
-            stance = "unknown" if f.kind == "date" else _default_stance(
-                facts.stance(sentence, f.start, f.end), period, doc)
+            subject = f.subject or _standalone(facts.subject(sentence, f.start, f.end), sentence)
+            stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
+            if f.kind != "date":
+                period = _refine(sentence, f, period, doc, stance)
+                stance = _settle_stance(stance, period, doc, _clause(sentence, f), f)
             out.append(FigureFact(
                 **{**figure_values(f), "subject": subject},
                 start=a + f.start,

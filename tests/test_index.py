@@ -137,7 +137,7 @@ def test_indexing_a_folder_keeps_every_other_document(tmp_path: Path, embedder):
     report = engine.index([b])
     assert report.added == ["宁波.md"] and report.documents == 2 and report.removed == []
     assert {d.source for d in engine.documents()} == {"杭州.md", "宁波.md"}
-    with pytest.raises(NotFound, match="nope.md"):
+    with pytest.raises(NotFound, match=r"nope\.md"):
         engine.remove(["nope.md"])
     assert engine.documents() and len(engine.documents()) == 2
     gone = engine.remove(["杭州.md"])

@@ -33,7 +33,8 @@ def test_file_names():
 
 
 def test_date_lines_and_event_dates():
-    assert date_from_text("政府工作报告\n\n——2024年3月5日在第十四届全国人民代表大会第二次会议上\n\n各位代表：") == "2024-03-05"
+    head = "政府工作报告\n\n——2024年3月5日在第十四届全国人民代表大会第二次会议上\n\n各位代表："
+    assert date_from_text(head) == "2024-03-05"
     assert date_from_text("关于印发方案的通知\n\n各区县：\n\n现印发。\n\n2025年1月3日\n") == "2025-01-03"
     assert date_from_text("本报讯 （记者 王伟）2025年2月10日，深圳宣布设立基金。") == "2025-02-10"
     # a date that opens an ordinary sentence is an event, not the document's date

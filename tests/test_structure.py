@@ -117,7 +117,8 @@ def test_outline_levels_follow_first_appearance():
 
 
 def test_law_articles_split_marker_from_body():
-    text = "第一章 总则\n\n第一条　为了规范政府投资行为，制定本条例。\n\n第二条　本条例所称政府投资，是指在境内使用预算安排的资金。\n"
+    text = ("第一章 总则\n\n第一条　为了规范政府投资行为，制定本条例。\n\n"
+            "第二条　本条例所称政府投资，是指在境内使用预算安排的资金。\n")
     assert article_marker("第一条　为了规范") == 3
     doc = parse_text(text, source="条例.txt", content_hash="0" * 64)
     paths = [(s.headings, s.paragraphs[0].text) for s in doc.articles[0].sections]
