@@ -8,19 +8,19 @@ extracted from the markup (tags, scripts and styles dropped); offsets refer to t
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentRejected
+from rag.formats import MAX_DOCUMENT_BYTES as MAX_DOCUMENT_BYTES  # re-exported
+from rag.formats import SUPPORTED_SUFFIXES as SUPPORTED_SUFFIXES  # re-exported
+from rag.formats import extract, read_file
+from rag.formats import html_to_text as html_to_text  # re-exported
 from rag.metadata import GIVEN_MARK, SIDECAR_SUFFIX, DocMeta, clean_meta, read_sidecar
 from rag.metadata import resolve as resolve_meta
 from rag.structure import HeadingStack, article_marker, is_plain_heading, numbered_style
-
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
 _HEADING = re.compile(r"^(#{1,6})[ \t\u3000]+(.*?)[ \t\u3000#]*$")
 _CAPTION = re.compile(r"^(图为|图:|图：|图片|（图|\(图)")
@@ -91,61 +91,15 @@ class ParsedDocument:
 
 def read_source(path: Path) -> tuple[str, str]:
     """Return (source text, content hash) of a file, or raise DocumentRejected."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise DocumentRejected(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DocumentRejected(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    return decode_source(raw, path.name)
+    ex = read_file(path)
+    return ex.text, ex.content_hash
 
 
 def decode_source(raw: bytes, name: str) -> tuple[str, str]:
-    """Decode uploaded or read bytes into source text; reject binary or non-UTF-8 data."""
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise DocumentRejected(f"{name}: file too large ({len(raw)} bytes)")
-    if b"\x00" in raw:
-        raise DocumentRejected(f"{name}: binary data (NUL bytes) is not a text document")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentRejected(f"{name}: not valid UTF-8 text (byte {exc.start})") from None
-    content_hash = hashlib.sha256(raw).hexdigest()
-    if Path(name).suffix.lower() in (".html", ".htm"):
-        text = html_to_text(text)
-    return text, content_hash
-
-
-def html_to_text(markup: str) -> str:
-    """Plain text of an HTML page: headings become ``#`` lines, blocks become paragraphs.
-
-    Scripts, styles and other non-content elements are dropped; nothing is executed and no
-    markup survives, so hostile pages cannot inject HTML into answers.
-    """
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(markup, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "embed",
-                     "svg", "head", "meta", "link", "button", "form", "nav", "footer"]):
-        tag.decompose()
-    blocks: list[str] = []
-    for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote",
-                             "td", "th", "figcaption"]):
-        if el.find_parent(["p", "li", "pre", "blockquote", "td", "th"]) is not None:
-            continue
-        words = " ".join(el.get_text(" ", strip=True).split())
-        if not words:
-            continue
-        if el.name and el.name[0] == "h" and el.name[1:].isdigit():
-            words = "#" * int(el.name[1:]) + " " + words
-        blocks.append(words)
-    if not blocks:
-        blocks = [line.strip() for line in soup.get_text("\n").splitlines() if line.strip()]
-    return "\n\n".join(blocks) + "\n"
+    """Decode uploaded or read bytes into source text (see ``rag.formats``); reject binary,
+    undecodable, damaged or unsupported data."""
+    ex = extract(raw, name)
+    return ex.text, ex.content_hash
 
 
 def doc_id_for(content_hash: str) -> str:
