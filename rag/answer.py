@@ -34,6 +34,7 @@ class _Sentence:
     text: str
     start: int  # offset in the passage text
     figures: tuple[Figure, ...]  # with offsets relative to the sentence
+    facts: tuple[FigureFact | None, ...] = ()  # the stored record of each figure
 
 
 @dataclass
@@ -56,9 +57,10 @@ class _Draft:
         self.parts.append((text, hit))
 
 
-def _by_sentence(text: str, figures: Sequence[FigureFact]) -> list[tuple[int, str, tuple[Figure, ...]]]:
+def _by_sentence(text: str, figures: Sequence[FigureFact]
+                 ) -> list[tuple[int, str, tuple[Figure, ...], tuple[FigureFact, ...]]]:
     """Each sentence of a passage (start, text) with the stored figures inside it, as
-    :class:`Figure` objects with offsets relative to the sentence."""
+    :class:`Figure` objects with offsets relative to the sentence, and their records."""
     grouped: dict[int, list[FigureFact]] = {}
     for f in figures:
         grouped.setdefault(f.sentence_start, []).append(f)
@@ -66,16 +68,16 @@ def _by_sentence(text: str, figures: Sequence[FigureFact]) -> list[tuple[int, st
     for a, b in sentence_spans(text):
         if b - a < 2:
             continue
-        figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a)
-                     for f in grouped.get(a, ()))
-        out.append((a, text[a:b], figs))
+        facts = tuple(grouped.get(a, ()))
+        figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a) for f in facts)
+        out.append((a, text[a:b], figs, facts))
     return out
 
 
 def sentences(hit: Hit) -> list[_Sentence]:
     """The sentences of a passage with the figures inside each (from the figure store)."""
-    return [_Sentence(hit, s, start, figs)
-            for start, s, figs in _by_sentence(hit.passage.text, hit.figures)]
+    return [_Sentence(hit, s, start, figs, facts)
+            for start, s, figs, facts in _by_sentence(hit.passage.text, hit.figures)]
 
 
 def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:
@@ -85,7 +87,7 @@ def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> fl
     if not q.kinds:
         return 0.0
     best = 0.0
-    for _, sent, all_figs in _by_sentence(text, figures):
+    for _, sent, all_figs, _facts in _by_sentence(text, figures):
         figs = [f for f in all_figs if f.kind in q.kinds]
         if not figs:
             continue
@@ -134,8 +136,22 @@ def _place_ok(q: Question, p: Passage, sentence: str, places: Sequence[str] | No
     return all(place_core(place) in where for place in (q.places if places is None else places))
 
 
-def _year_ok(q: Question, sentence: str, fig: Figure | None) -> bool:
-    return all(not (year not in sentence and not (fig and fig.date and year in fig.date)) for year in q.years)
+def _year_ok(q: Question, sentence: str, fig: Figure | None, fact: FigureFact | None = None) -> bool:
+    """Every year asked about is the figure's: named in its sentence or date, or inside the
+    period the figure store gave it (2013's growth stands in the 2014 report as 去年, or
+    under 一、2013年工作回顾)."""
+    for year in q.years:
+        if fact is not None and fact.period_start and fact.period_end:
+            if fact.period_start[:4] <= year <= fact.period_end[:4]:
+                continue
+            if fact.period_stated or year not in sentence:
+                return False  # the figure is about another year, said or inferred
+        if year not in sentence and not (fig and fig.date and year in fig.date):
+            return False
+    return True
+
+
+_OPPOSED = {("target", "actual"), ("actual", "target"), ("cap", "actual")}
 
 
 def _proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]],
@@ -191,8 +207,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
             sent_low = normalize(s.text).lower()
             if q.codes and not all(c in sent_low for c in q.codes):
                 continue  # 6G is not 5G
-            for f in s.figures:
-                if f.kind not in kinds or not _year_ok(q, s.text, f):
+            for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
+                if f.kind not in kinds or not _year_ok(q, s.text, f, fact):
                     continue
                 before = s.text[max(0, f.start - 8):f.start]
                 if q.parts and not any(w in before for w in q.parts):
@@ -214,6 +230,11 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                     score -= 0.3  # a part of the total (首期, 其中) unless the part is asked
                 if f.subject and q.terms:
                     score += 0.5 * coverage(q, normalize(f.subject).lower())
+                if q.stance and fact is not None:
+                    if fact.stance == q.stance:
+                        score += 1.0  # 预期目标 asks for the target, 实际 for the result
+                    elif (q.stance, fact.stance) in _OPPOSED:
+                        score -= 1.5
                 score -= 0.01 * (f.start / max(len(s.text), 1))
                 out.append(_Candidate(s, f, score, pass_cov))
     out.sort(key=lambda c: -c.score)

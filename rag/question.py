@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba
 
@@ -80,6 +81,7 @@ class Question:
     codes: tuple[str, ...] = ()  # 6G, L3, IPv6: identifiers the evidence must contain exactly
     parts: tuple[str, ...] = ()  # 首期, 首批: the figure must be about that part
     counted: str | None = None  # 多少家企业 → 企业: what a count must count
+    stance: str | None = None  # target, actual or cap when the question asks for one
 
     @property
     def numeric(self) -> bool:
@@ -191,6 +193,29 @@ def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, fl
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _stance_words() -> dict[str, tuple[str, ...]]:
+    import json
+    from importlib import resources
+
+    raw = json.loads(resources.files("rag").joinpath("data/question_stance.json").read_text(
+        encoding="utf-8"))
+    return {k: tuple(v) for k, v in raw.items() if not k.startswith("_")}
+
+
+def asked_stance(text: str) -> str | None:
+    """The stance a question asks for: the earliest stance word in it (目标 → target,
+    实际 → actual, 上限 → cap), English words as whole words; None when it says none."""
+    low = text.lower()
+    best: tuple[int, str] | None = None
+    for stance, words in _stance_words().items():
+        for w in words:
+            m = re.search(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), stance)
+    return best[1] if best else None
+
+
 def analyse(text: str) -> Question:
     """Work out what a question asks and about what."""
     norm = normalize(text).strip()
@@ -218,6 +243,7 @@ def analyse(text: str) -> Question:
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
         parts=tuple(w for w in PART_WORDS if w in norm),
         counted=_counted(norm) if intent == "count" else None,
+        stance=asked_stance(norm),
         focus=_focus(norm, terms),
         bound=bound,
         text=norm,
