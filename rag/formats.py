@@ -19,8 +19,9 @@ Text decoding, a strict try-order (never a guess that could silently produce moj
 1. a byte-order mark decides: UTF-8 (``utf-8-sig``), UTF-16 LE/BE (``utf-16``); the rest must
    decode strictly;
 2. a file holding NUL bytes is UTF-16 without a BOM only when it is clearly so (even length,
-   the NULs sit on one side of the code units, it decodes strictly and reads as text:
-   ``utf-16-le`` / ``utf-16-be``); otherwise it is binary data and rejected;
+   it decodes strictly and reads as text in one byte order and not in the other:
+   ``utf-16-le`` / ``utf-16-be``); otherwise it is binary data and rejected. (A UTF-16 text
+   without a BOM and without any ASCII character, newline included, is not recognised);
 3. strict UTF-8 (``utf-8``);
 4. strict GB18030 (``gb18030``, a superset of GBK and GB2312). Every Big5 byte sequence is
    also valid GB18030, so when the bytes decode as Big5 too, ``charset-normalizer``
@@ -77,6 +78,9 @@ def read_file(path: Path) -> Extracted:
     """Read one file and extract it; raise DocumentRejected when it cannot be used."""
     _check_suffix(path.name)
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:  # before reading it all
+            raise DocumentRejected(f"{path.name}: file too large ({size} bytes; the limit is {MAX_DOCUMENT_BYTES})")
         raw = path.read_bytes()
     except OSError as exc:
         raise DocumentRejected(f"{path.name}: cannot read file ({exc.strerror or exc})") from None
@@ -191,24 +195,26 @@ def _plausible(ch: str) -> bool:
 
 def _utf16_without_bom(raw: bytes) -> tuple[str, str] | None:
     """(text, codec) when ``raw`` is clearly UTF-16 without a BOM, else None: even length,
-    at least 90% of the NUL bytes on one side of the code units, a strict decode, no NUL
-    characters, and at least 95% of the characters ordinary text (CJK, Latin, punctuation)."""
+    a strict decode without NUL characters in one byte order, at least 95% of the characters
+    ordinary text (CJK, Latin, punctuation, whitespace) in that order and at most 80% in the
+    other (``一`` is ``00 4E``, so where the NULs sit alone does not tell the order)."""
     if len(raw) % 2:
         return None
-    even = sum(1 for i in range(0, len(raw), 2) if raw[i] == 0)
-    odd = sum(1 for i in range(1, len(raw), 2) if raw[i] == 0)
-    if odd >= 9 * even:
-        codec = "utf-16-le"  # ASCII "a" is 61 00: the NUL is the odd byte
-    elif even >= 9 * odd:
-        codec = "utf-16-be"
-    else:
+    scores: dict[str, tuple[float, str]] = {}
+    for codec in ("utf-16-le", "utf-16-be"):
+        sample = raw[:65536].decode(codec, errors="replace")  # cheap first look at big binaries
+        if sum(map(_plausible, sample)) < 0.9 * len(sample) and len(raw) > 65536:
+            continue
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text and "\x00" not in text:
+            scores[codec] = (sum(map(_plausible, text)) / len(text), text)
+    ranked = sorted(scores.items(), key=lambda kv: kv[1][0], reverse=True)
+    if not ranked or ranked[0][1][0] < 0.95 or (len(ranked) > 1 and ranked[1][1][0] > 0.8):
         return None
-    try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError:
-        return None
-    if not text or "\x00" in text or sum(map(_plausible, text)) < 0.95 * len(text):
-        return None
+    codec, (_, text) = ranked[0]
     return text, codec
 
 
@@ -333,8 +339,12 @@ def _html_meta(soup: Any) -> dict[str, str]:
 
 _PARA_END = tuple("。！？：!?:")
 _CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’"
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK_CLASS}])[ \t]+|[ \t]+(?=[{_CJK_CLASS}])")
-_SPACE_IN_NUMBER = re.compile(r"(?<=\d)[ \t]+(?=[.,]?\d|%|‰)|(?<=\d[.,])[ \t]+(?=\d)")
+# a decimal point with a gap before it, or after it when a unit or % follows the digits
+# (``2013. 2014 was`` keeps its space)
+_SPACED_POINT = re.compile(r"(?<=\d)[ \t]+\.[ \t]*(?=\d)|(?<=\d)\.[ \t]+(?=\d+(?:[%‰]|[\u3400-\u9fff]))")
+_SPACE_BEFORE = re.compile(r"(?<=\d)[ \t]+(?=[%‰]|,\d)")
 
 
 def clean_pdf_line(text: str) -> str:
@@ -342,7 +352,7 @@ def clean_pdf_line(text: str) -> str:
     inside numbers (``56 . 9 万亿元`` -> ``56.9万亿元``, ``7.5 %`` -> ``7.5%``)."""
     text = " ".join(text.split())
     text = _SPACE_NEAR_CJK.sub("", text)
-    return _SPACE_IN_NUMBER.sub("", text)
+    return _SPACE_BEFORE.sub("", _SPACED_POINT.sub(".", text))
 
 
 @dataclass
@@ -412,9 +422,11 @@ def _pdf_paragraphs(pages: list[list[_Line]]) -> list[str]:
       end a sentence continues), or
     * the next line is indented by about a character (the first line of a paragraph).
 
-    Across a page break only the last two rules apply. Lines are joined without a gap, except
-    with a space between two Latin letters or digits. Running headers and page numbers are
-    not recognised (they stay as lines of their own paragraphs).
+    Across a page break only the last two rules apply. Lines are joined without a gap (CJK
+    text wraps anywhere, even inside ``10.1%``), except that a line without CJK characters
+    ending in a Latin letter or digit gets a space before a next line starting with one.
+    Running headers and page numbers are not recognised (they stay as lines of their own
+    paragraphs).
     """
     paragraphs: list[str] = []
     current = ""
@@ -439,8 +451,8 @@ def _pdf_paragraphs(pages: list[list[_Line]]) -> list[str]:
                     paragraphs.append(current)
                     current = ln.text
                 else:
-                    gap = " " if current[-1:].isascii() and current[-1:].isalnum() and ln.text[0].isascii() \
-                        and ln.text[0].isalnum() else ""
+                    latin = not _CJK.search(prev.text) and current[-1:].isascii() and current[-1:].isalnum()
+                    gap = " " if latin and ln.text[0].isascii() and ln.text[0].isalnum() else ""
                     current += gap + ln.text
             else:
                 current = ln.text
