@@ -475,6 +475,9 @@ def _docx_text(raw: bytes, name: str) -> tuple[str, dict[str, str]]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE container: a legacy .doc or an encrypted .docx
+        raise DocumentRejected(f"{name}: damaged DOCX (an OLE file: a password-protected DOCX or an old .doc; "
+                               "save it as an unprotected .docx)")
     try:
         document = docx.Document(io.BytesIO(raw))
         blocks: list[str] = []

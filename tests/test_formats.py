@@ -387,7 +387,8 @@ def test_damaged_docx_is_rejected(tmp_path: Path):
             if item.filename != "word/document.xml":
                 zout.writestr(item, zin.read(item.filename))
     for name, data in {"notzip.docx": b"PK\x03\x04 this is not a zip", "half.docx": real[: len(real) // 2],
-                       "nodoc.docx": nodoc.getvalue()}.items():
+                       "nodoc.docx": nodoc.getvalue(), "locked.docx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512)
+                       }.items():
         f = tmp_path / name
         f.write_bytes(data)
         with pytest.raises(DocumentRejected, match=rf"^{re.escape(name)}: damaged DOCX \("):
