@@ -11,8 +11,8 @@ Formats (by suffix, see ``SUPPORTED_SUFFIXES``):
 * ``.pdf`` -- pdfplumber, page by page; hard-wrapped lines are rejoined into paragraphs
   (``_pdf_paragraphs`` documents the rule). Encrypted or damaged files are rejected.
 * ``.docx`` -- python-docx: paragraphs and tables in body order; ``Heading N`` / ``标题 N``
-  styles become ``#``*N lines (``Title`` -> ``#``); a table row becomes one line, its cells
-  joined with `` | ``. Core properties ``title`` and ``created`` become ``meta``.
+  styles become ``#``*(N+1) lines, sections under the title (``Title`` -> ``#``); a table
+  row becomes one line, its cells joined with `` | ``. Core properties ``title`` and ``created`` become ``meta``.
 
 Text decoding, a strict try-order (never a guess that could silently produce mojibake):
 
@@ -517,8 +517,8 @@ def _heading_level(paragraph: Any) -> int:
     while style is not None:
         style_name = " ".join(str(style.name or "").split())
         m = _HEADING_STYLE.match(style_name)
-        if m:
-            return int(m.group(1))
+        if m:  # Heading 1 is a section under the document's title (Title is the #)
+            return min(int(m.group(1)) + 1, 6)
         if style_name.lower() in _TITLE_STYLE:
             return 1
         style = style.base_style

@@ -218,7 +218,7 @@ def test_docx_gives_the_txt_twins_paragraphs(tmp_path: Path, paragraphs):
     f.write_bytes(_docx(paragraphs))
     ex = read_file(f)
     assert ex.encoding is None
-    assert f"\n\n# {HEADING}\n\n" in ex.text
+    assert f"\n\n## {HEADING}\n\n" in ex.text
     assert paras_of(ex.text) == paras_of(twin.text)
     assert ex.meta == {}  # python-docx's template stamp (2013-12-23) is not a document date
     assert read_source(f) == (ex.text, ex.content_hash)
@@ -249,7 +249,7 @@ def test_docx_headings_tables_and_properties():
     buf = io.BytesIO()
     d.save(buf)
     ex = extract(buf.getvalue(), "r.docx")
-    assert ex.text == ("# 2014年政府工作报告\n\n# 一、2013年工作回顾\n\n## （一）经济运行\n\n"
+    assert ex.text == ("# 2014年政府工作报告\n\n## 一、2013年工作回顾\n\n### （一）经济运行\n\n"
                        "国内生产总值达到56.9万亿元。\n\n"
                        "指标 | 2013年 增长\n国内生产总值 | 56.9万亿元 | 7.7%\n\n全社会用电量增长7.5%。\n")
     assert ex.meta == {"title": "政府工作报告", "date": "2014-03-05"}

@@ -202,3 +202,31 @@ def test_the_figure_store_is_persisted_and_versioned(tmp_path: Path, embedder):
     assert (target.period_start, target.stance) == ("2014", "target")
     # the passage header (title, heading path, date) is part of what BM25 indexes
     assert "2014" in snap.tokens[row] and {"总体", "部署"} <= set(snap.tokens[row])
+
+
+def test_pdf_docx_and_gbk_twins_index_like_the_txt(tmp_path: Path, embedder):
+    """The same paragraphs of the 2014 report as .txt, GB18030 .txt, .docx (heading style)
+    and .pdf: each goes through indexing and comes out with the same passages (text and
+    heading path) as the UTF-8 text."""
+    from .test_formats import HEADING, _docx, _pdf, _report_paragraphs
+
+    paras = _report_paragraphs()
+    text = "\n\n".join(paras) + "\n"
+    files = {
+        "utf8": ("2014-报告.txt", text.encode("utf-8")),
+        "gbk": ("2014-报告.txt", text.encode("gb18030")),
+        "docx": ("2014-报告.docx", _docx(paras, heading=HEADING)),
+        "pdf": ("2014-报告.pdf", _pdf(paras, indent=False)),
+    }
+    out: dict[str, list[tuple[str, tuple[str, ...], str | None]]] = {}
+    for kind, (name, raw) in files.items():
+        folder = tmp_path / kind
+        folder.mkdir()
+        (folder / name).write_bytes(raw)
+        engine = Engine(make_config(tmp_path / f"index-{kind}", None), embedder=embedder)
+        report = engine.index([folder])
+        assert report.documents == 1 and not report.skipped, (kind, report.skipped)
+        out[kind] = [(p.text, p.headings, p.date) for p in engine.snapshot().passages]
+    assert out["utf8"] and any(h == (HEADING,) for _, h, _ in out["utf8"])
+    for kind in ("gbk", "docx", "pdf"):
+        assert out[kind] == out["utf8"], kind
