@@ -95,17 +95,21 @@ def _from_to(sentence: str, figs: list[Figure], i: int, period: Period | None) -
     return period
 
 
-_LEVEL_VERB = re.compile(r"(?:达到|增加到|提高到|上升到|下降到|降低到|减少到|扩大到|为|到)(?:了)?"
+_LEVEL_VERB = re.compile(r"(?:达到|增加到|提高到|上升到|下降到|降低到|减少到|扩大到)(?:了)?"
                          r"(?:约|近|超过|接近)?$")
+_AVERAGE = re.compile(r"(?:平均每年|年均|每年平均|平均)(?:实际)?(?:增长|递增|增加|提高|下降)$")
 _BASE_BEFORE = re.compile(r"(?:比|较|同|与|和|跟)$")
 
 
 def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None,
-            stance: str) -> Period | None:
+            stance: str, context: Period | None = None) -> Period | None:
     """Three readings that hold across the reports:
 
-    * a level that a span's figure reaches (``粮食总产量…达到４０２４亿公斤`` under 过去五年,
-      1988; ``下降到10.06‰``, 1998) is the level at the span's end;
+    * a level that a figure reaches in a span that is over (``粮食总产量…达到４０２４亿公斤``
+      under 过去五年, 1988; ``下降到10.06‰``, 1998) is the level at the span's end;
+    * an average annual rate (``1997年国内生产总值…平均每年增长11%`` under 过去五年, 1998;
+      ``１９８７年…平均每年增长１１．１％``, 1988) is over the span its heading sets, when the
+      year the sentence names is that span's last;
     * a change measured from a stated base year (``2007年…比2002年增长65.5%``, 2008;
       ``１９９２年同１９８７年相比，钢产量增长百分之四十二``, 1993) covers the years after the
       base up to the governing year;
@@ -124,7 +128,11 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     first, last = period.start[:4], period.end[:4]
     if not (first.isdigit() and last.isdigit()):
         return period
-    if first != last and _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
+    if context is not None and first == last and context.start[:4] != context.end[:4] \
+            and context.end[:4] == last and _AVERAGE.search(sentence[max(0, f.start - 8):f.start]):
+        return Period(context.start[:4], last, False, f"an annual average over {context.basis}")
+    if first != last and doc is not None and int(last) < doc.year \
+            and _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
         return Period(last, last, period.stated, f"the level at the end of {period.basis}")
     if first == last:
         for s, _e, base in periods.find_time_expressions(sentence[:f.start], doc=doc):
@@ -137,7 +145,7 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     return period
 
 
-_PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算")
+_PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算|将")
 
 
 def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clause: str,
@@ -146,9 +154,11 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
 
     * nothing said: before the document's year a result (a report reviews the past), from
       its year on a plan (it sets the year's targets);
-    * a figure for a year after the document's cannot be a result (``到一九八五年，粮食产量
-      达到八千亿斤``, 1978), and one for a year before it is a result unless its clause
-      names a plan (``2012年…国内生产总值增长7.8%`` in the 2013 report);
+    * a figure for a span that ends after the document's year cannot be a result
+      (``到一九八五年，粮食产量达到八千亿斤``, 1978; the 1953–1957 plan in the 1955 report),
+      nor one of the document's own year whose clause names a plan or budget (``１９５６年
+      国家预算规定…``, 1956); one for a year before it is a result unless its clause names a
+      plan (``2012年…国内生产总值增长7.8%`` in the 2013 report);
     * a planned ceiling (``≤``: 以内, 低于, 不超过) is a cap (``城镇登记失业率控制在4.6%以内``,
       2012-2014).
     """
@@ -157,8 +167,9 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
         first, last = int(period.start[:4]), int(period.end[:4])
         if stance == "unknown":
             stance = "actual" if last < doc.year else "target" if first >= doc.year else stance
-        elif stance == "actual" and first > doc.year:
-            stance = "target"
+        elif stance == "actual" and (last > doc.year or (
+                last == doc.year and _PLAN_WORDS.search(clause))):
+            stance = "target"  # a span not over yet, or this year's budget or plan
         elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause):
             stance = "actual"
     if stance == "target" and f.qualifier == "≤":
@@ -208,7 +219,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             subject = f.subject or _standalone(facts.subject(sentence, f.start, f.end), sentence)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
-                period = _refine(sentence, f, period, doc, stance)
+                period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f)
             out.append(FigureFact(
                 **{**figure_values(f), "subject": subject},

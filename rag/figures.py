@@ -936,12 +936,16 @@ _SPACED = re.compile(r"(?<![0-9０-９A-Za-z.．])[0-9０-９](?: ?[0-9０-９.�
                      r"(?: (?=[^\s0-9０-９A-Za-z]))?")
 
 
+_SPACE_BEFORE_PERCENT = re.compile(r"(?<=[0-9０-９]) (?=[％%‰])")  # 经济增长速度8 ％ (1998)
+
+
 def _collapse_spaced_digits(text: str) -> tuple[str, list[int]] | None:
     """The text with the spaces inside spaced-out numbers removed, and for each character
     of it the offset in ``text``; None when there are none."""
     drop: set[int] = set()
     for m in _SPACED.finditer(text):
         drop.update(i for i in range(m.start(), m.end()) if text[i] == " ")
+    drop.update(m.start() for m in _SPACE_BEFORE_PERCENT.finditer(text))
     if not drop:
         return None
     keep = [i for i in range(len(text)) if i not in drop]
