@@ -63,8 +63,9 @@ from rag.types import Passage, content_id
 
 DEFAULT_KS = (1, 3, 5, 10)
 RANK_DEPTH = 10  # MRR and nDCG are computed over the first 10 results
-QA_TYPES = ("amount", "count", "share", "date", "which", "compare", "list", "followup",
+QA_TYPES = ("amount", "count", "share", "date", "which", "compare", "list", "trend", "followup",
             "unanswerable", "english")
+SPLITS = ("fit", "test")
 _REL_TOL = 1e-6
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?|-H[12]|-Q[1-4])?$")
 
@@ -114,15 +115,54 @@ def retrieval_metrics(rankings: Sequence[tuple[Sequence[bool], int]],
 
 @dataclass(frozen=True)
 class Gold:
-    """Where the answer is: an article title, a section (or None) and a verbatim quote."""
+    """Where the answer is: an article title and a section (or None), or a document's source
+    name (``doc``, for sets over many documents), and a verbatim quote. ``more`` holds the
+    further places of an answer spread over several documents (a trend over years)."""
 
     title: str
     section: str | None
     quote: str
+    doc: str | None = None
+    more: tuple[Gold, ...] = ()
 
     def matches(self, p: Passage) -> bool:
-        return (self.quote in p.text and p.title == self.title
-                and (self.section is None or p.section == self.section))
+        if self.quote in _squeeze(p.text) and (
+                (self.doc is not None and p.source == self.doc)
+                or (self.doc is None and p.title == self.title
+                    and (self.section is None or p.section == self.section))):
+            return True
+        return any(g.matches(p) for g in self.more)
+
+    def cited_by(self, c: dict[str, Any]) -> bool:
+        text = _squeeze(str(c.get("text", "")))
+        if self.quote in text and (c.get("source") == self.doc if self.doc
+                                   else c.get("title") == self.title):
+            return True
+        return any(g.cited_by(c) for g in self.more)
+
+
+def _squeeze(text: str) -> str:
+    """Passage text as quotes are written: the line breaks between joined lines removed."""
+    return text.replace("\n", "")
+
+
+def _gold(g: Any) -> Gold | None:
+    """A gold object ({title, section, quote} or {doc, quote}) or a list of them."""
+    if isinstance(g, list) and g and all(isinstance(x, dict) for x in g):
+        parts = [_gold(x) for x in g]
+        if any(x is None for x in parts):
+            return None
+        first = parts[0]
+        assert first is not None
+        return replace(first, more=tuple(x for x in parts[1:] if x is not None))
+    if not isinstance(g, dict) or not (isinstance(g.get("quote"), str) and g["quote"]):
+        return None
+    if isinstance(g.get("doc"), str) and g["doc"]:
+        return Gold(title="", section=None, quote=g["quote"], doc=g["doc"])
+    if isinstance(g.get("title"), str) and g["title"] and (
+            g.get("section") is None or isinstance(g.get("section"), str)):
+        return Gold(g["title"], g.get("section"), g["quote"])
+    return None
 
 
 @dataclass(frozen=True)
@@ -139,6 +179,7 @@ class QAItem:
     passage_id: str | None = None  # external sets
     spans: tuple[str, ...] = ()  # external sets: answer spans
     numeric: bool = False
+    split: str | None = None  # fit | test: fit weights and thresholds on fit only
 
 
 def _fail(path: Path, line: int, msg: str) -> RagError:
@@ -201,12 +242,17 @@ def _check_answer(ans: Any) -> str | None:
 def load_qa(path: Path) -> list[QAItem]:
     """Read a project-format QA set (see ``corpus/qa.jsonl``); raise RagError on a bad line."""
     items: list[QAItem] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for n, rec in _read_jsonl(path):
         qid, question, qtype = rec.get("id"), rec.get("question"), rec.get("type")
-        if not isinstance(qid, str) or not qid or qid in seen:
-            raise _fail(path, n, "id must be a unique non-empty string")
-        seen.add(qid)
+        if not isinstance(qid, str) or not qid:
+            raise _fail(path, n, "id must be a non-empty string")
+        if qid in seen:
+            raise _fail(path, n, f"duplicate question id {qid!r} (first on line {seen[qid]})")
+        seen[qid] = n
+        split = rec.get("split")
+        if split is not None and split not in SPLITS:
+            raise _fail(path, n, f"split must be one of {', '.join(SPLITS)}")
         if not isinstance(question, str) or not question.strip():
             raise _fail(path, n, "question must be a non-empty string")
         if qtype not in QA_TYPES:
@@ -220,18 +266,18 @@ def load_qa(path: Path) -> list[QAItem]:
         g, ans = rec.get("gold"), rec.get("answer")
         gold: Gold | None = None
         if answerable:
-            if not isinstance(g, dict) or not all(
-                isinstance(g.get(k), str) and g.get(k) for k in ("title", "quote")
-            ) or not (g.get("section") is None or isinstance(g.get("section"), str)):
-                raise _fail(path, n, "an answerable question needs gold {section, title, quote}")
-            gold = Gold(g["title"], g.get("section"), g["quote"])
+            gold = _gold(g)
+            if gold is None:
+                raise _fail(path, n, "an answerable question needs gold {section, title, quote} "
+                                     "or {doc, quote} (or a list of them)")
             why = _check_answer(ans)
             if why:
                 raise _fail(path, n, why)
         elif g is not None or ans is not None:
             raise _fail(path, n, "an unanswerable question has gold and answer null")
         items.append(QAItem(id=qid, question=question.strip(), type=qtype, answerable=answerable,
-                            turns=tuple(turns), gold=gold, answer=ans if answerable else None))
+                            turns=tuple(turns), gold=gold, answer=ans if answerable else None,
+                            split=split))
     if not items:
         raise RagError(f"{path}: no questions")
     return items
@@ -416,10 +462,7 @@ def answer_checks(item: QAItem, answer: dict[str, Any]) -> dict[str, Any]:
         ok = found and all(normalize(t).lower() in body for t in texts)
     out["correct"] = ok
     g = item.gold
-    out["cited_gold"] = bool(g) and any(
-        g is not None and c.get("title") == g.title and g.quote in str(c.get("text", ""))
-        for c in answer.get("citations") or []
-    )
+    out["cited_gold"] = g is not None and any(g.cited_by(c) for c in answer.get("citations") or [])
     return out
 
 
@@ -720,6 +763,10 @@ def answer_summary(checks: Sequence[tuple[QAItem, dict[str, Any]]]) -> dict[str,
         "text_questions": len(textual),
         "refusal_accuracy": share(refusals),
         "false_refusals": sum(not c["found"] for _, c in answerable),
+        # found, with a wrong answering figure or text, or an answer to an unanswerable one
+        "wrong_answer_rate": (sum(bool(c["found"]) and not c["correct"] for _, c in checks)
+                              / len(checks) if checks else None),
+        "coverage": sum(bool(c["found"]) for _, c in checks) / len(checks) if checks else None,
         "cited_gold": share(answerable, "cited_gold"),
         "by_type": by_type,
         "failing": [it.id for it, c in checks if not c["correct"]],
@@ -796,7 +843,13 @@ def run_eval(base: EngineConfig, qa_files: Sequence[tuple[Path, Path | None]], o
             if project is None:
                 project = project_engine(base, out_dir, emb, cache=cache,
                                          progress=opts.progress)
-            sets.append(evaluate_project(project, qa, opts, name))
+            splits = sorted({it.split for it in qa if it.split})
+            if splits:  # a set with a fit and a test half is reported per half
+                for split in splits:
+                    sets.append(evaluate_project(project, [it for it in qa if it.split == split],
+                                                 opts, f"{name}-{split}"))
+            else:
+                sets.append(evaluate_project(project, qa, opts, name))
     r = base.retrieval
     config = {"model": base.model, "chunking": asdict(base.chunking), "ann": base.ann,
               "retrieval": asdict(r)}
@@ -832,7 +885,8 @@ def format_tables(report: EvalReport) -> str:
     proj = [s for s in report.sets if s.kind == "project" and s.answers]
     if proj:
         rows = ["| set | answerable | answer acc | figure acc (n) | text acc (n) | refusal acc (n) "
-                "| false refusals | gold cited |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "| false refusals | wrong-answer rate | coverage | gold cited |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for s in proj:
             a = s.answers
             rows.append(
@@ -840,7 +894,7 @@ def format_tables(report: EvalReport) -> str:
                 f"{_fmt(a['figure_accuracy'])} ({a['figure_questions']}) | "
                 f"{_fmt(a['text_accuracy'])} ({a['text_questions']}) | "
                 f"{_fmt(a['refusal_accuracy'])} ({a['unanswerable']}) | {a['false_refusals']} | "
-                f"{_fmt(a['cited_gold'])} |")
+                f"{_fmt(a['wrong_answer_rate'])} | {_fmt(a['coverage'])} | {_fmt(a['cited_gold'])} |")
         out.append("\n".join(rows))
         for s in proj:
             bt = s.answers["by_type"]

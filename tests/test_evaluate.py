@@ -311,3 +311,40 @@ def test_external_format_indexes_records_and_caches_vectors(tmp_path, embedder, 
     assert toy.retrieval["hybrid"]["recall@3"] == 1.0
     assert toy.retrieval["hybrid"]["recall@3"] == first.sets[0].retrieval["hybrid"]["recall@3"]
     assert 0.0 <= toy.answers["span_hit"] <= 1.0
+
+
+def test_duplicate_question_ids_are_rejected_with_file_and_line(tmp_path: Path):
+    from rag.errors import RagError
+    from rag.evaluate import load_qa
+
+    line = ('{"id": "q1", "question": "北京基金多大?", "type": "amount", "answerable": false, '
+            '"gold": null, "answer": null}')
+    f = tmp_path / "qa.jsonl"
+    f.write_text(line + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(RagError, match=r"qa\.jsonl:2: duplicate question id 'q1' \(first on line 1\)"):
+        load_qa(f)
+
+
+def test_the_policy_set_loads_and_every_gold_quote_is_in_a_passage_of_its_report():
+    """corpus/qa_policy.jsonl (written by reading the reports, split by report year into fit
+    and test halves): each gold quote lies inside one passage of the named report, as chunked
+    at the default size."""
+    from rag.chunk import ChunkConfig, chunk_document
+    from rag.evaluate import load_qa
+    from rag.ingest import load
+
+    policy = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
+    items = load_qa(Path(__file__).resolve().parents[1] / "corpus" / "qa_policy.jsonl")
+    assert len(items) >= 150 and {it.split for it in items} == {"fit", "test"}
+    assert sum(not it.answerable for it in items) >= 25
+    docs = {d for it in items if it.gold for d in _gold_docs(it.gold)}
+    passages = []
+    for name in sorted(docs):
+        loaded = load(policy / name, source=name)
+        passages += chunk_document(loaded.doc, ChunkConfig(), date=loaded.meta.date)
+    missing = [it.id for it in items if it.gold and not any(it.gold.matches(p) for p in passages)]
+    assert len(missing) <= 0.03 * len(items), missing
+
+
+def _gold_docs(g) -> list[str]:
+    return [g.doc, *(d for m in g.more for d in _gold_docs(m))]

@@ -51,7 +51,7 @@ def main(argv):
     cache = {}
 
     def err(qid, msg):
-        errors.append("%s: %s" % (qid, msg))
+        errors.append(f"{qid}: {msg}")
 
     def load(doc):
         if doc not in cache:
@@ -87,7 +87,7 @@ def main(argv):
         qid = q.get("id", "line %d" % n)
         keys = set(q)
         if keys != KEYS:
-            err(qid, "keys missing %s / extra %s" % (sorted(KEYS - keys), sorted(keys - KEYS)))
+            err(qid, f"keys missing {sorted(KEYS - keys)} / extra {sorted(keys - KEYS)}")
             continue
         ids[qid] += 1
         if not isinstance(qid, str) or not qid:
@@ -95,9 +95,9 @@ def main(argv):
         if not isinstance(q["question"], str) or not q["question"].strip():
             err(qid, "question must be a non-empty string")
         if q["type"] not in TYPES:
-            err(qid, "bad type %r" % q["type"])
+            err(qid, "bad type {!r}".format(q["type"]))
         if q["split"] not in SPLITS:
-            err(qid, "bad split %r" % q["split"])
+            err(qid, "bad split {!r}".format(q["split"]))
         if not isinstance(q["turns"], list) or not all(isinstance(t, str) and t for t in q["turns"]):
             err(qid, "turns must be a list of non-empty strings")
         if q["turns"]:
@@ -128,12 +128,12 @@ def main(argv):
         first_year = None
         for g in golds:
             if not isinstance(g, dict) or set(g) != {"doc", "quote"}:
-                err(qid, "gold item must be {doc, quote}: %r" % (g,))
+                err(qid, f"gold item must be {{doc, quote}}: {g!r}")
                 continue
             doc, quote = g["doc"], g["quote"]
             m = DOC_RE.match(doc) if isinstance(doc, str) else None
             if not m:
-                err(qid, "bad doc name %r" % (doc,))
+                err(qid, f"bad doc name {doc!r}")
                 continue
             if first_year is None:
                 first_year = int(m.group(1))
@@ -147,15 +147,15 @@ def main(argv):
                 err(qid, "quote contains a line break")
             text = load(doc)
             if text is None:
-                err(qid, "doc not found: %s" % doc)
+                err(qid, f"doc not found: {doc}")
                 continue
             if quote in text:
                 if not any(quote in line for line in text.split("\n")):
-                    err(qid, "quote spans paragraphs in %s: %r" % (doc, quote))
+                    err(qid, f"quote spans paragraphs in {doc}: {quote!r}")
             elif quote in text.replace("\n", ""):
-                err(qid, "quote found only after removing line breaks in %s: %r" % (doc, quote))
+                err(qid, f"quote found only after removing line breaks in {doc}: {quote!r}")
             else:
-                err(qid, "quote not found verbatim in %s: %r" % (doc, quote))
+                err(qid, f"quote not found verbatim in {doc}: {quote!r}")
             quotes.append(quote)
 
         if first_year is not None:
@@ -194,18 +194,18 @@ def main(argv):
             else:
                 texts = [t]
         else:
-            err(qid, "unknown answer shape %s" % sorted(ak))
+            err(qid, f"unknown answer shape {sorted(ak)}")
             continue
         for t in texts:
             if not isinstance(t, str):
                 err(qid, "answer text must be a string")
             elif not any(t in qu for qu in quotes):
-                err(qid, "answer text %r not in any gold quote" % t)
+                err(qid, f"answer text {t!r} not in any gold quote")
         if isinstance(gold, list) and isinstance(a.get("text"), list) and len(gold) > 1 \
                 and len(a["text"]) == len(gold):
-            for t, qu in zip(a["text"], quotes):
+            for t, qu in zip(a["text"], quotes, strict=False):
                 if t not in qu:
-                    err(qid, "answer text %r not in its own gold quote %r" % (t, qu))
+                    err(qid, f"answer text {t!r} not in its own gold quote {qu!r}")
 
     for qid, c in ids.items():
         if c > 1:
