@@ -215,7 +215,16 @@ def _utf16_without_bom(raw: bytes) -> tuple[str, str] | None:
     if not ranked or ranked[0][1][0] < 0.95 or (len(ranked) > 1 and ranked[1][1][0] > 0.8):
         return None
     codec, (_, text) = ranked[0]
+    # and words, not symbols: binary such as 00 01 02 ff reads as Ā＂Ā＂ (all "ordinary")
+    if sum(map(_wordlike, text)) < 0.4 * len(text):
+        return None
     return text, codec
+
+
+def _wordlike(ch: str) -> bool:
+    """ASCII letters, digits and spaces, or CJK ideographs: what most of a text is made of."""
+    o = ord(ch)
+    return (ch.isascii() and (ch.isalnum() or ch.isspace())) or 0x3400 <= o < 0xA000 or 0xF900 <= o < 0xFB00
 
 
 # --- markdown front matter --------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_load_qa_rejects_malformed_lines(tmp_path):
         with pytest.raises(RagError, match=r"qa\.jsonl:1"):
             ev.load_qa(path)
     path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n", encoding="utf-8")
-    with pytest.raises(RagError, match="unique"):
+    with pytest.raises(RagError, match="duplicate question id"):
         ev.load_qa(path)
 
 
