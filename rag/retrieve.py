@@ -65,10 +65,6 @@ class Filters:
                 return False
         return True
 
-    @staticmethod
-    def for_year(year: int) -> tuple[str, str]:
-        return f"{year:04d}", f"{year:04d}"
-
 
 def bm25_query(query: str) -> list[str]:
     """BM25 terms of a query: its words, its figures, and Chinese words for English ones."""
