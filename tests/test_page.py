@@ -17,6 +17,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 60_000
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "benchmarks" / "out" / "screenshots"  # git-ignored; CI keeps benchmarks/out/
+ACCENT_RED = "rgb(179, 38, 30)"  # --accent: the page's error/invalid colour
+FONT_STACK = ['"Noto Sans CJK SC"', '"Noto Sans SC"', '"Source Han Sans SC"', '"PingFang SC"',
+              '"Hiragino Sans GB"', '"Microsoft YaHei"', '"WenQuanYi Micro Hei"', "sans-serif"]
+CJK_FONT_WORDS = ("CJK", "Source Han", "Noto Sans SC", "PingFang", "Hiragino", "YaHei", "WenQuanYi")
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +58,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, model_path
 class Watched:
     """A page with its dialogs, page errors and console errors recorded."""
 
-    def __init__(self, browser: Any, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900},
+    def __init__(self, browser: Any, url: str, width: int = 1280, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height},
                                            locale="zh-CN")
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -159,3 +165,151 @@ def test_markup_in_passages_never_runs(browser: Any, live: Live) -> None:
         w.close()
         httpx.delete(f"{live.url}/documents/{doc_id}", headers={"X-API-Key": ADMIN_KEY},
                      timeout=120)
+
+
+def _border(page: Any) -> dict[str, Any]:
+    return page.evaluate("""() => {
+        const q = document.getElementById("question");
+        const cs = getComputedStyle(q);
+        return {color: cs.borderTopColor, invalid: q.matches(":invalid"),
+                aria: q.getAttribute("aria-invalid")};
+    }""")
+
+
+def test_input_looks_normal_after_send(browser: Any, live: Live) -> None:
+    w = Watched(browser, live.url)
+    page = w.page
+    try:
+        before = _border(page)
+        assert before["color"] != ACCENT_RED and not before["invalid"]
+        w.ask(BEIJING_Q, 1)
+        page.wait_for_function("() => document.activeElement.id === 'question'")
+        after = _border(page)  # emptied and focused again, ready for the next question
+        assert after == before, f"input looks different after a send: {before} -> {after}"
+        assert after["color"] != ACCENT_RED and not after["invalid"] and after["aria"] != "true"
+        assert w.errors == []
+    finally:
+        w.close()
+
+
+def test_figures_table_readable_at_390(browser: Any, live: Live) -> None:
+    w = Watched(browser, live.url, width=390, height=844)
+    page = w.page
+    try:
+        first = w.ask(BEIJING_Q, 1)
+        table = first.locator(".figures-table")
+        table.wait_for()
+        boxes = table.evaluate("""t => {
+            const lines = (e) => {
+                const cs = getComputedStyle(e);
+                const pad = parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom)
+                    + parseFloat(cs.borderTopWidth) + parseFloat(cs.borderBottomWidth);
+                const lh = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.65;
+                return (e.getBoundingClientRect().height - pad) / lh;
+            };
+            const textLines = (e) => {  // line boxes the cell's text occupies (cells share a row height)
+                const r = document.createRange();
+                r.selectNodeContents(e);
+                return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size;
+            };
+            return {
+                cites: [...t.querySelectorAll("button.cite")].map(b => ({
+                    text: b.textContent, lines: lines(b), width: b.getBoundingClientRect().width,
+                    fs: parseFloat(getComputedStyle(b).fontSize)})),
+                heads: [...t.querySelectorAll("th")].map(h => ({text: h.textContent, lines: lines(h)})),
+                figs: [...t.querySelectorAll("td.fig-text")].map(d => ({
+                    text: d.textContent, lines: textLines(d)})),
+                cells: [...t.querySelectorAll("td")].map(d => ({
+                    text: d.textContent, width: d.getBoundingClientRect().width,
+                    fs: parseFloat(getComputedStyle(d).fontSize)})),
+            };
+        }""")
+        assert boxes["cites"], "no citation marker in the figures table"
+        for c in boxes["cites"]:  # "[1]" on one line, about as wide as its three characters
+            assert c["lines"] < 1.5 and c["width"] >= 1.2 * c["fs"], c
+        for h in boxes["heads"]:  # 数字, 数值, … each on one line, never letter by letter
+            assert h["lines"] < 1.5, h
+        for f in boxes["figs"]:  # a figure such as 100亿元 is never cut in two
+            assert f["lines"] < 1.5, f
+        for d in boxes["cells"]:  # no cell squeezed below two characters
+            assert d["width"] >= 2 * d["fs"], d
+        # The table scrolls inside its box; the page itself never scrolls sideways.
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert w.errors == []
+    finally:
+        w.close()
+
+
+def test_citation_panel_is_an_overlay_at_390(browser: Any, live: Live) -> None:
+    w = Watched(browser, live.url, width=390, height=844)
+    page = w.page
+    try:
+        first = w.ask(BEIJING_Q, 1)
+        first.locator(".answer-text button.cite[data-citation='1']").first.click()
+        panel = page.locator("#passage")
+        panel.wait_for(state="visible")
+        page.wait_for_timeout(400)  # let any smooth scrolling settle
+        geo = page.evaluate("""() => {
+            const p = document.getElementById("passage");
+            const r = p.getBoundingClientRect();
+            const x = r.left + r.width / 2, y = r.top + Math.min(r.height / 2, 40);
+            const hit = document.elementFromPoint(x, y);
+            const form = document.getElementById("ask-form").getBoundingClientRect();
+            return {position: getComputedStyle(p).position, top: r.top, bottom: r.bottom,
+                    left: r.left, right: r.right, vw: innerWidth, vh: innerHeight,
+                    onTop: p.contains(hit), formTop: form.top,
+                    scrollY: scrollY};
+        }""")
+        assert geo["position"] == "fixed", geo
+        assert geo["onTop"], f"the panel is not over the page: {geo}"
+        assert geo["left"] >= 0 and geo["right"] <= geo["vw"] + 0.5, geo
+        assert geo["top"] >= 0 and geo["bottom"] <= geo["vh"] + 0.5, geo
+        assert geo["bottom"] - geo["top"] <= 0.85 * geo["vh"], geo  # page still visible above
+        assert "北京机器人产业发展投资基金" in page.locator("#passage-text").inner_text()
+        close = page.locator("#passage-close")
+        assert close.is_visible()
+        close.click()
+        panel.wait_for(state="hidden")
+        first.locator(".answer-text button.cite[data-citation='1']").first.click()
+        panel.wait_for(state="visible")
+        page.keyboard.press("Escape")
+        panel.wait_for(state="hidden")
+        assert w.errors == []
+    finally:
+        w.close()
+
+
+def _platform_fonts(page: Any, selector: str) -> list[str]:
+    cdp = page.context.new_cdp_session(page)
+    doc = cdp.send("DOM.getDocument")
+    node = cdp.send("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": selector})
+    cdp.send("CSS.enable")
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+    return [f["familyName"] for f in fonts if f["glyphCount"] > 0]
+
+
+def test_cjk_fonts_and_screenshots(browser: Any, live: Live) -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "fonts-noto-cjk" in ci, ".ci/run must install a CJK font with chromium"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        w = Watched(browser, live.url, width=width, height=height)
+        page = w.page
+        try:
+            family = page.evaluate("() => getComputedStyle(document.body).fontFamily")
+            names = [f.strip() for f in family.split(",")]
+            positions = [names.index(f) for f in FONT_STACK if f in names]
+            assert len(positions) == len(FONT_STACK) and positions == sorted(positions), family
+            first = w.ask(BEIJING_Q, 1)
+            used = _platform_fonts(page, "h1")  # 政策新闻问答: every glyph from a CJK font
+            assert used and all(any(k in f for k in CJK_FONT_WORDS) for f in used), used
+            first.locator(".answer-text button.cite[data-citation='1']").first.click()
+            page.locator("#passage").wait_for(state="visible")
+            page.wait_for_timeout(400)
+            shot = SHOTS / f"page-{width}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            print(f"screenshot: {shot}")
+            assert w.errors == []
+        finally:
+            w.close()

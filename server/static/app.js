@@ -113,10 +113,15 @@
     passageEl.scrollIntoView({ block: "nearest" });
   }
 
-  $("passage-close").addEventListener("click", () => {
+  function closePassage() {
     passageEl.hidden = true;
     if (activeCite) activeCite.classList.remove("active");
     activeCite = null;
+  }
+
+  $("passage-close").addEventListener("click", closePassage);
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && !passageEl.hidden) closePassage();
   });
 
   // -- answers ---------------------------------------------------------------------------
@@ -163,9 +168,9 @@
       row.appendChild(el("td", "fig-text", f.text));
       row.appendChild(el("td", "num", fmtValue(f)));
       row.appendChild(el("td", null, f.unit || "—"));
-      row.appendChild(el("td", null, f.subject || "—"));
+      row.appendChild(el("td", "subject", f.subject || "—"));
       row.appendChild(el("td", "nowrap", f.date || "—"));
-      const cell = el("td");
+      const cell = el("td", "cite-cell");
       cell.appendChild(citeButton(answer, f.citation));
       row.appendChild(cell);
     }
