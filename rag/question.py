@@ -39,7 +39,7 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
                          r"的多少[?？]?$|"
                          r"百分之几|几成|占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
-                         r"\b(percent|percentage|share|ratio|rate)\b", re.I)),
+                         r"\b(percent|percentage|share|ratio|rate|growth|grow|grew)\b", re.I)),
     ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
                          r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
     ("duration", re.compile(r"几年|多少年|多长时间|多久|期限|\bhow\s+long\b|\bhow\s+many\s+years\b", re.I)),

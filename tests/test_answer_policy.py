@@ -63,3 +63,14 @@ def test_follow_up_swaps_the_year(policy_engine: Engine):
     a = policy_engine.ask("那2012年呢？", history=["2013年国内生产总值增长了多少？"])
     assert a.found and a.rewritten_question and "2012" in a.rewritten_question
     assert a.figures[0].text == "7.8%"
+
+
+@pytest.mark.parametrize(("question", "figure"), [
+    ("What was the GDP growth target for 2014?", "7.5%左右"),
+    ("What was the urban unemployment rate in 2013?", "4.1%"),
+    ("How large was the fiscal deficit planned for 2014?", "13500亿元"),
+])
+def test_english_questions_reach_the_same_figures(policy_engine: Engine, question: str, figure: str):
+    a = policy_engine.ask(question)
+    assert a.found and a.figures[0].text == figure, a.answer
+    assert a.answer.startswith(figure) and "Source:" in a.answer
