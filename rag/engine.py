@@ -27,7 +27,7 @@ from rag.errors import (
     QueryRejected,
     RagError,
 )
-from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, Skipped, load, scan
+from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.model import resolve_model
 from rag.question import analyse, rewrite
 from rag.retrieve import MODES, Filters, passage_index_text, passage_tokens
@@ -411,16 +411,11 @@ class Engine:
         The stored name keeps only safe characters of the client's name; a different file
         already stored under that name gets a numbered name, never overwritten.
         """
-        from rag.formats import extract
+        from rag.formats import check_suffix, extract
         from rag.metadata import clean_meta
 
         name = safe_name(filename)
-        suffix = Path(name).suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            raise DocumentRejected(
-                f"{name}: unsupported file type {suffix or '(none)'}; "
-                f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
-            )
+        suffix = check_suffix(name)
         if len(data) > self.config.max_upload_bytes:
             raise DocumentRejected(
                 f"{name}: document is {len(data)} bytes; the limit is {self.config.max_upload_bytes}"

@@ -17,7 +17,7 @@ from rag import facts, periods
 from rag.figures import Figure, extract_figures
 from rag.periods import DocDate, Period
 from rag.text import sentence_spans
-from rag.types import DocumentInfo, FigureFact, FigureRow, Passage, figure_values
+from rag.types import FigureFact, FigureRow, Passage, figure_values
 
 STORE_VERSION = 1
 STANCES = facts.STANCES
@@ -323,11 +323,4 @@ def query(rows: Iterable[FigureRow], q: FigureQuery) -> list[FigureRow]:
                  reverse=q.descending)
     elif q.descending:
         out.reverse()
-    return out
-
-
-def count_by_document(documents: Sequence[DocumentInfo], rows: Sequence[FigureRow]) -> dict[str, int]:
-    out: dict[str, int] = {d.doc_id: 0 for d in documents}
-    for r in rows:
-        out[r.doc_id] = out.get(r.doc_id, 0) + 1
     return out

@@ -76,7 +76,7 @@ class Extracted:
 
 def read_file(path: Path) -> Extracted:
     """Read one file and extract it; raise DocumentRejected when it cannot be used."""
-    _check_suffix(path.name)
+    check_suffix(path.name)
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:  # before reading it all
@@ -90,7 +90,7 @@ def read_file(path: Path) -> Extracted:
 def extract(raw: bytes, name: str) -> Extracted:
     """Text and metadata hints of the file ``name`` holding ``raw``; raise DocumentRejected
     (unsupported type, empty, too large, undecodable, damaged, binary) otherwise."""
-    suffix = _check_suffix(name)
+    suffix = check_suffix(name)
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise DocumentRejected(f"{name}: file too large ({len(raw)} bytes; the limit is {MAX_DOCUMENT_BYTES})")
     if not raw:
@@ -113,7 +113,8 @@ def extract(raw: bytes, name: str) -> Extracted:
     return Extracted(text=text, content_hash=content_hash, encoding=encoding, meta=meta)
 
 
-def _check_suffix(name: str) -> str:
+def check_suffix(name: str) -> str:
+    """The file's suffix, or DocumentRejected naming the supported ones."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentRejected(

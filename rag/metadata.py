@@ -23,8 +23,6 @@ from rag.errors import DocumentRejected
 SIDECAR_SUFFIX = ".meta.json"
 GIVEN_MARK = "given"  # in a sidecar the server wrote for an upload: the uploader said it
 META_KEYS = ("title", "date", "type")
-# where a value came from, in order of precedence
-SOURCES = ("given", "file", "sidecar", "text", "file-name")
 
 _ISO = re.compile(r"^\s*((?:1[5-9]|2[0-2])\d{2})(?:[-/.年]\s*(\d{1,2})(?:[-/.月]\s*(\d{1,2})日?)?月?)?年?"
                   r"(?:[T\s].*)?$")
