@@ -473,6 +473,43 @@ class Engine:
             raise RagError("no corpus folder is configured")
         return self.config.corpus_dir
 
+    # -- read-only helpers for the server ---------------------------------------------
+
+    def upload_name(self, filename: str, size: int) -> str:
+        """The name an upload would be stored under, or DocumentRejected when its suffix is
+        not one we read or it is over the size limit: the checks an upload can pass or fail
+        before it is queued. Reads nothing, writes nothing."""
+        from rag.formats import check_suffix
+
+        name = safe_name(filename)
+        check_suffix(name)
+        if size > self.config.max_upload_bytes:
+            raise DocumentRejected(
+                f"{name}: document is {size} bytes; the limit is {self.config.max_upload_bytes}")
+        return name
+
+    def document_text(self, doc_id: str) -> tuple[DocumentInfo, str]:
+        """An indexed document and its full source text: the text its passages' ``start``/
+        ``end`` offsets refer to, read again from the corpus folder. NotFound when the id is
+        unknown or the file is gone or changed since it was indexed."""
+        from rag.formats import read_file
+
+        for d in self.stored().documents:
+            if d.doc_id != doc_id:
+                continue
+            roots = [r for r in (self.config.corpus_dir,) if r is not None]
+            for root in roots:
+                path = (root / d.source).resolve()
+                if root.resolve() in path.parents and path.is_file():
+                    ex = read_file(path)
+                    if ex.content_hash != d.content_hash:
+                        raise NotFound(f"{d.source} has changed since it was indexed; "
+                                       "re-index it to view it")
+                    return d, ex.text
+            raise NotFound(f"the file of document {doc_id} ({d.source}) is not in the corpus "
+                           "folder")
+        raise NotFound(f"no document with id {doc_id!r}")
+
 
 def _source_name(path: Path, roots: list[Path]) -> str:
     """A document's source name: its path inside the folder it was found in."""
