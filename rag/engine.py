@@ -475,17 +475,20 @@ class Engine:
 
     # -- read-only helpers for the server ---------------------------------------------
 
-    def upload_name(self, filename: str, size: int) -> str:
+    def upload_name(self, filename: str, size: int, meta: dict[str, str] | None = None) -> str:
         """The name an upload would be stored under, or DocumentRejected when its suffix is
-        not one we read or it is over the size limit: the checks an upload can pass or fail
-        before it is queued. Reads nothing, writes nothing."""
+        not one we read, it is over the size limit or its metadata is bad (a date that is
+        no date): the checks an upload can pass or fail before it is queued. Reads nothing,
+        writes nothing."""
         from rag.formats import check_suffix
+        from rag.metadata import clean_meta
 
         name = safe_name(filename)
         check_suffix(name)
         if size > self.config.max_upload_bytes:
             raise DocumentRejected(
                 f"{name}: document is {size} bytes; the limit is {self.config.max_upload_bytes}")
+        clean_meta(meta or {}, f"{name}: upload metadata")
         return name
 
     def document_text(self, doc_id: str) -> tuple[DocumentInfo, str]:
