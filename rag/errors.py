@@ -57,3 +57,10 @@ class NotFound(RagError):
 
     exit_code = 6
     http_status = 404
+
+
+class ConfigError(RagError):
+    """A setting or a data file that configures the library (a model of weights) is unusable."""
+
+    exit_code = 2
+    http_status = 500
