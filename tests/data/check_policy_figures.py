@@ -4,6 +4,10 @@
 Usage: python3 tests/data/check_policy_figures.py [CORPUS_DIR] [JSONL]
 CORPUS_DIR defaults to $POLICY_CORPUS or /work/shared/corpus-policy.
 Exit status 0 when every line is clean, 1 otherwise.
+
+Every record has a ``split``: ``fit`` (labels that extractor rules may be tuned on) or
+``test`` (held out: no rule may be fitted to them). A report's labels are all in one split,
+so that a held-out figure never shares a document with a fitted one.
 """
 import json
 import os
@@ -13,9 +17,10 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REQUIRED = ["id", "doc", "sentence", "text", "value", "low", "high", "unit",
-            "metric", "subject", "period", "stance"]
+            "metric", "subject", "period", "stance", "split"]
 OPTIONAL = {"note", "joined"}
 STANCES = {"target", "actual", "cap", "threshold", "base"}
+SPLITS = {"fit", "test"}
 
 
 def join_single_newlines(text):
@@ -30,6 +35,7 @@ def main(argv):
     errors, warnings = [], []
     ids, docs_cache = set(), {}
     stances, per_doc = Counter(), Counter()
+    split_of_doc, per_split = {}, Counter()
 
     def load(doc, joined):
         key = (doc, joined)
@@ -144,12 +150,21 @@ def main(argv):
             errors.append(f"{where}: stance {d['stance']!r} not in {sorted(STANCES)}")
         stances[d["stance"]] += 1
         per_doc[doc] += 1
+        split = d["split"]
+        if split not in SPLITS:
+            errors.append(f"{where}: split {split!r} not in {sorted(SPLITS)}")
+        elif split_of_doc.setdefault(doc, split) != split:
+            errors.append(f"{where}: {doc} has labels in both splits")
+        per_split[split] += 1
 
     for w in warnings:
         print("WARN", w)
     for e in errors:
         print("ERROR", e)
     print(f"{n} figures, {len(per_doc)} reports, stances: {dict(stances)}")
+    for split in sorted(per_split):
+        docs = sorted(d[:4] for d, sp in split_of_doc.items() if sp == split)
+        print(f"  {split}: {per_split[split]} figures, {len(docs)} reports ({', '.join(docs)})")
     if errors:
         print(f"{len(errors)} error(s)")
         return 1
