@@ -98,8 +98,10 @@ def field_checks(label: dict, f: FigureFact | None) -> dict[str, bool]:
     }
 
 
-def accuracy() -> tuple[dict[str, float], list[tuple[str, dict[str, bool]]]]:
-    rows = [(lab["id"], field_checks(lab, find(lab))) for lab in _labels()]
+def accuracy(split: str | None = None) -> tuple[dict[str, float], list[tuple[str, dict[str, bool]]]]:
+    """Per-field share right over the labels of one split (``fit``/``test``), or all."""
+    rows = [(lab["id"], field_checks(lab, find(lab))) for lab in _labels()
+            if split is None or lab["split"] == split]
     share = {k: sum(c[k] for _, c in rows) / len(rows) for k in FIELDS}
     return share, rows
 
