@@ -12,20 +12,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from rag.evidence import (
+    EvidenceModel,
+    SentenceFigures,
+    by_sentence,
+    coverage,
+    features,
+    heading_names_place,
+    load_model,
+    passage_context,
+    weighted_coverage,
+)
 from rag.figures import Figure, extract_figures
 from rag.question import Question, place_core
-from rag.text import normalize, sentence_spans
+from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
 # A passage must cover at least this share of the question's content terms to be evidence.
 MIN_COVERAGE = 0.5
 # English terms reach Chinese text only through a dictionary, which misses some words.
 MIN_COVERAGE_EN = 0.34
+# How many candidates ``explain`` lists when asked without a number.
+EXPLAIN_DEFAULT = 2
 _MARKER = re.compile(r"\[\d+\]")
-_PART = re.compile(r"首期|一期|二期|其中|单笔|每家")
-_CLAUSE = re.compile(r"[,，;；。]")
-_RANGE = re.compile(r"范围|区间|\brange\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,9 @@ class _Sentence:
 class _Candidate:
     sentence: _Sentence
     figure: Figure | None
-    score: float
+    score: float  # the evidence model's logit for a figure; a ranking score for a sentence
     coverage: float
+    features: dict[str, float] | None = None
 
 
 @dataclass
@@ -52,81 +64,16 @@ class _Draft:
     parts: list[tuple[str, Hit | None]] = field(default_factory=list)
     used: list[tuple[Figure, Hit]] = field(default_factory=list)
     evidence: list[_Sentence] = field(default_factory=list)
+    confidence: float | None = None
 
     def add(self, text: str, hit: Hit | None = None) -> None:
         self.parts.append((text, hit))
 
 
-def _by_sentence(text: str, figures: Sequence[FigureFact]
-                 ) -> list[tuple[int, str, tuple[Figure, ...], tuple[FigureFact, ...]]]:
-    """Each sentence of a passage (start, text) with the stored figures inside it, as
-    :class:`Figure` objects with offsets relative to the sentence, and their records."""
-    grouped: dict[int, list[FigureFact]] = {}
-    for f in figures:
-        grouped.setdefault(f.sentence_start, []).append(f)
-    out = []
-    for a, b in sentence_spans(text):
-        if b - a < 2:
-            continue
-        facts = tuple(grouped.get(a, ()))
-        figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a) for f in facts)
-        out.append((a, text[a:b], figs, facts))
-    return out
-
-
 def sentences(hit: Hit) -> list[_Sentence]:
     """The sentences of a passage with the figures inside each (from the figure store)."""
-    return [_Sentence(hit, s, start, figs, facts)
-            for start, s, figs, facts in _by_sentence(hit.passage.text, hit.figures)]
-
-
-def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:
-    """How well a passage text answers a figure question: the best figure of an expected
-    kind, scored by the question terms in its sentence and their closeness to it (0 if
-    none). Used by retrieval to rank passages that hold the asked-for figure higher."""
-    if not q.kinds:
-        return 0.0
-    best = 0.0
-    for _, sent, all_figs, _facts in _by_sentence(text, figures):
-        figs = [f for f in all_figs if f.kind in q.kinds]
-        if not figs:
-            continue
-        norm = normalize(sent).lower()
-        cov = coverage(q, norm)
-        for f in figs:
-            best = max(best, cov + _proximity(norm, f, q.terms, q.focus))
-    return best
-
-
-def _context(p: Passage) -> str:
-    return normalize(f"{p.header()} {p.text}").lower()
-
-
-def _term_hits(terms: Sequence[tuple[str, ...]], text: str) -> list[bool]:
-    """Which terms (any alternative) occur in the text; a long alternative may match by
-    its stem (机器人学 → 机器人)."""
-    out = []
-    for alts in terms:
-        out.append(any(a in text or (len(a) > 2 and a[:-1] in text) for a in alts))
-    return out
-
-
-def coverage(q: Question, text: str) -> float:
-    if not q.terms:
-        return 1.0
-    hits = _term_hits(q.terms, text)
-    return sum(hits) / len(hits)
-
-
-def _weighted_coverage(q: Question, text: str) -> float:
-    """Coverage with each term weighted by its closeness to the asking word, so that for
-    采用什么投资模式 the sentence about the 模式 beats one that only names the fund."""
-    if not q.terms:
-        return 1.0
-    weights = dict(q.focus)
-    hits = _term_hits(q.terms, text)
-    total = sum(weights.get(t[0], 1.0) for t in q.terms)
-    return sum(weights.get(t[0], 1.0) for t, h in zip(q.terms, hits, strict=True) if h) / total
+    return [_Sentence(hit, s.text, s.start, s.figures, s.facts)
+            for s in by_sentence(hit.passage.text, hit.figures)]
 
 
 def _place_ok(q: Question, p: Passage, sentence: str, places: Sequence[str] | None = None) -> bool:
@@ -151,60 +98,33 @@ def _year_ok(q: Question, sentence: str, fig: Figure | None, fact: FigureFact | 
     return True
 
 
-_OPPOSED = {("target", "actual"), ("actual", "target"), ("cap", "actual")}
-
-
-def _proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]],
-               focus: Sequence[tuple[str, float]] = ()) -> float:
-    """How many of the question's terms stand close to the figure (each 0..1; within four
-    characters counts as adjacent, so that the order of figures decides between
-    "总规模达50亿元,首期规模10亿元"). A term in another clause counts as far, and the
-    question's terms next to its asking word weigh more."""
-    low = sentence.lower()
-    weight_of = dict(focus)
-    total = 0.0
-    weights = 0.0
-    for alts in terms:
-        best = len(sentence)
-        for a in alts:
-            for m in re.finditer(re.escape(a), low):
-                gap = low[m.end():fig.start] if m.end() <= fig.start else low[fig.end:m.start()]
-                d = len(gap) + (10 if _CLAUSE.search(gap) else 0)
-                best = min(best, d)
-        w = weight_of.get(alts[0], 1.0)
-        total += w / (1.0 + max(best - 4, 0) / 4.0)
-        weights += w
-    return total / max(weights, 1.0)
-
-
 def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
-                places: Sequence[str] | None = None) -> list[_Candidate]:
+                places: Sequence[str] | None = None,
+                model: EvidenceModel | None = None) -> list[_Candidate]:
     """Scored evidence: one candidate per matching figure (or per sentence when no figure
-    is asked for), after the hard constraints (place, year, coverage, kind)."""
+    is asked for), after the hard constraints (place, year, coverage, kind), best first.
+    Figures are scored by the evidence model's logit over their features."""
+    model = model or load_model()
     out: list[_Candidate] = []
+    top_fused = max((h.scores.fused for h in hits), default=0.0)
     for rank, hit in enumerate(hits, start=1):
         p = hit.passage
-        pass_cov = coverage(q, _context(p))
+        pass_cov = coverage(q, passage_context(p))
         if pass_cov < (MIN_COVERAGE_EN if q.english else MIN_COVERAGE):
             continue
-        prior = 1.0 / (rank + 1)
-        # the section (or article) about a place is the authority on it, more than a
-        # passage elsewhere that merely names it
-        heading = f"{p.section or ''} {p.title}"
-        if any(place_core(pl) in heading for pl in (q.places if places is None else places)):
-            prior += 0.5
+        heading_place = heading_names_place(q, p, places)
+        prior = 1.0 / (rank + 1) + (0.5 if heading_place else 0.0)
         for s in sentences(hit):
             if not _place_ok(q, p, s.text, places):
                 continue
             # the sentence itself must carry the terms: a headline that states a figure
             # (5G基站将达27万个) would otherwise lend them to every sentence under it
-            sent_cov = _weighted_coverage(q, normalize(s.text).lower())
-            base = 2.0 * sent_cov + pass_cov + prior
+            sent_low = normalize(s.text).lower()
             if not kinds:
                 if _year_ok(q, s.text, None):
+                    base = 2.0 * weighted_coverage(q, sent_low) + pass_cov + prior
                     out.append(_Candidate(s, None, base, pass_cov))
                 continue
-            sent_low = normalize(s.text).lower()
             if q.codes and not all(c in sent_low for c in q.codes):
                 continue  # 6G is not 5G
             for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
@@ -216,29 +136,30 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                 if q.counted and f.kind == "count" and q.counted not in s.text[
                         max(0, f.start - 12):f.end + 8]:
                     continue  # 多少个榜单项目 is not answered by 七个步骤
-                score = base + 2.0 * _proximity(normalize(s.text), f, q.terms, q.focus)
-                if f.qualifier == "=":
-                    score += 0.1
-                if s.text[:f.start].count("《") > s.text[:f.start].count("》"):
-                    score -= 1.0  # inside a title (《…(2024—2026年)》) a figure is a name
-                if f.high is not None and _RANGE.search(q.text):
-                    score += 1.0  # 规模范围 asks for a range (2亿元至100亿元)
-                if q.bound and f.qualifier == q.bound:
-                    score += 0.5  # 最高多少 asks for the cap (最高20万元), not a floor
-                part = _PART.search(s.text[max(0, f.start - 6):f.start])
-                if part and part.group() not in q.text:
-                    score -= 0.3  # a part of the total (首期, 其中) unless the part is asked
-                if f.subject and q.terms:
-                    score += 0.5 * coverage(q, normalize(f.subject).lower())
-                if q.stance and fact is not None:
-                    if fact.stance == q.stance:
-                        score += 1.0  # 预期目标 asks for the target, 实际 for the result
-                    elif (q.stance, fact.stance) in _OPPOSED:
-                        score -= 1.5
-                score -= 0.01 * (f.start / max(len(s.text), 1))
-                out.append(_Candidate(s, f, score, pass_cov))
+                feats = features(q, hit, SentenceFigures(s.start, s.text, s.figures,
+                                                         tuple(x for x in s.facts if x)),
+                                 f, fact, pass_cov=pass_cov, top_fused=top_fused,
+                                 heading_place=heading_place)
+                out.append(_Candidate(s, f, model.score(feats), pass_cov, feats))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _rival(cands: Sequence[_Candidate]) -> _Candidate | None:
+    """The best candidate with another value than the best one: the figure the answer
+    would have been otherwise (the same figure quoted twice is no rival)."""
+    best = cands[0].figure
+    for c in cands[1:]:
+        if c.figure is not None and best is not None and not _same_value(c.figure, best):
+            return c
+    return None
+
+
+def _confidence(model: EvidenceModel, cands: Sequence[_Candidate]) -> float | None:
+    if not cands or cands[0].figure is None:
+        return None
+    rival = _rival(cands)
+    return model.confidence(cands[0].score, rival.score if rival else None)
 
 
 def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
@@ -254,7 +175,7 @@ def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
     if fig is not None:
         pos = fig.start
     elif q is not None and q.terms:
-        best = max(clauses, key=lambda c: _weighted_coverage(q, normalize(text[c[0]:c[1]]).lower()))
+        best = max(clauses, key=lambda c: weighted_coverage(q, normalize(text[c[0]:c[1]]).lower()))
         pos = best[0]
     else:
         pos = 0
@@ -308,12 +229,12 @@ def _label(hit: Hit, f: Figure | None) -> str:
     return p.section or (f.subject if f and f.subject else None) or ""
 
 
-def _list(q: Question, hits: Sequence[Hit]) -> _Draft | None:
+def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel) -> _Draft | None:
     kinds = q.kinds
     target = q.figures[0] if q.figures else None
     groups: dict[str, list[_Candidate]] = {}
     order: list[str] = []
-    for c in _candidates(q, hits, kinds=kinds):
+    for c in _candidates(q, hits, kinds=kinds, model=model):
         f = c.figure
         if target is not None:
             if f is None or f.qualifier != "=" or not _same_quantity(f, target):
@@ -365,18 +286,24 @@ def _same_quantity(a: Figure, b: Figure) -> bool:
     return va is not None and vb is not None and abs(va - vb) <= 1e-9 * max(abs(vb), 1.0)
 
 
-def _compare(q: Question, per_place: dict[str, Sequence[Hit]]) -> tuple[_Draft | None, list[str]]:
+def _compare(q: Question, per_place: dict[str, Sequence[Hit]],
+             model: EvidenceModel) -> tuple[_Draft | None, list[str]]:
     """The best figure for each place, then which is larger. Returns the draft and the
     places without evidence."""
     kinds = q.kinds or ("money",)
     best: list[tuple[str, _Candidate]] = []
     missing: list[str] = []
+    confidences: list[float] = []
     for place, hits in per_place.items():
-        cands = [c for c in _candidates(q, hits, kinds=kinds, places=[place]) if c.figure]
+        cands = [c for c in _candidates(q, hits, kinds=kinds, places=[place], model=model)
+                 if c.figure]
         if not cands:
             missing.append(place)
         else:
             best.append((place, cands[0]))
+            conf = _confidence(model, cands)
+            if conf is not None:
+                confidences.append(conf)
     if missing or len(best) < 2:
         return None, missing
 
@@ -386,7 +313,7 @@ def _compare(q: Question, per_place: dict[str, Sequence[Hit]]) -> tuple[_Draft |
         return float(f.value if f.value is not None else (f.high or f.low or 0.0))
 
     ranked = sorted(best, key=lambda pc: -size(pc[1]))
-    d = _Draft()
+    d = _Draft(confidence=min(confidences) if confidences else None)
     top, second = ranked[0], ranked[1]
     if size(top[1]) == size(second[1]):
         d.add(_lang(q, "两者相同：", "They are equal: "))
@@ -413,6 +340,10 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
         # no figure in a refusal: it would be a number no passage supports
         return _lang(q, "未找到：语料中没有所问年份的相关内容可以回答这个问题。",
                      "Not found: the documents say nothing about that year that answers this.")
+    if reason == "confidence":
+        return _lang(q, "未找到可靠的答案：找到的数字与问题不够吻合，不能确认是所问的数字。",
+                     "No reliable answer: the figures found do not match the question well "
+                     "enough to be sure.")
     if reason == "place" and places:
         return _lang(q, f"未找到：语料中没有关于{'、'.join(places)}的相关内容可以回答这个问题。",
                      "Not found: the documents contain nothing that answers this about "
@@ -460,7 +391,8 @@ def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:
         if cid is not None:
             for f in s.figures:
                 _add_figure(figures, seen, f, cid)
-    answer = Answer(question, rewritten, True, "".join(text_parts), figures, citations)
+    answer = Answer(question, rewritten, True, "".join(text_parts), figures, citations,
+                    confidence=d.confidence)
     return enforce_citations(answer)
 
 
@@ -502,10 +434,9 @@ def enforce_citations(answer: Answer) -> Answer:
     figures = [f for f in answer.figures if f.citation in by_id and any(
         f.text == g.text for g in cited_figs[f.citation])]
     if not _MARKER.search(text):
-        return Answer(answer.question, answer.rewritten_question, False,
-                      "未找到：没有可以引用的依据。", [], [])
-    return Answer(answer.question, answer.rewritten_question, True, text, figures,
-                  answer.citations)
+        return replace(answer, found=False, answer="未找到：没有可以引用的依据。", figures=[],
+                       citations=[], reason="citations")
+    return replace(answer, answer=text, figures=figures)
 
 
 def _same_value(a: Figure, b: Figure) -> bool:
@@ -527,10 +458,23 @@ def compose(
     search: Callable[[str, int], list[Hit]],
     *,
     k: int,
+    model: EvidenceModel | None = None,
+    min_confidence: float | None = None,
+    explain: int = 0,
 ) -> Answer:
-    """Answer an analysed question from retrieval results (``search(query, k)``)."""
-    def nothing(missing: Sequence[str] = ()) -> Answer:
-        return Answer(question, rewritten, False, not_found(q, missing), [], [])
+    """Answer an analysed question from retrieval results (``search(query, k)``).
+
+    A figure answer is given only when the evidence model's confidence reaches
+    ``min_confidence`` (default: the model's calibrated threshold); otherwise the answer is
+    a refusal that names the failed slot and offers the nearest figure, labelled as such.
+    ``explain`` lists that many scored candidates in ``Answer.evidence``.
+    """
+    model = model or load_model()
+    threshold = model.threshold if min_confidence is None else min_confidence
+
+    def nothing(missing: Sequence[str] = (), reason: str = "place") -> Answer:
+        return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
+                      reason=reason)
 
     if q.intent == "compare" and len(q.places) >= 2:
         per_place: dict[str, Sequence[Hit]] = {}
@@ -540,28 +484,71 @@ def compose(
             for other in others - {place}:
                 sub = sub.replace(other, " ")
             per_place[place] = search(sub, k)
-        draft, missing = _compare(q, per_place)
-        return _finish(question, rewritten, draft) if draft else nothing(missing)
+        draft, missing = _compare(q, per_place, model)
+        if draft is None:
+            return nothing(missing)
+        if draft.confidence is not None and draft.confidence < threshold:
+            return replace(nothing(reason="confidence"), confidence=draft.confidence)
+        return _finish(question, rewritten, draft)
     hits = search(q.text, max(k, 30) if q.intent == "list" else k)
     if q.intent == "list":
-        draft = _list(q, hits)
+        draft = _list(q, hits, model)
         if draft is not None:
             return _finish(question, rewritten, draft)
-    cands = _candidates(q, hits, kinds=q.kinds)
+    cands = _candidates(q, hits, kinds=q.kinds, model=model)
+    evidence = [_explained(c) for c in cands[:explain]] if explain else None
     draft = _single(q, cands)
     if draft is None:
-        return Answer(question, rewritten, False, not_found(q, reason=_why_not(q, hits)), [], [])
-    return _finish(question, rewritten, draft)
+        reason = _why_not(q, hits, model)
+        return Answer(question, rewritten, False, not_found(q, reason=reason), [], [],
+                      evidence=evidence, reason=reason)
+    draft.confidence = _confidence(model, cands)
+    if draft.confidence is not None and draft.confidence < threshold:
+        return Answer(question, rewritten, False, not_found(q, reason="confidence"), [], [],
+                      confidence=draft.confidence, evidence=evidence,
+                      nearest=_nearest(cands[0]), reason="confidence")
+    return replace(_finish(question, rewritten, draft), evidence=evidence)
 
 
-def _why_not(q: Question, hits: Sequence[Hit]) -> str:
+def _explained(c: _Candidate) -> dict[str, Any]:
+    """A scored candidate as ``Answer.evidence`` shows it."""
+    f = c.figure
+    p = c.sentence.hit.passage
+    return {
+        "figure": AnswerFigure(**figure_values(f), citation=0).to_dict() if f else None,
+        "passage_id": p.passage_id,
+        "source": p.source,
+        "sentence": c.sentence.text,
+        "score": round(c.score, 4),
+        "features": {k: round(v, 4) for k, v in (c.features or {}).items()},
+    }
+
+
+def _nearest(c: _Candidate) -> dict[str, Any] | None:
+    """The best candidate of a refusal, as a cited pointer that is not the answer."""
+    if c.figure is None:
+        return None
+    p = c.sentence.hit.passage
+    return {
+        "note": "not the answer: the evidence is too weak to be sure",
+        "figure": AnswerFigure(**figure_values(c.figure), citation=0).to_dict(),
+        "quote": _quote(c.sentence, c.figure),
+        "passage_id": p.passage_id,
+        "doc_id": p.doc_id,
+        "source": p.source,
+        "title": p.title,
+        "date": p.date,
+    }
+
+
+def _why_not(q: Question, hits: Sequence[Hit], model: EvidenceModel) -> str:
     """Which constraint left no evidence: the year, the place, or the question's terms."""
-    if q.years and _candidates(replace(q, years=()), hits, kinds=q.kinds):
+    if q.years and _candidates(replace(q, years=()), hits, kinds=q.kinds, model=model):
         return "year"
     if (q.parts or q.codes or q.counted) and _candidates(
-            replace(q, parts=(), codes=(), counted=None), hits, kinds=q.kinds):
+            replace(q, parts=(), codes=(), counted=None), hits, kinds=q.kinds, model=model):
         return "terms"  # the subject is there, the specific figure asked for is not
-    if q.places and _candidates(replace(q, places=()), hits, kinds=q.kinds):
+    if q.places and _candidates(replace(q, places=()), hits, kinds=q.kinds, model=model):
         return "place"
     if q.places and not any(_place_ok(q, h.passage, h.passage.text) for h in hits):
         return "place"

@@ -79,7 +79,7 @@ def figure_ranking(snap: Snapshot, query: str, candidates: list[int]) -> list[tu
     """Figure-aware ranking of candidate passages for a question that asks for a figure
     (how much, how many, what share, when): passages whose figures of that kind stand next
     to the question's terms come first. Empty for other questions."""
-    from rag.answer import figure_evidence
+    from rag.evidence import figure_evidence
     from rag.question import analyse
 
     q = analyse(query)

@@ -184,16 +184,34 @@ class Answer:
     answer: str
     figures: list[AnswerFigure]
     citations: list[Citation]
+    # probability that the answering figure is right (the evidence model's), also on a
+    # refusal for want of confidence; None where no figure was scored
+    confidence: float | None = None
+    # the scored candidates behind the answer, best first (``explain``): figure, passage,
+    # features, score
+    evidence: list[dict[str, Any]] | None = None
+    # on a refusal: the nearest figure found, cited, and never the answer
+    nearest: dict[str, Any] | None = None
+    # on a refusal: which slot failed (year, place, terms, confidence)
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "question": self.question,
             "rewritten_question": self.rewritten_question,
             "found": self.found,
             "answer": self.answer,
             "figures": [f.to_dict() for f in self.figures],
             "citations": [c.to_dict() for c in self.citations],
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.nearest is not None:
+            out["nearest"] = self.nearest
+        if self.evidence is not None:
+            out["evidence"] = self.evidence
+        return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,280 @@
+"""Scored evidence: every candidate figure of the retrieved passages gets a vector of named
+features (how well its sentence covers the question, how close the question's terms stand to
+it, whether its period, stance, metric and subject are the ones asked for, where retrieval
+ranked its passage), and a fitted model turns the vector into a probability that the figure
+is the answer.
+
+The weights are data (``rag/data/evidence_model.json``), fitted by
+``benchmarks/fit_evidence.py`` on the fit halves of the QA sets only; nothing here is tuned
+per question. This module sits below both retrieval (which ranks passages by their best
+figure) and answer composition (which picks, explains and refuses by confidence).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.figures import Figure
+from rag.question import Question, place_core
+from rag.text import normalize, sentence_spans
+from rag.types import FigureFact, Hit, Passage, figure_values
+
+_CLAUSE = re.compile(r"[,，;；。]")
+_PART = re.compile(r"首期|一期|二期|其中|单笔|每家|每个|每人|每户|每项")
+_RANGE = re.compile(r"范围|区间|\brange\b", re.I)
+_OPPOSED = {("target", "actual"), ("actual", "target"), ("cap", "actual"), ("actual", "cap")}
+
+# The features, in the order of the weight vector, each with what it measures. Adding one
+# here and re-running the fitting script is how the answerer learns a new signal.
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("sentence_coverage", "share of the question's terms in the figure's sentence, weighted "
+                          "by closeness to the asking word"),
+    ("passage_coverage", "share of the question's terms in the passage and its headings"),
+    ("proximity", "closeness of the question's terms to the figure within its sentence"),
+    ("rank_prior", "1 / (retrieval rank + 1) of the passage"),
+    ("fused_ratio", "the passage's fused retrieval score over the best hit's"),
+    ("heading_place", "a place asked about names the passage's section or title"),
+    ("exact", "the figure is stated exactly (no 约, 以上, 不超过)"),
+    ("in_title", "the figure stands inside a title 《…》"),
+    ("range_asked", "the question asks for a range and the figure is one"),
+    ("bound_match", "the question asks for a cap or floor and the figure is one"),
+    ("bound_unasked", "the figure is a cap or floor and the question asks for neither"),
+    ("other_part", "a part word (首期, 其中, 每家) precedes the figure and the question does "
+                   "not ask for the part"),
+    ("subject_match", "share of the question's terms in the figure's subject"),
+    ("metric_match", "share of the question's terms in the figure's metric phrase"),
+    ("stance_match", "the figure's stance is the one asked for"),
+    ("stance_opposed", "the figure's stance contradicts the one asked for"),
+    ("stance_base", "the figure is a comparison base (比上年…) rather than a value"),
+    ("period_stated", "a year is asked and the figure's period, stated in its text, holds it"),
+    ("period_inferred", "a year is asked and the figure's period, inferred (今年, a "
+                        "heading, the document date), holds it"),
+    ("kind_primary", "the figure is of the first kind the question expects"),
+    ("position", "where the figure stands in its sentence (0 start, 1 end)"),
+    ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
+
+
+@dataclass(frozen=True)
+class SentenceFigures:
+    """One sentence of a passage with the stored figures inside it (offsets relative to the
+    sentence) and their records."""
+
+    start: int
+    text: str
+    figures: tuple[Figure, ...]
+    facts: tuple[FigureFact, ...]
+
+
+def by_sentence(text: str, figures: Sequence[FigureFact]) -> list[SentenceFigures]:
+    """The sentences of a passage text with the figure-store records inside each."""
+    grouped: dict[int, list[FigureFact]] = {}
+    for f in figures:
+        grouped.setdefault(f.sentence_start, []).append(f)
+    out = []
+    for a, b in sentence_spans(text):
+        if b - a < 2:
+            continue
+        facts = tuple(grouped.get(a, ()))
+        figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a) for f in facts)
+        out.append(SentenceFigures(a, text[a:b], figs, facts))
+    return out
+
+
+def term_hits(terms: Sequence[tuple[str, ...]], text: str) -> list[bool]:
+    """Which terms (any alternative) occur in the text; a long alternative may match by
+    its stem (机器人学 → 机器人)."""
+    return [any(a in text or (len(a) > 2 and a[:-1] in text) for a in alts) for alts in terms]
+
+
+def coverage(q: Question, text: str) -> float:
+    """Share of the question's content terms that occur in ``text`` (lower-cased, normalised)."""
+    if not q.terms:
+        return 1.0
+    hits = term_hits(q.terms, text)
+    return sum(hits) / len(hits)
+
+
+def weighted_coverage(q: Question, text: str) -> float:
+    """Coverage with each term weighted by its closeness to the asking word, so that for
+    采用什么投资模式 the sentence about the 模式 beats one that only names the fund."""
+    if not q.terms:
+        return 1.0
+    weights = dict(q.focus)
+    hits = term_hits(q.terms, text)
+    total = sum(weights.get(t[0], 1.0) for t in q.terms)
+    return sum(weights.get(t[0], 1.0) for t, h in zip(q.terms, hits, strict=True) if h) / total
+
+
+def proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]],
+              focus: Sequence[tuple[str, float]] = ()) -> float:
+    """How close the question's terms stand to the figure (each 0..1; within four characters
+    counts as adjacent, so that the order of figures decides between
+    "总规模达50亿元,首期规模10亿元"). A term in another clause counts as far, and the
+    question's terms next to its asking word weigh more."""
+    low = sentence.lower()
+    weight_of = dict(focus)
+    total = 0.0
+    weights = 0.0
+    for alts in terms:
+        best = len(sentence)
+        for a in alts:
+            for m in re.finditer(re.escape(a), low):
+                gap = low[m.end():fig.start] if m.end() <= fig.start else low[fig.end:m.start()]
+                d = len(gap) + (10 if _CLAUSE.search(gap) else 0)
+                best = min(best, d)
+        w = weight_of.get(alts[0], 1.0)
+        total += w / (1.0 + max(best - 4, 0) / 4.0)
+        weights += w
+    return total / max(weights, 1.0)
+
+
+def passage_context(p: Passage) -> str:
+    """The passage with its headings, in the form used for matching."""
+    return normalize(f"{p.header()} {p.text}").lower()
+
+
+def heading_names_place(q: Question, p: Passage, places: Sequence[str] | None = None) -> bool:
+    """A place asked about names the passage's section or title: the section about a place
+    is the authority on it, more than a passage elsewhere that merely names it."""
+    heading = f"{p.section or ''} {p.title}"
+    return any(place_core(pl) in heading for pl in (q.places if places is None else places))
+
+
+def _period_holds(q: Question, fact: FigureFact | None) -> bool:
+    if not q.years or fact is None or not fact.period_start or not fact.period_end:
+        return False
+    return all(fact.period_start[:4] <= y <= fact.period_end[:4] for y in q.years)
+
+
+def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
+             fact: FigureFact | None, *, pass_cov: float, top_fused: float,
+             heading_place: bool) -> dict[str, float]:
+    """The feature vector of one candidate figure (see :data:`FEATURES`)."""
+    text = normalize(sent.text)
+    low = text.lower()
+    before = sent.text[max(0, fig.start - 6):fig.start]
+    part = _PART.search(before)
+    holds = _period_holds(q, fact)
+    stance = fact.stance if fact is not None else "unknown"
+    metric = normalize(fact.metric).lower() if fact is not None and fact.metric else ""
+    crowd = sum(1 for g in sent.figures if g.kind in q.kinds) - 1
+    return {
+        "sentence_coverage": weighted_coverage(q, low),
+        "passage_coverage": pass_cov,
+        "proximity": proximity(text, fig, q.terms, q.focus),
+        "rank_prior": 1.0 / (hit.rank + 1),
+        "fused_ratio": hit.scores.fused / top_fused if top_fused > 0 else 0.0,
+        "heading_place": float(heading_place),
+        "exact": float(fig.qualifier == "="),
+        "in_title": float(sent.text[:fig.start].count("《") > sent.text[:fig.start].count("》")),
+        "range_asked": float(fig.high is not None and bool(_RANGE.search(q.text))),
+        "bound_match": float(bool(q.bound) and fig.qualifier == q.bound),
+        "bound_unasked": float(not q.bound and fig.qualifier in ("≤", "<")),
+        "other_part": float(part is not None and part.group() not in q.text),
+        "subject_match": coverage(q, normalize(fig.subject).lower()) if fig.subject and q.terms
+        else 0.0,
+        "metric_match": coverage(q, metric) if metric and q.terms else 0.0,
+        "stance_match": float(bool(q.stance) and stance == q.stance),
+        "stance_opposed": float((q.stance, stance) in _OPPOSED),
+        "stance_base": float(stance == "base"),
+        "period_stated": float(holds and bool(fact and fact.period_stated)),
+        "period_inferred": float(holds and not (fact and fact.period_stated)),
+        "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
+        "position": fig.start / max(len(sent.text), 1),
+        "crowding": math.log1p(max(crowd, 0)),
+    }
+
+
+def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:
+    """How well a passage text answers a figure question, for retrieval's figure ranking:
+    the best figure of an expected kind, scored by the question's terms in its sentence and
+    their closeness to it (0 if none)."""
+    if not q.kinds:
+        return 0.0
+    best = 0.0
+    for s in by_sentence(text, figures):
+        figs = [f for f in s.figures if f.kind in q.kinds]
+        if not figs:
+            continue
+        norm = normalize(s.text).lower()
+        cov = coverage(q, norm)
+        for f in figs:
+            best = max(best, cov + proximity(norm, f, q.terms, q.focus))
+    return best
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """Logistic weights over :data:`FEATURES`, a second stage that turns the best
+    candidate's score and its margin over the runner-up into the answer's confidence, and
+    the refusal threshold on that confidence, with a record of how they were fitted."""
+
+    weights: dict[str, float]
+    bias: float
+    calibration: dict[str, float] = field(default_factory=dict)
+    threshold: float = 0.5
+    fitted: dict[str, Any] = field(default_factory=dict)
+
+    def score(self, feats: dict[str, float]) -> float:
+        """The candidate's logit: positive means more likely right than wrong."""
+        return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in feats.items())
+
+    def confidence(self, best: float, runner_up: float | None) -> float:
+        """Probability that the best candidate is the answer, from its logit and margin."""
+        c = self.calibration
+        if not c:
+            return _sigmoid(best)
+        margin = best - runner_up if runner_up is not None else c.get("no_rival", 5.0)
+        z = c.get("bias", 0.0) + c.get("score", 1.0) * best + c.get("margin", 0.0) * margin
+        return _sigmoid(z)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": dict(FEATURES), "weights": self.weights, "bias": self.bias,
+                "calibration": self.calibration, "threshold": self.threshold,
+                "fitted": self.fitted}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EvidenceModel:
+        weights = {str(k): float(v) for k, v in raw.get("weights", {}).items()}
+        unknown = set(weights) - set(FEATURE_NAMES)
+        if unknown:
+            raise ConfigError(f"evidence model names unknown features: {', '.join(sorted(unknown))}")
+        return cls(weights, float(raw.get("bias", 0.0)),
+                   {str(k): float(v) for k, v in raw.get("calibration", {}).items()},
+                   float(raw.get("threshold", 0.5)), dict(raw.get("fitted", {})))
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def load_model(path: Path | None = None) -> EvidenceModel:
+    """The evidence model from ``path``, or the one shipped in ``rag/data``."""
+    if path is None:
+        return _bundled()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read evidence model {path}: {exc}") from None
+    return EvidenceModel.from_dict(raw)
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> EvidenceModel:
+    raw = json.loads(resources.files("rag").joinpath("data/evidence_model.json").read_text(
+        encoding="utf-8"))
+    return EvidenceModel.from_dict(raw)
