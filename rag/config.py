@@ -46,6 +46,10 @@ class EngineConfig:
     auto_index: bool = True
     embed_batch_size: int = 16
     max_upload_bytes: int = 2 * 1024 * 1024
+    # the evidence model's weights (None: the one shipped in rag/data) and the confidence
+    # an answer needs (None: the model's calibrated threshold)
+    evidence_model: Path | None = None
+    min_confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.ann not in ANN_KINDS:

@@ -27,6 +27,7 @@ from rag.errors import (
     QueryRejected,
     RagError,
 )
+from rag.evidence import EvidenceModel, load_model
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.model import resolve_model
 from rag.question import analyse, rewrite
@@ -101,6 +102,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._checked = 0.0
         self._figure_rows: dict[str, list[FigureRow]] = {}
+        self._evidence: EvidenceModel | None = None
 
     # -- components -----------------------------------------------------------------------
 
@@ -342,9 +344,13 @@ class Engine:
 
     def ask(self, question: str, *, history: Sequence[str] | None = None,
             k: int | None = None, filters: Filters | None = None,
-            snapshot: store.Snapshot | None = None) -> Answer:
+            snapshot: store.Snapshot | None = None, min_confidence: float | None = None,
+            explain: int = 0) -> Answer:
         """Answer a question, with earlier user turns (oldest first) for follow-ups;
-        ``snapshot`` pins the index version as in :meth:`search`."""
+        ``snapshot`` pins the index version as in :meth:`search`. ``min_confidence``
+        overrides the configured refusal threshold (0 answers whenever a figure is found:
+        the evaluation does so to draw its risk–coverage curve); ``explain`` lists that
+        many scored candidates in the answer's evidence."""
         q_text = self.check_query(question)
         previous: str | None = None
         for turn in history or []:
@@ -363,7 +369,16 @@ class Engine:
             return hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
                                  filters=filters)
 
-        return compose(q, q_text, rewritten, search, k=k_eff)
+        threshold = self.config.min_confidence if min_confidence is None else min_confidence
+        return compose(q, q_text, rewritten, search, k=k_eff, model=self.evidence_model,
+                       min_confidence=threshold, explain=max(0, explain))
+
+    @property
+    def evidence_model(self) -> EvidenceModel:
+        """The evidence model's weights, read once."""
+        if self._evidence is None:
+            self._evidence = load_model(self.config.evidence_model)
+        return self._evidence
 
     def figures(self, q: figstore.FigureQuery | None = None, *,
                 snapshot: store.Snapshot | None = None) -> list[FigureRow]:

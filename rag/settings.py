@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_query_chars: int = 500
     auto_index: bool = True
     threads: int | None = None
+    evidence_model: Path | None = None
+    min_confidence: float | None = None
     # server (``rag serve``)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -62,6 +64,8 @@ class Settings(BaseSettings):
             max_query_chars=self.max_query_chars,
             auto_index=self.auto_index,
             max_upload_bytes=self.max_upload_bytes,
+            evidence_model=self.evidence_model,
+            min_confidence=self.min_confidence,
         )
 
 
