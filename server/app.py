@@ -46,15 +46,19 @@ from rag.figstore import FIGURE_KINDS, SORT_KEYS, STANCES, FigureQuery
 from rag.index import Snapshot
 from rag.retrieve import MODES, Filters
 from rag.settings import Settings, prepare_runtime
+from server.jobs import JobQueue, QueueFull
 from server.models import (
     AnswerOut,
     ChatRequest,
     DocumentOut,
     DocumentsResponse,
+    DocumentTextOut,
     ErrorResponse,
     FiguresResponse,
     FiltersIn,
     Health,
+    JobOut,
+    JobsResponse,
     OpenAIChatRequest,
     OpenAIChatResponse,
     OpenAIModel,
@@ -114,7 +118,7 @@ class ApiError(Exception):
 
 # 400: a body that cannot be parsed (not UTF-8, broken multipart) or a bad Content-Length.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 503)
 }
 
 
@@ -132,8 +136,15 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_jobs(request: Request) -> JobQueue:
+    """The upload job queue started with the engine."""
+    jobs: JobQueue = request.app.state.jobs
+    return jobs
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="rag"'}
 
@@ -311,7 +322,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             log.info("index %s loaded: %d passages", snap.version, len(snap.passages))
         except Exception as exc:  # serve anyway; /healthz reports why
             log.error("index unusable at start-up (serving, unhealthy): %s", exc)
-        yield
+        app.state.jobs = JobQueue(eng)
+        try:
+            yield
+        finally:
+            app.state.jobs.stop()
 
     app = FastAPI(
         title="rag-zh",
@@ -466,28 +481,66 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         """The indexed documents."""
         return {"documents": [d.to_dict() for d in engine.documents()]}
 
-    @app.post("/documents", response_model=DocumentOut, status_code=201, dependencies=write,
+    @app.post("/documents", response_model=JobOut, status_code=202, dependencies=write,
               tags=["documents"], responses=ERRORS)
     def upload_document(
-        engine: EngineDep, settings: SettingsDep, response: Response,
+        engine: EngineDep, settings: SettingsDep, jobs: JobsDep, response: Response,
         file: Annotated[UploadFile, File()],
         title: Annotated[str | None, Form(max_length=300)] = None,
         date: Annotated[str | None, Form(max_length=40, description="2024-03-05, 2024年3月5日")] = None,
         doc_type: Annotated[str | None, Form(alias="type", max_length=40)] = None,
     ) -> Any:
-        """Upload a .txt, .md, .html, .pdf or .docx document. It is stored in the corpus
-        under the client's file name made safe (no path; a different file of the same name
-        gets a numbered name) and indexed incrementally. ``title``, ``date`` and ``type``
-        are what the uploader says about it and rank above anything the file says."""
+        """Upload a .txt, .md, .html, .pdf or .docx document: answers ``202`` at once with
+        an upload job (``Location: /jobs/{job_id}``); poll ``GET /jobs/{job_id}`` until its
+        ``state`` is ``done`` (``document`` is the indexed document) or ``failed``
+        (``error`` says why, naming the file: not text, damaged, empty …). Reads keep
+        answering from the previous index version until the job's version is complete.
+
+        Checked before queuing (4xx at once): the file type (422), size (413), metadata
+        (a ``date`` that is no date: 422) and a full queue (429). The file is stored in the
+        corpus under the client's file name made safe (no path; a different file of the same
+        name gets a numbered name) and indexed incrementally; uploading bytes that are
+        already indexed finishes with that document. ``title``, ``date`` and ``type`` are
+        what the uploader says about it and rank above anything the file says."""
         limit = settings.max_upload_bytes
         data = file.file.read(limit + 1)
         if len(data) > limit:
             raise ApiError(413, "PayloadTooLarge",
                            f"{file.filename or 'the document'} is larger than {limit} bytes")
         meta = {k: v for k, v in (("title", title), ("date", date), ("type", doc_type)) if v}
-        doc = engine.add_document(file.filename or "", data, meta)
-        _versioned(response, engine.snapshot())  # the version this change made live
-        return doc.to_dict()
+        name = engine.upload_name(file.filename or "", len(data), meta)
+        try:
+            job = jobs.submit(file.filename or "", name, data, meta)
+        except QueueFull as exc:
+            raise ApiError(429, "TooManyRequests", str(exc), {"Retry-After": "10"}) from None
+        response.headers["Location"] = f"/jobs/{job.job_id}"
+        return job.to_dict()
+
+    @app.get("/jobs", response_model=JobsResponse, dependencies=read, tags=["documents"],
+             responses=ERRORS)
+    def list_jobs(jobs: JobsDep,
+                  limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Any:
+        """Recent upload jobs, newest first (kept in memory: the last 100 finished)."""
+        return {"jobs": [j.to_dict() for j in jobs.recent(limit)]}
+
+    @app.get("/jobs/{job_id}", response_model=JobOut, dependencies=read, tags=["documents"],
+             responses=ERRORS)
+    def get_job(job_id: str, jobs: JobsDep) -> Any:
+        """One upload job: ``state`` (queued, running, done, failed), ``stage`` and
+        ``done``/``total`` progress while running, ``document`` or ``error`` when over."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, "NotFound", f"no upload job {job_id!r} (jobs are kept in "
+                           "memory until the server restarts)")
+        return job.to_dict()
+
+    @app.get("/documents/{doc_id}/text", response_model=DocumentTextOut, dependencies=read,
+             tags=["documents"], responses=ERRORS)
+    def document_text(doc_id: str, engine: EngineDep) -> Any:
+        """A document's full text, as indexed: a citation's ``start``/``end`` are offsets
+        into ``text`` (the page's viewer highlights that span)."""
+        doc, text = engine.document_text(doc_id)
+        return {"document": doc.to_dict(), "text": text}
 
     @app.delete("/documents/{doc_id}", response_model=DocumentOut, dependencies=write,
                 tags=["documents"], responses=ERRORS)

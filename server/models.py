@@ -287,6 +287,42 @@ class DocumentsResponse(BaseModel):
     documents: list[DocumentOut]
 
 
+class DocumentTextOut(BaseModel):
+    """A document's full source text: citations' ``start``/``end`` index into ``text``."""
+
+    document: DocumentOut
+    text: str
+
+
+class JobError(BaseModel):
+    type: str = Field(description="DocumentRejected for a file that cannot be indexed")
+    message: str = Field(description="names the uploaded file and the reason")
+
+
+class JobOut(BaseModel):
+    """An upload job: queued, running (stage and progress), done (the document) or failed
+    (the error)."""
+
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    stage: str = Field(description="queued, indexing, parsing, chunking, encoding, writing, "
+                       "done or failed")
+    done: int | None = Field(description="units of the stage done (with total), when known")
+    total: int | None
+    filename: str = Field(description="the file name the client sent")
+    name: str = Field(description="the safe name it is stored under (before numbering)")
+    created: float = Field(description="Unix time the upload was accepted")
+    started: float | None
+    finished: float | None
+    error: JobError | None
+    document: DocumentOut | None = Field(description="the indexed document, once done")
+    index_version: str | None = Field(description="the index version that holds it, once done")
+
+
+class JobsResponse(BaseModel):
+    jobs: list[JobOut] = Field(description="newest first")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     index_version: str

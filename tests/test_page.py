@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_server import ADMIN_KEY, BEIJING_Q, Live, live_server
+from tests.test_server import ADMIN_KEY, BEIJING_Q, Live, live_server, upload
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -134,10 +134,10 @@ def test_ask_follow_up_and_open_citations(browser: Any, live: Live, tmp_path: Pa
 
 
 def test_markup_in_passages_never_runs(browser: Any, live: Live) -> None:
-    r = httpx.post(f"{live.url}/documents", files={"file": ("injection.txt", INJECTION)},
-                   headers={"X-API-Key": ADMIN_KEY}, timeout=120)
-    assert r.status_code == 201, r.text
-    doc_id = r.json()["doc_id"]
+    with httpx.Client(base_url=live.url, timeout=120) as c:
+        job = upload(c, "injection.txt", INJECTION)
+    assert job["state"] == "done", job
+    doc_id = job["document"]["doc_id"]
     w = Watched(browser, live.url)
     page = w.page
     try:

@@ -107,6 +107,19 @@ def _upload(c: httpx.Client, name: str, data: bytes, key: str = ADMIN_KEY) -> ht
     return c.post("/documents", files={"file": (name, data)}, headers={"X-API-Key": key})
 
 
+def _job(c: httpx.Client, r: httpx.Response, timeout: float = 300) -> dict[str, Any]:
+    """The upload job of a ``202`` answer to ``POST /documents``, once done or failed."""
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = _json(c.get(f"/jobs/{job_id}"))
+        if job["state"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"job still {job['state']} after {timeout}s: {job}"
+        time.sleep(0.05)
+
+
 def _delete(c: httpx.Client, doc_id: str, key: str = ADMIN_KEY) -> httpx.Response:
     return c.delete(f"/documents/{doc_id}", headers={"X-API-Key": key})
 
@@ -198,6 +211,7 @@ def test_readers_never_fail_while_the_index_is_rebuilt(srv: Srv) -> None:
     writes: list[tuple[float, float, str]] = []
     write_errors: list[str] = []
     uploaded: list[str] = []
+    accepted: list[float] = []  # seconds until an upload's 202
 
     def writer() -> None:
         with srv.client() as c:
@@ -205,17 +219,32 @@ def test_readers_never_fail_while_the_index_is_rebuilt(srv: Srv) -> None:
                 while done[0] < total * (n + 1) / (RE_INDEXES + 1):
                     time.sleep(0.01)
                 t = time.perf_counter()
-                if n % 2 == 0:
+                if n % 2 == 0:  # an upload job: 202 at once, then done in the background
                     text = f"# 并发测试文档{n}\n\n2025年,测试市设立第{n}号产业基金,规模为{n + 3}亿元。\n"
                     r = _upload(c, f"concurrent-{n}.txt", text.encode())
-                    if r.status_code == 201:
-                        uploaded.append(r.json()["doc_id"])
+                    if r.status_code != 202:
+                        write_errors.append(f"{r.status_code} {r.text[:200]}")
+                        return
+                    accepted.append(time.perf_counter() - t)
+                    job = _job(c, r)
+                    if job["state"] != "done" or not job["index_version"]:
+                        write_errors.append(f"job {job}")
+                        return
+                    uploaded.append(job["document"]["doc_id"])
+                    # a question about the new document is answered once its job is done
+                    a = c.post("/chat", json={"messages": [
+                        {"role": "user", "content": f"测试市第{n}号产业基金的规模是多少?"}]})
+                    if a.status_code != 200 or f"{n + 3}亿元" not in a.json()["answer"]:
+                        write_errors.append(f"answer after job {n}: {a.text[:300]}")
+                        return
+                    version = job["index_version"]
                 else:
                     r = _delete(c, uploaded.pop())
-                if r.status_code not in (200, 201) or len(r.headers.get_list(VERSION)) != 1:
-                    write_errors.append(f"{r.status_code} {r.text[:200]}")
-                    return
-                writes.append((t, time.perf_counter(), r.headers[VERSION]))
+                    if r.status_code != 200 or len(r.headers.get_list(VERSION)) != 1:
+                        write_errors.append(f"{r.status_code} {r.text[:200]}")
+                        return
+                    version = r.headers[VERSION]
+                writes.append((t, time.perf_counter(), version))
 
     w = threading.Thread(target=writer)
     t0 = time.perf_counter()
@@ -257,7 +286,8 @@ def test_readers_never_fail_while_the_index_is_rebuilt(srv: Srv) -> None:
           f"{idle_p99 * 1000:.0f} ms; re-indexing run: {len(busy)} requests in {busy_s:.1f}s "
           f"({len(busy) / busy_s:.1f}/s), p99 {busy_p99 * 1000:.0f} ms (ratio "
           f"{busy_p99 / idle_p99:.2f}); {len(writes)} re-indexes "
-          f"({', '.join(f'{(e - s) * 1000:.0f} ms' for s, e, _ in writes)}); {len(during)} "
+          f"({', '.join(f'{(e - s) * 1000:.0f} ms' for s, e, _ in writes)}; uploads answered "
+          f"202 in {', '.join(f'{a * 1000:.0f} ms' for a in accepted)}); {len(during)} "
           f"requests overlapped one: p99 {during_p99 * 1000:.0f} ms (ratio "
           f"{during_p99 / idle_p99:.2f}); versions seen {sorted(seen.values())}")
     assert busy_p99 <= 2 * idle_p99, f"p99 idle {idle_p99:.3f}s, re-indexing {busy_p99:.3f}s"
@@ -320,9 +350,9 @@ def test_hostile_documents_stay_inert_text(srv: Srv) -> None:
         original = {d["source"]: d["doc_id"] for d in _json(c.get("/documents"))["documents"]}
         ids = {}
         for name, data in (("hostile.txt", HOSTILE_TXT), ("hostile.html", HOSTILE_HTML)):
-            r = _upload(c, name, data.encode())
-            assert r.status_code == 201, r.text
-            ids[name] = _json(r)["doc_id"]
+            job = _job(c, _upload(c, name, data.encode()))
+            assert job["state"] == "done", job
+            ids[name] = job["document"]["doc_id"]
         try:
             # the .html upload: no script, style, handler or hidden-element text in any passage
             html = _json(c.get("/search", params={"q": "恶意网页测试 脚本 北京基金规模", "k": 100,
@@ -391,29 +421,29 @@ def _fn(name: str) -> bytes:
 
 
 HOSTILE_NAMES: list[tuple[bytes, set[int]]] = [
-    (_fn("../../x.txt"), {201}),
-    (_fn("/etc/passwd.txt"), {201}),
-    (_fn("%2e%2e%2fx.txt"), {201}),
-    (_fn("..%2f..%2f..%2fx.md"), {201}),
-    (_fn("..\\..\\x.html"), {201}),
-    (_fn("C:\\Windows\\System32\\x.htm"), {201}),
-    (_fn("x.txt\x00.html"), {201, 400, 422}),
+    (_fn("../../x.txt"), {202}),
+    (_fn("/etc/passwd.txt"), {202}),
+    (_fn("%2e%2e%2fx.txt"), {202}),
+    (_fn("..%2f..%2f..%2fx.md"), {202}),
+    (_fn("..\\..\\x.html"), {202}),
+    (_fn("C:\\Windows\\System32\\x.htm"), {202}),
+    (_fn("x.txt\x00.html"), {202, 400, 422}),
     (_fn("\x00"), {400, 422}),
-    (_fn("x\x00.txt"), {201, 400, 422}),
-    (_fn("a" * 296 + ".txt"), {201}),
-    (_fn("../" * 100 + "b" * 300 + ".md"), {201}),
+    (_fn("x\x00.txt"), {202, 400, 422}),
+    (_fn("a" * 296 + ".txt"), {202}),
+    (_fn("../" * 100 + "b" * 300 + ".md"), {202}),
     (_fn("x\u2024txt"), {422}),  # a look-alike dot: no suffix
     (_fn("x\u2024\u2024/x\u2024txt"), {422}),
     (_fn("x.txt\u2024"), {422}),
-    (_fn("x.txt "), {201, 422}),
+    (_fn("x.txt "), {202, 422}),
     (_fn("..."), {422}),
     (_fn(".txt"), {422}),  # a hidden file name, no suffix
-    (_fn("x.TXT"), {201}),
-    (_fn("x.txt/"), {201, 422}),
-    (_fn("x.php.txt"), {201}),
+    (_fn("x.TXT"), {202}),
+    (_fn("x.txt/"), {202, 422}),
+    (_fn("x.php.txt"), {202}),
     (_fn("x.txt.php"), {422}),
-    (b"filename*=UTF-8''..%2F..%2Fstar.txt", {201, 422}),
-    (b'filename="../../y.txt"; filename*=UTF-8\'\'..%2F..%2Fz.md', {201, 422}),
+    (b"filename*=UTF-8''..%2F..%2Fstar.txt", {202, 422}),
+    (b'filename="../../y.txt"; filename*=UTF-8\'\'..%2F..%2Fz.md', {202, 422}),
 ]
 
 
@@ -437,7 +467,10 @@ def test_hostile_upload_names_never_escape_the_corpus(srv: Srv) -> None:
                 outcomes.append(f"{disposition[:40]!r}->{r.status_code}")
                 assert r.status_code in allowed, (disposition, r.status_code, r.text)
                 doc = _json(r)
-                if r.status_code == 201:
+                if r.status_code == 202:
+                    job = _job(c, r)
+                    assert job["state"] == "done", (disposition, job)
+                    doc = job["document"]
                     assert STORED_NAME.fullmatch(doc["source"].removeprefix("uploads/")), doc
                     assert doc["source"].count("/") == 1
                     assert (srv.corpus / doc["source"]).is_file()
@@ -452,8 +485,9 @@ def test_hostile_upload_names_never_escape_the_corpus(srv: Srv) -> None:
             for data in (b"\x00" * 64, b"\xef\xbb\xbf\xe4\xb8\xad\x00\xe6\x96\x87",
                          "正文\x00正文".encode()):
                 binary, headers = _multipart(_fn("nul.txt"), data)
-                r = c.post("/documents", content=binary, headers=headers)
-                assert r.status_code == 422 and _json(r)["error"]["type"], r.text
+                job = _job(c, c.post("/documents", content=binary, headers=headers))
+                assert job["state"] == "failed" and job["error"]["type"] == "DocumentRejected", job
+                assert job["error"]["message"].startswith("nul.txt: "), job
 
             after = srv.files_outside_index()
             new = after - before
@@ -589,7 +623,7 @@ FUZZED: Counter[str] = Counter()
 STATUSES: dict[str, Counter[int]] = {}
 KINDS: dict[str, Counter[str]] = {}
 VERSIONED = {"POST /chat", "POST /v1/chat/completions", "GET /search", "GET /healthz",
-             "POST /documents", "DELETE /documents/{doc_id}"}
+             "DELETE /documents/{doc_id}"}
 
 
 # The app's own OpenAPI document, built without a server so that pytest can parametrize over

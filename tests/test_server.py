@@ -133,6 +133,32 @@ def parse_sse(text: str) -> list[tuple[str, str]]:
     return events
 
 
+def wait_job(c: httpx.Client, job_id: str, timeout: float = 300,
+             headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Poll ``GET /jobs/{job_id}`` until the upload job is done or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = c.get(f"/jobs/{job_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        job: dict[str, Any] = r.json()
+        if job["state"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"job still {job['state']} after {timeout}s: {job}"
+        time.sleep(0.1)
+
+
+def upload(c: httpx.Client, name: str, data: bytes, *, key: str = ADMIN_KEY,
+           form: dict[str, str] | None = None, timeout: float = 300) -> dict[str, Any]:
+    """``POST /documents`` (202 and a job at once), then the finished job."""
+    r = c.post("/documents", files={"file": (name, data)}, data=form,
+               headers={"X-API-Key": key})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == f"/jobs/{job['job_id']}"
+    assert job["state"] in ("queued", "running", "done") and job["filename"] == name
+    return wait_job(c, job["job_id"], timeout)
+
+
 def ask(client: httpx.Client, *questions: str, **extra: Any) -> httpx.Response:
     messages = []
     for q in questions:
@@ -479,8 +505,12 @@ def test_upload_then_search_then_delete_while_readers_keep_answering(
     try:
         r = client.post("/documents", files={"file": ("../../etc/evil name.md", UPLOAD)},
                         headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-        assert r.status_code == 201, r.text
-        doc = r.json()
+        assert r.status_code == 202, r.text
+        job = wait_job(client, r.json()["job_id"])
+        assert job["state"] == "done" and job["stage"] == "done" and job["error"] is None, job
+        assert job["filename"] == "../../etc/evil name.md" and job["name"] == "evil name.md"
+        assert job["finished"] >= job["started"] >= job["created"]
+        doc = job["document"]
         assert doc["title"].startswith("星河市量子计算产业基金")
         assert doc["source"] == "uploads/evil name.md"  # the user's name, without its path
         assert (live.corpus / doc["source"]).is_file()
@@ -488,8 +518,10 @@ def test_upload_then_search_then_delete_while_readers_keep_answering(
         hits = client.get("/search", params={"q": "星河市量子计算产业基金"}).json()["hits"]
         assert hits[0]["doc_id"] == doc["doc_id"] and "37亿元" in hits[0]["text"]
         assert doc["doc_id"] in {d["doc_id"] for d in client.get("/documents").json()["documents"]}
-        again = client.post("/documents", files={"file": ("copy.md", UPLOAD)}, headers=admin())
-        assert again.status_code == 201 and again.json()["doc_id"] == doc["doc_id"]
+        jobs = client.get("/jobs").json()["jobs"]
+        assert jobs[0]["job_id"] == job["job_id"]  # newest first
+        again = upload(client, "copy.md", UPLOAD)
+        assert again["state"] == "done" and again["document"]["doc_id"] == doc["doc_id"]
 
         r = client.delete(f"/documents/{doc['doc_id']}", headers=admin())
         assert r.status_code == 200 and r.json()["doc_id"] == doc["doc_id"]
@@ -505,17 +537,66 @@ def test_upload_then_search_then_delete_while_readers_keep_answering(
 
 @slow
 @pytest.mark.parametrize(("name", "data", "status"), [
-    ("report.pdf", b"%PDF-1.4 hello", 422),
     ("noext", b"hello", 422),
     ("image.png", b"\x89PNG\r\n", 422),
-    ("binary.txt", b"\x00\x01\x02\xff" * 100, 422),
-    ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), 422),
-    ("empty.md", b"   \n", 422),
     ("big.txt", "大".encode() * (2 * 1024 * 1024 // 3 + 1), 413),
 ])
-def test_upload_rejections(client: httpx.Client, name: str, data: bytes, status: int) -> None:
+def test_upload_rejected_before_queuing(client: httpx.Client, name: str, data: bytes,
+                                        status: int) -> None:
+    """What can be told from the name and size is a 4xx at once, and no job is made."""
+    before = client.get("/jobs").json()["jobs"]
     r = client.post("/documents", files={"file": (name, data)}, headers=admin())
-    assert_error(r, status)
+    message = assert_error(r, status)["error"]["message"]
+    assert name in message
+    assert client.get("/jobs").json()["jobs"] == before
+
+
+@slow
+def test_upload_with_a_bad_date_is_422_at_once(client: httpx.Client) -> None:
+    r = client.post("/documents", files={"file": ("dated.md", UPLOAD)},
+                    data={"date": "next tuesday"}, headers=admin())
+    assert "not a date" in assert_error(r, 422, "DocumentRejected")["error"]["message"]
+
+
+@slow
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("report.pdf", b"%PDF-1.4 hello", "PDF"),
+    ("binary.txt", b"\x00\x01\x02\xff" * 100, ""),
+    ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), ""),
+    ("empty.md", b"   \n", "empty"),
+])
+def test_upload_that_cannot_be_read_fails_its_job(client: httpx.Client, live: Live, name: str,
+                                                  data: bytes, reason: str) -> None:
+    """A file that is not readable text fails its job with the reason, naming the user's
+    file; nothing is stored and the index version stays."""
+    version = client.get("/healthz").json()["index_version"]
+    job = upload(client, name, data)
+    assert job["state"] == "failed" and job["document"] is None, job
+    assert job["error"]["type"] == "DocumentRejected"
+    assert job["error"]["message"].startswith(name) and reason in job["error"]["message"]
+    assert not (live.corpus / "uploads" / name).exists()
+    assert client.get("/healthz").json()["index_version"] == version
+
+
+@slow
+def test_unknown_job_is_404(client: httpx.Client) -> None:
+    assert_error(client.get("/jobs/0123456789abcdef"), 404, "NotFound")
+    assert_error(client.get("/jobs", params={"limit": 0}), 422)
+
+
+@slow
+def test_document_text_holds_every_citation_span(client: httpx.Client) -> None:
+    """The viewer's text: each citation's start/end index into it, giving the passage."""
+    answer = ask(client, BEIJING_Q).json()
+    assert answer["citations"]
+    for c in answer["citations"]:
+        r = client.get(f"/documents/{c['doc_id']}/text")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["document"]["doc_id"] == c["doc_id"]
+        span = body["text"][c["start"]:c["end"]]
+        assert span == c["text"], (span[:60], c["text"][:60])
+    assert_error(client.get("/documents/0123456789abcdef/text"), 404, "NotFound")
 
 
 @slow
@@ -711,10 +792,13 @@ def test_query_strings_that_are_not_utf8_are_422(client: httpx.Client, path: str
 ])
 def test_upload_names_that_are_not_text_never_fail(client: httpx.Client, name: str) -> None:
     r = client.post("/documents", files={"file": (name, UPLOAD)}, headers=admin())
-    assert r.status_code in (201, 422), r.text  # the hook fails the test on a 5xx
-    if r.status_code == 201:
-        assert STORED.fullmatch(r.json()["source"])
-        assert client.delete(f"/documents/{r.json()['doc_id']}", headers=admin()).is_success
+    assert r.status_code in (202, 422), r.text  # the hook fails the test on a 5xx
+    if r.status_code == 202:
+        job = wait_job(client, r.json()["job_id"])
+        assert job["state"] == "done", job
+        assert STORED.fullmatch(job["document"]["source"])
+        doc_id = job["document"]["doc_id"]
+        assert client.delete(f"/documents/{doc_id}", headers=admin()).is_success
 
 
 
