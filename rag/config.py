@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.chunk import ChunkConfig
+from rag.embed import DEFAULT_THREADS, EMBED_BACKENDS
 from rag.index import ANN_KINDS
 from rag.model import DEFAULT_MODEL_NAME
 
@@ -45,6 +46,8 @@ class EngineConfig:
     max_query_chars: int = 500
     auto_index: bool = True
     embed_batch_size: int = 16
+    embed_backend: str = "openvino"
+    embed_threads: int | None = DEFAULT_THREADS  # None: the runtime's own default (all cores)
     max_upload_bytes: int = 2 * 1024 * 1024
     # the evidence model's weights (None: the one shipped in rag/data) and the confidence
     # an answer needs (None: the model's calibrated threshold)
@@ -54,5 +57,9 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.ann not in ANN_KINDS:
             raise ValueError(f"ann must be one of {ANN_KINDS}, got {self.ann!r}")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise ValueError(f"embed_backend must be one of {EMBED_BACKENDS}, got {self.embed_backend!r}")
+        if self.embed_threads is not None and self.embed_threads < 1:
+            raise ValueError("embed_threads must be positive")
         if self.max_query_chars < 1:
             raise ValueError("max_query_chars must be positive")

@@ -17,7 +17,7 @@ from rag import index as store
 from rag.answer import compose
 from rag.chunk import chunk_document
 from rag.config import EngineConfig
-from rag.embed import Embedder, SentenceTransformerEmbedder
+from rag.embed import Embedder, load_embedder
 from rag.errors import (
     DocumentRejected,
     IndexCorrupt,
@@ -113,9 +113,10 @@ class Engine:
             with self._model_lock:
                 if self._embedder is None:
                     path = resolve_model(self.config.model, self.config.model_cache)
-                    self._embedder = SentenceTransformerEmbedder(
-                        path, name=self.config.model, batch_size=self.config.embed_batch_size
-                    )
+                    c = self.config
+                    self._embedder = load_embedder(
+                        path, backend=c.embed_backend, cache_dir=c.model_cache, name=c.model,
+                        batch_size=c.embed_batch_size, threads=c.embed_threads)
         return self._embedder
 
     def snapshot(self) -> store.Snapshot:

@@ -122,7 +122,7 @@ def prepare_model(cache_dir: Path, *, force: bool = False, source: Path | None =
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelError(f"cannot create model cache directory {cache_dir}: {exc}") from None
-    with _lock(cache_dir / f".{target.name}.lock"):
+    with file_lock(cache_dir / f".{target.name}.lock"):
         if not force and _is_complete(target, sha):  # another process finished meanwhile
             return target
         _remove_stale_builds(cache_dir, target.name)
@@ -678,7 +678,7 @@ def _remove_stale_builds(cache_dir: Path, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """Exclusive advisory lock on ``path`` (a no-op where ``fcntl`` does not exist)."""
     try:
         import fcntl

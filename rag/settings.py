@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.chunk import ChunkConfig
 from rag.config import EngineConfig, RetrievalConfig
+from rag.embed import DEFAULT_THREADS
 from rag.model import DEFAULT_MODEL_NAME
 
 
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
     ann: str = "flat"
     max_query_chars: int = 500
     auto_index: bool = True
-    threads: int | None = None
+    threads: int | None = None  # encoder threads (RAG_THREADS); None: the measured default
+    embed_backend: str = "openvino"  # or "torch" (RAG_EMBED_BACKEND)
     evidence_model: Path | None = None
     min_confidence: float | None = None
     # server (``rag serve``)
@@ -66,15 +68,15 @@ class Settings(BaseSettings):
             max_upload_bytes=self.max_upload_bytes,
             evidence_model=self.evidence_model,
             min_confidence=self.min_confidence,
+            embed_backend=self.embed_backend,
+            embed_threads=self.threads or DEFAULT_THREADS,
         )
 
 
 def prepare_runtime(settings: Settings) -> None:
-    """Process-wide switches, set once at start-up: models load from disk only."""
+    """Process-wide switches, set once at start-up: models load from disk only. (The encoder
+    thread count travels in the engine config: setting it here would import torch in
+    commands that need no model.)"""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if settings.threads:
-        import torch
-
-        torch.set_num_threads(settings.threads)
