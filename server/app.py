@@ -25,27 +25,25 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.engine import Engine
-from rag.errors import QueryRejected, RagError
+from rag.errors import QueryRejected
 from rag.figstore import FIGURE_KINDS, SORT_KEYS, STANCES, FigureQuery
 from rag.index import Snapshot
 from rag.retrieve import MODES, Filters
 from rag.settings import Settings, prepare_runtime
+from server.errors import ApiError, install_error_handlers
 from server.jobs import JobQueue, QueueFull
 from server.models import (
     AnswerOut,
@@ -65,7 +63,6 @@ from server.models import (
     OpenAIModelList,
     SearchResponse,
     Unhealthy,
-    error_body,
     one_of,
 )
 from server.security import (
@@ -102,18 +99,6 @@ _FAVICON = (
 )
 
 T = TypeVar("T")
-
-
-class ApiError(Exception):
-    """An HTTP error raised by the server itself (auth, limits), rendered as error JSON."""
-
-    def __init__(self, status: int, type_: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.type = type_
-        self.message = message
-        self.headers = headers
 
 
 # 400: a body that cannot be parsed (not UTF-8, broken multipart) or a bad Content-Length.
@@ -237,69 +222,6 @@ def _versioned(response: Response, snap: Snapshot) -> Snapshot:
     return snap
 
 
-def _status_type(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
-    except ValueError:
-        return "HTTPError"
-
-
-def _json_error_message(err: dict[str, Any], doc: Any) -> str:
-    """``invalid JSON at line L, column C: <what json said>`` for a body that is no JSON."""
-    what = str((err.get("ctx") or {}).get("error") or "not valid JSON")
-    loc = err.get("loc", ())
-    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
-    if pos is None or not isinstance(doc, str):
-        return f"invalid JSON: {what}"
-    line = doc.count("\n", 0, pos) + 1
-    column = pos - doc.rfind("\n", 0, pos)
-    return f"invalid JSON at line {line}, column {column}: {what}"
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = err.get("loc", ())
-        if err.get("type") == "json_invalid":
-            parts.append(_json_error_message(err, getattr(exc, "body", None)))
-            continue
-        if tuple(where) == ("body",) and err.get("type") == "missing":
-            parts.append("the request needs a JSON body")
-            continue
-        loc = ".".join(str(x) for x in where[1:])
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts) or "invalid request"
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    """Every error is JSON ``{"error": {"type", "message"}}``; nothing leaks a traceback."""
-
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.type, exc.message), exc.status, headers=exc.headers)
-
-    @app.exception_handler(RagError)
-    async def rag_error(_: Request, exc: RagError) -> JSONResponse:
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.http_status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(_status_type(exc.status_code), str(exc.detail)),
-                            exc.status_code, headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("ValidationError", _validation_message(exc)), 422)
-
-    @app.exception_handler(Exception)
-    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
-        # Runs outside the middleware stack, hence the explicit security headers.
-        log.exception("internal error: %s", exc)
-        return JSONResponse(error_body("InternalError", "internal server error"), 500,
-                            headers=SECURITY_HEADERS)
-
-
 # -- the app ----------------------------------------------------------------------------
 
 
@@ -340,7 +262,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine
-    _install_error_handlers(app)
+    install_error_handlers(app)
     # Added innermost first: security headers wrap CORS, which wraps the body limit.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(
