@@ -112,9 +112,13 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
       year the sentence names is that span's last;
     * a change measured from a stated base year (``2007年…比2002年增长65.5%``, 2008;
       ``１９９２年同１９８７年相比，钢产量增长百分之四十二``, 1993) covers the years after the
-      base up to the governing year;
+      base up to the governing year; the level it reaches does not (``…，达到８０００万吨``, 1993;
+      ``比1956年将增长百分之四点五，达到六百…``, 1957; ``比一九五六年，粮食增加了五十亿斤，达到
+      三千七百亿斤``, 1958): that is of the governing year alone;
     * a figure that no time expression, heading or date governs is, in a dated document, a
-      plan for the document's year when it is a target, else a result of the year before
+      plan for the year after a stated comparison base when it is a target (``计划草案拟定，
+      工业总产值比一九六四年增长百分之十一左右``, 1964: 1965; ``国民收入也安排为比今年增长４％
+      左右``, 1981: 1982), else a plan for the document's year, else a result of the year before
       when the document is dated early in a year or by its year alone (a report delivered
       in March reviews the past year), else of its year.
     """
@@ -122,6 +126,10 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
         if doc is None or stance not in ("target", "actual"):
             return None
         if stance == "target":
+            base = _base_year(sentence[:f.start], doc)
+            if base is not None:
+                y = str(base + 1)
+                return Period(y, y, False, f"a plan over the base year {base}")
             return Period(str(doc.year), str(doc.year), False, "no time stated: the document's year")
         y = doc.year - 1 if doc.month is None or doc.month <= 3 else doc.year
         return Period(str(y), str(y), False, "no time stated: a result reported in the document")
@@ -134,7 +142,7 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     if first != last and doc is not None and int(last) < doc.year \
             and _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
         return Period(last, last, period.stated, f"the level at the end of {period.basis}")
-    if first == last:
+    if first == last and not _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
         for s, _e, base in periods.find_time_expressions(sentence[:f.start], doc=doc):
             if base is None or not _BASE_BEFORE.search(sentence[max(0, s - 1):s]):
                 continue
@@ -143,6 +151,15 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
                 return Period(str(int(b) + 1), last, period.stated and base.stated,
                               f"since the base year {b} ({period.basis})")
     return period
+
+
+def _base_year(before: str, doc: DocDate | None) -> int | None:
+    """The single year of the last comparison base (比一九六四年, 比今年) in ``before``."""
+    for s, _e, base in reversed(periods.find_time_expressions(before, doc=doc)):
+        if base is not None and _BASE_BEFORE.search(before[max(0, s - 1):s]):
+            a, b = base.start[:4], base.end[:4]
+            return int(b) if a == b and b.isdigit() else None
+    return None
 
 
 _PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算|将")

@@ -24,6 +24,9 @@ Expressions that never govern:
   (1980). ``同比`` names no year and is not an expression at all.
 * Dates inside a title ``《…》`` for figures outside that title.
 
+A figure that directly follows a comparison base and ``的`` is that base's value, of that year:
+``比一九五二年的八百二十七亿一千万元`` (1959: 1952), ``比一九八○年的七千一百五十九亿元`` (1982: 1980).
+
 What the expressions mean (``doc`` is the document date; without it relative words give None):
 
 * ``2013年``, ``一九五七年``, ``２０１３年``, ``1 9 9 8 年`` (spaced digits, 1998 report): that year,
@@ -31,11 +34,15 @@ What the expressions mean (``doc`` is the document date; without it relative wor
 * ``今年/本年`` → doc year; ``去年/上年/上一年/过去一年/一年来`` → year−1; ``前年`` → year−2;
   ``明年`` → year+1; ``后年`` → year+2.
 * ``过去五年/近五年/五年来/三年来`` → (year−N … year−1); ``今后五年/未来五年`` → (year … year+N−1).
+* ``N年平均每年`` / ``N年年均`` count back from the year that governs them: ``１９９２年国民生产总值…，
+  五年平均每年增长百分之七点九`` (1993: 1988–1992); ``两年平均每年递增百分之五点五`` (1982); with
+  nothing governing, the N years before the document year.
 * ``上半年`` (01–06), ``下半年``, ``一季度`` … ``四季度``, ``前三季度``, ``1—11月``, ``年底/年末`` (12),
   ``年初`` (01): months of the year they follow (``今年上半年``, ``2013年1—11月``), or alone of the
   governing year (rules 2–4).
 * ``“十二五”(期间|时期|规划)``, ``六五计划``, ``第一个五年计划`` / ``第一個五年計劃``,
-  ``新世纪第一个五年计划`` (十五): the plan's five years from the table; ``“十二五”末`` → its last year.
+  ``新世纪第一个五年计划`` (十五): the plan's five years from the table; ``“十二五”末`` → its last year;
+  ``“十一五”前四年`` (2010) → its first four years (also ``五年计划的前三年``, 1957).
 * ``2011年至2015年``, ``2011—2015年``, ``一九五三年到一九五七年``, ``1980、1981年``: a span.
 * ``到2020年`` / ``2020年前``: ends 2020 and starts at the context's start or the doc year (when not
   later); after a verb (``增加到2002年的…``) ``到`` is not a deadline. ``截至2013年底`` is a point.
@@ -45,9 +52,16 @@ What the expressions mean (``doc`` is the document date; without it relative wor
   1955, 上年 = 1954); ``2003年…由上年46亿元增加到92亿元`` (2004: 46亿元 is 2002's). ``今年/去年/明年``
   always count from the doc year.
 * ``由/从 YEAR (的) A … 到/为 B``: the year is A's only; B takes the period governing the clause
-  (``到一九五七年，…将由一九五二年的百分之二十六点七上升到百分之三十六``, 1955).
+  (``到一九五七年，…将由一九五二年的百分之二十六点七上升到百分之三十六``, 1955). A span ``从A年到B年``
+  is no origin: it governs what follows (``从一九七八年到一九八五年八年间，…每年要增长百分之十以上``,
+  1978; ``从１９７９年到１９８４年安排了…``, 1985).
+* A time inside a frame ``在 … 的基础上`` governs nothing after the frame: ``在１９７９到１９８３年
+  平均每年递增７．９％的基础上，比上年增长１４．２％`` (1985: 14.2% is 1984's); ``在上年大幅度增长的
+  基础上，又增产291亿斤`` (2006).
 * ``年初`` alone governs only its own clause (``全面实现年初确定的主要目标，国内生产总值增长7.8%``, 2013).
-* ``八十年代`` → 1980–1989; ``到本世纪末`` in a report before 2000 → 2000.
+* ``八十年代`` → 1980–1989; ``到本世纪末`` in a report before 2000 → 2000. ``本世纪末`` is a deadline
+  with or without ``到`` (``在本世纪末把我国人口控制在１２亿左右``, 1988; ``为实现本世纪末把我国人口
+  控制在十二亿以内的目标``, 1981): from the document year to 2000.
 
 ``stated`` is True when the text alone fixes the period (a year, a named plan or decade) and False
 when it needs the document date or the heading.
@@ -139,7 +153,7 @@ def _scanner() -> re.Pattern[str]:
     yspan = _alt(d["year_span_words"]["words"])
     fyp = d["five_year_plans"]
     suffix = _alt(fyp["suffixes"])
-    ends = _alt(fyp["end_words"])
+    ends = rf"{_alt(fyp['end_words'])}|的?{fyp['first_years']}{_N}年"
     rel = []
     not_after = d["relative_not_after"]
     for w in sorted(_keys(d["relative_years"]), key=len, reverse=True):
@@ -159,6 +173,7 @@ def _scanner() -> re.Pattern[str]:
         rf"(?P<rel>(?:{'|'.join(rel)})(?:的?{part_after})?)",
         rf"(?P<past>(?:{_alt(past['prefixes'])}){_N}(?:{_alt(past['suffixes'])})|(?<![0-9几多十]){_N}{past['bare_suffix']})",
         rf"(?P<future>(?:{_alt(fut['prefixes'])}){_N}年)",
+        rf"(?P<counted>(?<![{re.escape(d['counted_spans']['not_after'])}]){_N}年(?=(?:{_alt(d['counted_spans']['before'])})))",
         rf"(?P<part>{part_alone})",
     ]
     return re.compile("|".join(alts))
@@ -182,6 +197,7 @@ class _Expr:
     point: bool = False
     since: bool = False
     anaphoric: bool = False  # 上年/本年: from the governing year, else the doc year
+    counted: int = 0  # 五年平均每年: the N years up to the governing year
     clause_only: bool = False  # 年初: governs its own clause only
     origin: bool = False  # 由/从 YEAR 的 A (上升)到 B: governs A only
     needs_doc_century: int | None = None  # 本世纪末: valid only when doc.year < this
@@ -256,6 +272,11 @@ def _plan_expr(label: str) -> tuple[tuple[int, int], str] | None:
     if plan is None:
         return None
     name, a, b = plan
+    first = re.search(rf"{fyp['first_years']}({_N})年$", label)
+    if first:
+        n = _int(first.group(1)) or 0
+        if 0 < n <= b - a + 1:
+            return (a, a + n - 1), f"{name}{first.group()} ({a}–{a + n - 1})"
     if any(label.endswith(e) for e in fyp["end_words"]):
         return (b, b), f"{name}末 ({b})"
     return (a, b), f"{name} ({a}–{b})"
@@ -300,6 +321,7 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         ex = _Expr(s, e, label, "abs", (y, y), None, stated, why=f"{label} ({y})")
         if not stated:
             ex.needs_doc_century = int(spec["doc_before"])
+        ex.deadline = bool(spec.get("deadline", False))
         return ex
     if kind == "rel":
         word = next(w for w in sorted(_keys(d["relative_years"]), key=len, reverse=True) if raw.startswith(w))
@@ -309,6 +331,15 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         months = _months(rest) if rest else None
         ex = _Expr(s, e, label, "rel", (a, b), months, False, why=word)
         ex.anaphoric = bool(d["relative_years"][word].get("anaphoric", False))
+        return ex
+    if kind == "counted":
+        nm = re.search(_N, raw)
+        n = _int(nm.group()) if nm else None
+        if not n or n > 60:
+            return None
+        ex = _Expr(s, e, label, "rel", (-n, -1), None, False, why=label)
+        ex.anaphoric = True
+        ex.counted = n
         return ex
     if kind in ("past", "future"):
         nm = re.search(_N, raw)
@@ -356,7 +387,8 @@ def _flags(text: str, ex: _Expr) -> None:
     if any(post.startswith(w) for w in d["since"]["after"]):
         ex.since = True
     og = d["origin"]
-    if any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
+    one_year = ex.years is not None and ex.years[0] == ex.years[1]
+    if one_year and any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
         ex.origin = True
 
 
@@ -409,7 +441,12 @@ class _Ctx:
     def period(self, ex: _Expr) -> Period | None:
         doc = self.doc
         anchor = self.governing(ex.start, skip_parts=True) if ex.anaphoric else None
-        if ex.kind == "rel" and anchor is not None and ex.years is not None:
+        if ex.counted and anchor is not None:
+            base_year = anchor.years()[1]
+            y1, y2 = base_year - ex.counted + 1, base_year
+            why = f"{ex.label} up to {base_year} ({anchor.basis})"
+            stated = False
+        elif ex.kind == "rel" and anchor is not None and ex.years is not None:
             base_year = anchor.years()[1]
             y1, y2 = base_year + ex.years[0], base_year + ex.years[1]
             why = f"{ex.label} → {_yr(y1, y2)} (from {base_year}: {anchor.basis})"
@@ -461,8 +498,22 @@ class _Ctx:
             return False
         if ex.origin and any(w in self.text[ex.end : pos] for w in _data()["origin"]["until"]):
             return False
+        if self._framed(ex, pos):
+            return False
         t = self._title(ex.start)
         return t is None or t == self._title(pos)
+
+    def _framed(self, ex: _Expr, pos: int) -> bool:
+        """Inside a closed frame ``在 … 的基础上`` that ends before ``pos``: the frame's time is
+        the background, not the period of what follows (periods.json ``frames``)."""
+        for fr in _data()["frames"]["pairs"]:
+            close = self.text.find(fr["close"], ex.end, pos)
+            if close < 0 or re.search(r"[。！？!?\n]", self.text[ex.end : close]):
+                continue
+            a = self.text.rfind(fr["open"], 0, ex.start)
+            if a >= 0 and not re.search(r"[，,；;。！？!?\n]", self.text[a : ex.start]):
+                return True
+        return False
 
     def governing(self, pos: int, *, skip_parts: bool = False) -> Period | None:
         """Rules 2-4: left in the sentence, a sentence-initial expression earlier in the paragraph, context."""
@@ -504,6 +555,12 @@ def resolve(text: str, start: int, end: int, *, doc: DocDate | None, context: Pe
         periods = [p for p in (c.period(e) for e in own) if p is not None]
         if periods:
             return _merge(periods, " + ".join(p.basis for p in periods)) if len(periods) > 1 else periods[0]
+    base = next((e for e in reversed(c.exprs) if e.base and e.end <= start
+                 and c.text[e.end : start] in _data()["base_markers"]["value_links"]), None)
+    if base is not None:
+        got = c.period(base)
+        if got is not None:
+            return Period(got.start, got.end, got.stated, f"the base value of {got.basis}")
     return c.governing(start)
 
 

@@ -47,12 +47,17 @@ def find(label: dict) -> FigureFact | None:
     of) the labelled sentence."""
     want = _squash(label["sentence"])
     text = _squash(label["text"])
+    near: FigureFact | None = None
     for p, figs in _store(label["doc"]):
         for f in figs:
             sent = _squash(p.text[f.sentence_start:f.sentence_end])
-            if (_squash(f.text) == text or text in _squash(f.text)) and (sent in want or want in sent):
-                return f
-    return None
+            if not (sent in want or want in sent):
+                continue
+            if _squash(f.text) == text:
+                return f  # the same text first: 二十七亿元 is not 一百二十七亿元 (1981)
+            if near is None and text in _squash(f.text):
+                near = f
+    return near
 
 
 def _close(a: float | None, b: float | None) -> bool:
