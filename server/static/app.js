@@ -1,9 +1,10 @@
-// The chat page. Plain DOM APIs only: every piece of server text goes in as a text node
+// The chat view. Plain DOM APIs only: every piece of server text goes in as a text node
 // (textContent / createTextNode), never as HTML, so passage text can never run as markup.
+// Helpers shared with the library and the figures explorer are in common.js (window.RAG).
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, fmtValue, sortableTable } = window.RAG;
   const conversationEl = $("conversation");
   const form = $("ask-form");
   const input = $("question");
@@ -23,18 +24,8 @@
     sessionStorage.setItem("rag-api-key", keyInput.value.trim());
   });
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
   function headers() {
-    const h = { "Content-Type": "application/json", "Accept": "text/event-stream" };
-    const key = keyInput.value.trim();
-    if (key) h["X-API-Key"] = key;
-    return h;
+    return window.RAG.headers({ "Content-Type": "application/json", "Accept": "text/event-stream" });
   }
 
   function setStatus(text) {
@@ -43,24 +34,6 @@
 
   function scrollToEnd() {
     conversationEl.lastElementChild?.scrollIntoView({ block: "end", behavior: "smooth" });
-  }
-
-  // -- numbers ---------------------------------------------------------------------------
-
-  function fmtNumber(v) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "";
-    const abs = Math.abs(v);
-    const opts = { maximumFractionDigits: 4 };
-    if (abs >= 1e8) return (v / 1e8).toLocaleString("zh-CN", opts) + "亿";
-    if (abs >= 1e4) return (v / 1e4).toLocaleString("zh-CN", opts) + "万";
-    return v.toLocaleString("zh-CN", opts);
-  }
-
-  function fmtValue(f) {
-    if (f.low !== null && f.high !== null && f.low !== undefined && f.low !== f.high) {
-      return fmtNumber(f.low) + "–" + fmtNumber(f.high);
-    }
-    return fmtNumber(f.value) || "—";
   }
 
   // -- passages --------------------------------------------------------------------------
@@ -103,15 +76,25 @@
     if (activeCite) activeCite.classList.add("active");
     $("passage-label").textContent = "引用 [" + id + "]";
     $("passage-title").textContent = c.title || "";
+    $("passage-source").textContent = [c.source, c.date].filter(Boolean).join(" · ");
+    const path = (c.headings || []).filter((h) => h !== c.title);
+    $("passage-headings").textContent = path.join(" › ");
+    $("passage-headings").hidden = path.length < 2;  // one heading is the section line below
     $("passage-section").textContent = c.section || "";
     $("passage-section").hidden = !c.section;
     const own = answer.figures.filter((f) => f.citation === id);
     const others = answer.figures.filter((f) => f.citation !== id);
     fillHighlighted($("passage-text"), c.text, own.concat(others));
-    $("passage-where").textContent = "文档 " + c.doc_id + " · 字符 " + c.start + "–" + c.end;
+    $("passage-where").textContent = "字符 " + c.start + "–" + c.end;
+    openCite = c;
     passageEl.hidden = false;
     passageEl.scrollIntoView({ block: "nearest" });
   }
+
+  let openCite = null;
+  $("passage-open").addEventListener("click", () => {
+    if (openCite) window.RAG.openViewer(openCite.doc_id, openCite.start, openCite.end);
+  });
 
   function closePassage() {
     passageEl.hidden = true;
@@ -121,7 +104,7 @@
 
   $("passage-close").addEventListener("click", closePassage);
   document.addEventListener("keydown", (ev) => {
-    if (ev.key === "Escape" && !passageEl.hidden) closePassage();
+    if (ev.key === "Escape" && !passageEl.hidden && !document.querySelector("dialog[open]")) closePassage();
   });
 
   // -- answers ---------------------------------------------------------------------------
@@ -178,16 +161,88 @@
     return wrap;
   }
 
+  /** Each source: file name, title, date and heading path (never a hash). */
   function sourcesList(answer) {
     const ol = el("ol", "sources");
     for (const c of answer.citations) {
       const li = el("li");
       li.appendChild(citeButton(answer, c.id));
-      const where = [c.title, c.section].filter(Boolean).join(" · ");
+      const path = (c.headings || []).filter((h) => h !== c.title);
+      if (!path.length && c.section) path.push(c.section);
+      li.appendChild(el("span", "source-title", c.title || c.source));
+      const where = [c.source, c.date, path.join(" › ")].filter(Boolean).join(" · ");
       li.appendChild(el("span", "source-where", where));
       ol.appendChild(li);
     }
     return ol;
+  }
+
+  // -- answer tables (list, comparison and trend answers carry `table`) -------------------
+
+  /** A cell's shown text and its sort/plot value: plain values or {text, value}. */
+  function cellParts(cell) {
+    if (cell && typeof cell === "object") {
+      const text = cell.text ?? cell.label ?? (cell.value ?? "");
+      return { text: String(text), value: typeof cell.value === "number" ? cell.value : text };
+    }
+    return { text: cell === null || cell === undefined ? "" : String(cell), value: cell };
+  }
+
+  /** answer.table → {columns: [{key, label}], rows: [{cells: [...], citation}]}. */
+  function normaliseTable(t) {
+    const columns = (t.columns || []).map((c, i) => (typeof c === "string"
+      ? { key: c, label: c } : { key: c.key ?? c.name ?? String(i), label: c.label ?? c.title ?? c.key ?? c.name ?? "" }));
+    const rows = (t.rows || []).map((r) => {
+      if (Array.isArray(r)) return { cells: r, citation: null };
+      const cells = Array.isArray(r.cells) ? r.cells : Array.isArray(r.values) ? r.values
+        : columns.map((c) => r[c.key]);
+      const citation = r.citation ?? (Array.isArray(r.citations) ? r.citations[0] : null);
+      return { cells, citation: typeof citation === "object" && citation ? citation.id : citation };
+    });
+    return { columns, rows };
+  }
+
+  function answerTable(answer) {
+    const t = normaliseTable(answer.table);
+    if (!t.columns.length || !t.rows.length) return null;
+    const wrap = el("div", "answer-table figures");
+    wrap.appendChild(el("h3", null, answer.table.title || "表格"));
+    const columns = t.columns.map((c, i) => ({
+      label: c.label,
+      value: (r) => cellParts(r.cells[i]).value,
+      cell: (r) => cellParts(r.cells[i]).text,
+      className: t.rows.every((r) => typeof cellParts(r.cells[i]).value === "number") ? "num" : "",
+    }));
+    if (t.rows.some((r) => r.citation !== null && r.citation !== undefined)) {
+      columns.push({
+        label: "出处",
+        value: (r) => r.citation,
+        cell: (r) => (r.citation === null || r.citation === undefined ? "" : citeButton(answer, r.citation)),
+        className: "cite-cell",
+      });
+    }
+    wrap.appendChild(sortableTable({ columns, rows: t.rows, className: "figures-table", caption: answer.table.title }));
+    // the chart: the first numeric column against the first column
+    const num = t.columns.findIndex((_, i) => i > 0 && t.rows.every(
+      (r) => typeof cellParts(r.cells[i]).value === "number"));
+    if (num > 0) {
+      const labels = t.rows.map((r) => cellParts(r.cells[0]).text);
+      const years = labels.map((l) => window.RAG.yearOf(l));
+      const trend = (answer.table.kind === "trend" || years.every((y) => y !== null)) && t.rows.length > 1;
+      const box = el("div", "chart-box answer-chart");
+      wrap.appendChild(box);
+      const order = t.rows.map((_, i) => i);
+      if (trend) order.sort((a, b) => years[a] - years[b]);
+      requestAnimationFrame(() => window.RAG.chart(box, {
+        kind: trend ? "line" : "bar",
+        xs: trend ? order.map((i) => years[i]) : undefined,
+        labels: order.map((i) => labels[i]),
+        values: order.map((i) => cellParts(t.rows[i].cells[num]).value),
+        label: t.columns[num].label,
+        title: t.columns[num].label,
+      }));
+    }
+    return wrap;
   }
 
   function renderAnswer(bubble, answer) {
@@ -201,6 +256,8 @@
       bubble.appendChild(r);
     }
     bubble.appendChild(answerText(answer));
+    const table = answer.table ? answerTable(answer) : null;
+    if (table) bubble.appendChild(table);
     if (answer.figures.length) bubble.appendChild(figuresTable(answer));
     if (answer.citations.length) {
       const d = el("details", "sources-box");
@@ -329,6 +386,19 @@
     conversationEl.replaceChildren();
     passageEl.hidden = true;
     activeCite = null;
+    window.RAG.showView("chat");
     input.focus();
+  });
+
+  window.RAG.onView("chat", () => {});
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => window.RAG.showView(tab.dataset.view));
+  }
+  // after every deferred script has registered its view (library.js, figures.js)
+  document.addEventListener("DOMContentLoaded", () => {
+    const first = location.hash.slice(1);
+    if (first && first !== "chat" && document.querySelector(".tab[data-view='" + first + "']")) {
+      window.RAG.showView(first);
+    }
   });
 })();
