@@ -30,7 +30,7 @@ def main() -> None:
 
     from rag.config import EngineConfig
     from rag.engine import Engine
-    from rag.evaluate import load_qa
+    from rag.qasets import load_qa
     from rag.text import normalize
 
     emb = load_embedder()

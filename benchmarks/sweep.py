@@ -54,6 +54,7 @@ def main() -> None:
     setup(args.threads)
 
     from rag import evaluate as ev
+    from rag import qasets
     from rag.chunk import ChunkConfig
     from rag.config import EngineConfig, RetrievalConfig
     from rag.engine import Engine
@@ -61,17 +62,17 @@ def main() -> None:
     emb = MemoEmbedder(load_embedder())
     out = OUT / "sweep"
     base = EngineConfig(index_dir=out / "unused", corpus_dir=CORPUS)
-    items = ev.load_qa(CORPUS / "qa.jsonl")
+    items = qasets.load_qa(CORPUS / "qa.jsonl")
     hybrid = ev.EvalOptions(modes=("hybrid",), ks=(1, 3, 5, 10))
 
-    external: list[tuple[str, Engine, list[ev.QAItem]]] = []
+    external: list[tuple[str, Engine, list[qasets.QAItem]]] = []
     cache = ev.VectorCache(args.eval_out / "cache", emb.fingerprint, emb.dim)
     if not args.no_external:
         for name in EXTERNAL_SETS:
-            qa, passages = ev.load_external(EXTERNAL / f"qa_{name}.jsonl",
+            qa, passages = qasets.load_external(EXTERNAL / f"qa_{name}.jsonl",
                                             EXTERNAL / f"passages_{name}.jsonl")
-            qa = ev.sample(qa, args.limit, 0)
-            pool = ev.passage_pool(qa, passages, args.pool, 0)
+            qa = qasets.sample(qa, args.limit, 0)
+            pool = qasets.passage_pool(qa, passages, args.pool, 0)
             eng = ev.passages_engine(out / "index" / name, pool, emb, base, cache=cache,
                                      progress=True)
             external.append((name, eng, qa))

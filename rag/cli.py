@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from rag.errors import QueryRejected, RagError
 from rag.settings import Settings, prepare_runtime
 
+EXPLAIN_CANDIDATES = 2  # `rag ask --explain`: the chosen figure and the runner-up
 SKIPPED_EXIT = 2  # `rag index`: some files could not be indexed (the rest were)
 
 
@@ -33,8 +34,13 @@ def _engine(args: argparse.Namespace) -> Any:
 
 def cmd_index(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    report = engine.index([Path(p) for p in args.paths] or None, prune=args.prune,
-                          progress=not args.json)
+    bar = _IndexBar() if not args.json and sys.stderr.isatty() else None
+    try:
+        report = engine.index([Path(p) for p in args.paths] or None, prune=args.prune,
+                              progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     for s in report.skipped:
         print(f"rag: skipped {s['source']}: {s['reason']}", file=sys.stderr)
     if args.json:
@@ -42,6 +48,30 @@ def cmd_index(args: argparse.Namespace) -> int:
         return SKIPPED_EXIT if report.skipped else 0
     _print_report(report)
     return SKIPPED_EXIT if report.skipped else 0
+
+
+class _IndexBar:
+    """One progress bar on stderr for `rag index`: files while parsing and chunking, then
+    chunks while encoding; the engine calls it with (stage, done, total)."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, file=sys.stderr, unit="", leave=False, dynamic_ncols=True)
+        self._stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        unit = "chunks" if stage == "encoding" else "files"
+        if stage != self._stage:
+            self._stage = stage
+            self._bar.reset(total=total)
+            self._bar.set_description(f"{stage} ({unit})", refresh=False)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 def _print_report(report: Any) -> None:
@@ -153,6 +183,17 @@ def _print_answer(answer: Any) -> None:
         print("  figures: " + "; ".join(
             f"{f.text} [{f.citation}]" + (f" ({f.subject})" if f.subject else "")
             for f in answer.figures))
+    if answer.confidence is not None:
+        print(f"  confidence: {answer.confidence:.2f}")
+    if answer.nearest:
+        n = answer.nearest
+        print(f"  nearest figure (NOT the answer): {n['figure']['text']} — “{n['quote']}” "
+              f"({_where(n.get('title') or '', n.get('source'), n.get('date'), [])})")
+    for i, ev in enumerate(answer.evidence or []):
+        fig = ev["figure"]["text"] if ev.get("figure") else "–"
+        label = "chosen" if i == 0 else f"#{i + 1}"
+        feats = ", ".join(f"{k}={v:g}" for k, v in ev["features"].items() if v)
+        print(f"  evidence {label}: {fig} score {ev['score']:+.2f} ({ev['source']}) {feats}")
 
 
 def _read_history(path: Path) -> list[str]:
@@ -184,7 +225,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     history = list(args.turn)
     if args.history:
         history = _read_history(Path(args.history)) + history
-    answer = engine.ask(args.question, history=history, k=args.k)
+    answer = engine.ask(args.question, history=history, k=args.k,
+                        explain=EXPLAIN_CANDIDATES if args.explain else 0)
     if args.json:
         _print_json(answer.to_dict())
     else:
@@ -333,23 +375,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from rag import evalreport, qasets
     from rag import evaluate as ev
 
     s: Settings = args.settings
     qa = [Path(q) for q in args.qa] or [(s.corpus_dir or Path("corpus")) / "qa.jsonl"]
-    opts = ev.EvalOptions(ks=ev.parse_ks(args.k),
+    opts = ev.EvalOptions(ks=qasets.parse_ks(args.k),
                           modes=ev.MODES if args.mode == "all" else (args.mode,),
                           limit=args.limit, pool=args.pool, answers=not args.no_answers,
                           progress=not args.json)
-    inputs = ev.resolve_inputs(qa, [Path(p) for p in args.passages])
+    inputs = qasets.resolve_inputs(qa, [Path(p) for p in args.passages])
     report = ev.run_eval(s.engine_config(), inputs, Path(args.out), opts)
-    json_path, png_path = ev.write_outputs(report, Path(args.out))
+    json_path, png_path = evalreport.write_outputs(report, Path(args.out))
     if args.json:
         _print_json({name: {k: v for k, v in d.items() if k != "details"}
                      for name, d in report.to_dict()["sets"].items()})
         return 0
-    print(ev.format_tables(report))
-    wrong = ev.failing(report)
+    print(evalreport.format_tables(report))
+    wrong = evalreport.failing(report)
     if wrong:
         print(f"\nwrong answers ({len(wrong)}): " + ", ".join(w["id"] for w in wrong))
     print(f"\nwrote {json_path} and {png_path} ({report.seconds:.0f}s)")
@@ -411,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", help="JSON file with the earlier messages")
     p.add_argument("--batch", help="JSON lines file of {question, turns?}; one answer per line")
     p.add_argument("--k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--explain", action="store_true",
+                   help="show the scored evidence: the chosen figure's features and the runner-up's")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 

@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,10 @@ from rag.retrieve import search as hybrid_search
 from rag.types import Answer, DocumentInfo, FigureFact, FigureRow, Hit, Passage
 
 UPLOADS = "uploads"
+Progress = Callable[[str, int, int], None]
+"""An indexing progress callback: (stage, done, total), stage one of PROGRESS_STAGES."""
+PROGRESS_STAGES = ("parsing", "chunking", "encoding", "writing")
+ENCODE_BLOCK = 64  # chunks encoded between two progress reports
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ class Engine:
     # -- indexing -------------------------------------------------------------------------
 
     def index(self, paths: list[Path] | None = None, *, prune: bool = False,
-              progress: bool = False) -> IndexReport:
+              progress: Progress | None = None) -> IndexReport:
         """Add or update the documents under the given files and folders (default: the
         corpus folder); every other indexed document is kept, unless ``prune``: then the
         index holds exactly the documents found now (a file that could not be read this
@@ -171,7 +175,9 @@ class Engine:
 
         Only new or changed documents are embedded (content hash + chunking digest + model).
         A file that cannot be indexed is skipped with its reason in the report. Nothing is
-        written when nothing changed.
+        written when nothing changed. ``progress`` is called with (stage, done, total) as the
+        work goes: ``parsing`` and ``chunking`` count files, ``encoding`` chunks, ``writing``
+        is 0/1 then 1/1.
         """
         t0 = time.perf_counter()
         roots = paths if paths else ([self.config.corpus_dir] if self.config.corpus_dir else [])
@@ -187,11 +193,11 @@ class Engine:
         """Drop documents from the index by source name or document id; NotFound (and
         nothing changes) when one of them is not indexed."""
         t0 = time.perf_counter()
-        return self._update([], remove=list(names), progress=False, t0=t0)
+        return self._update([], remove=list(names), progress=None, t0=t0)
 
     def _update(self, files: list[tuple[Path, str]], *, skipped: list[Skipped] | None = None,
-                prune: bool = False, remove: list[str] | None = None, progress: bool,
-                t0: float) -> IndexReport:
+                prune: bool = False, remove: list[str] | None = None,
+                progress: Progress | None, t0: float) -> IndexReport:
         emb = self.embedder
         cfg = self.config
         digest = cfg.chunking.digest()
@@ -229,12 +235,16 @@ class Engine:
             updated: list[str] = []
             seen_ids: set[str] = set()
             seen_sources: set[str] = set()
-            for path, source in files:
+            report = progress or _no_progress
+            to_chunk: list[tuple[Any, DocumentInfo, DocumentInfo | None]] = []
+            for n_file, (path, source) in enumerate(files, start=1):
                 try:
                     loaded = load(path, source=source)
                 except DocumentRejected as exc:
                     skipped.append(Skipped(source, _reason(exc, path)))
                     continue
+                finally:
+                    report("parsing", n_file, len(files))
                 doc = loaded.doc
                 if doc.doc_id in seen_ids:
                     skipped.append(Skipped(source, "same content as another file of this run"))
@@ -255,11 +265,14 @@ class Engine:
                     build.reuse(prev, old_rows.get(source, []), fresh_figs)
                     build.documents.append(replace(old, figures=_count(build, start)))
                     continue
+                to_chunk.append((loaded, info, old))
+            for n_doc, (loaded, info, old) in enumerate(to_chunk, start=1):
                 start = len(build.passages)
-                build.add(chunk_document(doc, cfg.chunking, date=loaded.meta.date))
+                build.add(chunk_document(loaded.doc, cfg.chunking, date=loaded.meta.date))
                 n = len(build.passages) - start
                 build.documents.append(replace(info, passages=n, figures=_count(build, start)))
-                (updated if old is not None else added).append(source)
+                (updated if old is not None else added).append(info.source)
+                report("chunking", n_doc, len(to_chunk))
             failed = {s.source for s in skipped}
             removed: list[str] = []
             for source, old in old_docs.items():
@@ -288,7 +301,8 @@ class Engine:
                 vectors[build.reused_at] = prev.vectors(build.reuse_rows)
             if build.new_at:
                 texts = [passage_index_text(build.passages[i]) for i in build.new_at]
-                vectors[build.new_at] = emb.encode_passages(texts, progress=progress)
+                vectors[build.new_at] = _encode(emb, texts, report)
+            report("writing", 0, 1)
             snap = store.write_snapshot(
                 root,
                 passages=build.passages,
@@ -307,6 +321,7 @@ class Engine:
             self._snap = snap
             self._checked = time.monotonic()
             store.remove_leftovers(root, keep={snap.root.name} | ({live} if live else set()))
+            report("writing", 1, 1)
             return IndexReport(
                 snap.version, True, len(build.documents), len(build.passages), len(build.new_at),
                 len(build.reuse_rows), added, updated, sorted(removed),
@@ -375,6 +390,12 @@ class Engine:
                        min_confidence=threshold, explain=max(0, explain))
 
     @property
+    def answer_threshold(self) -> float:
+        """The confidence an answer needs: the configured one, else the model's own."""
+        t = self.config.min_confidence
+        return self.evidence_model.threshold if t is None else t
+
+    @property
     def evidence_model(self) -> EvidenceModel:
         """The evidence model's weights, read once."""
         if self._evidence is None:
@@ -418,11 +439,12 @@ class Engine:
 
     # -- document management (used by the server) ---------------------------------------
 
-    def add_document(self, filename: str, data: bytes,
-                     meta: dict[str, str] | None = None) -> DocumentInfo:
+    def add_document(self, filename: str, data: bytes, meta: dict[str, str] | None = None, *,
+                     progress: Progress | None = None) -> DocumentInfo:
         """Store an uploaded document in the corpus folder under its own (sanitised) file
         name and index it; ``meta`` (title, date, type) is what the uploader says and ranks
-        above anything the file says. It is kept in a sidecar beside the file.
+        above anything the file says. It is kept in a sidecar beside the file. ``progress``
+        is called as in :meth:`index`.
 
         The stored name keeps only safe characters of the client's name; a different file
         already stored under that name gets a numbered name, never overwritten.
@@ -460,7 +482,7 @@ class Engine:
             tmp.write_text(json.dumps({**given, GIVEN_MARK: True}, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, side)
         source = f"{UPLOADS}/{target.name}"
-        report = self._update([(target, source)], progress=False, t0=time.perf_counter())
+        report = self._update([(target, source)], progress=progress, t0=time.perf_counter())
         for s in report.skipped:
             if s["source"] == source:
                 raise DocumentRejected(f"{name}: {s['reason']}")
@@ -579,6 +601,23 @@ def _reason(exc: DocumentRejected, path: Path) -> str:
 
 def _same_meta(a: DocumentInfo, b: DocumentInfo) -> bool:
     return (a.title, a.date, a.type) == (b.title, b.date, b.type)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _encode(emb: Embedder, texts: list[str], report: Progress) -> Any:
+    """Passage vectors of ``texts``, encoded a block at a time to report n/N chunks."""
+    import numpy as np
+
+    out = np.zeros((len(texts), emb.dim), dtype=np.float32)
+    report("encoding", 0, len(texts))
+    for a in range(0, len(texts), ENCODE_BLOCK):
+        block = texts[a:a + ENCODE_BLOCK]
+        out[a:a + len(block)] = emb.encode_passages(block)
+        report("encoding", a + len(block), len(texts))
+    return out
 
 
 def _count(build: _Build, start: int) -> int:

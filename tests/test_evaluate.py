@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag import evalreport, metrics, qasets
 from rag import evaluate as ev
 from rag.chunk import ChunkConfig, chunk_document
 from rag.errors import RagError
@@ -29,59 +30,59 @@ SECTIONS = ["北京市", "上海市", "深圳市", "苏州市", "成都市", "�
 
 def test_recall_is_a_hit_rate():
     rel = [False, False, True, True, False]
-    assert ev.recall_at_k(rel, 1) == 0.0
-    assert ev.recall_at_k(rel, 2) == 0.0
-    assert ev.recall_at_k(rel, 3) == 1.0
-    assert ev.recall_at_k(rel, 10) == 1.0
-    assert ev.recall_at_k([], 5) == 0.0
+    assert metrics.recall_at_k(rel, 1) == 0.0
+    assert metrics.recall_at_k(rel, 2) == 0.0
+    assert metrics.recall_at_k(rel, 3) == 1.0
+    assert metrics.recall_at_k(rel, 10) == 1.0
+    assert metrics.recall_at_k([], 5) == 0.0
 
 
 def test_mrr_uses_the_first_relevant_rank_within_the_cut_off():
-    assert ev.mrr_at_k([True, True]) == 1.0
-    assert ev.mrr_at_k([False, False, False, True]) == 0.25
-    assert ev.mrr_at_k([False] * 10 + [True]) == 0.0  # rank 11 is beyond @10
-    assert ev.mrr_at_k([False, True], k=1) == 0.0
+    assert metrics.mrr_at_k([True, True]) == 1.0
+    assert metrics.mrr_at_k([False, False, False, True]) == 0.25
+    assert metrics.mrr_at_k([False] * 10 + [True]) == 0.0  # rank 11 is beyond @10
+    assert metrics.mrr_at_k([False, True], k=1) == 0.0
 
 
 def test_ndcg_exact_values():
     # relevant at ranks 2 and 4, two relevant passages in the index
     dcg = 1 / math.log2(3) + 1 / math.log2(5)
     idcg = 1 + 1 / math.log2(3)
-    assert ev.ndcg_at_k([False, True, False, True], 10, 2) == pytest.approx(dcg / idcg)
+    assert metrics.ndcg_at_k([False, True, False, True], 10, 2) == pytest.approx(dcg / idcg)
     # only one of three relevant passages retrieved, at rank 1
-    assert ev.ndcg_at_k([True, False], 10, 3) == pytest.approx(1 / (1 + 1 / math.log2(3)
+    assert metrics.ndcg_at_k([True, False], 10, 3) == pytest.approx(1 / (1 + 1 / math.log2(3)
                                                                     + 1 / math.log2(4)))
-    assert ev.ndcg_at_k([True], 10, 1) == 1.0
-    assert ev.ndcg_at_k([False, False], 10, 1) == 0.0
+    assert metrics.ndcg_at_k([True], 10, 1) == 1.0
+    assert metrics.ndcg_at_k([False, False], 10, 1) == 0.0
     # the ideal ranking is capped at k
-    assert ev.ndcg_at_k([True, True], 2, 5) == 1.0
+    assert metrics.ndcg_at_k([True, True], 2, 5) == 1.0
 
 
 def test_retrieval_metrics_average_over_questions():
     rankings = [([True, False, False], 1), ([False, False, True], 1), ([False] * 10, 1),
                 ([False, True], 2)]
-    m = ev.retrieval_metrics(rankings, ks=(1, 3))
+    m = metrics.retrieval_metrics(rankings, ks=(1, 3))
     assert m["recall@1"] == 0.25
     assert m["recall@3"] == 0.75
     assert m["mrr@10"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
     expected = (1 + 1 / math.log2(4) + 0 + (1 / math.log2(3)) / (1 + 1 / math.log2(3))) / 4
     assert m["ndcg@10"] == pytest.approx(expected)
-    assert ev.retrieval_metrics([], ks=(1,))["recall@1"] == 0.0
+    assert metrics.retrieval_metrics([], ks=(1,))["recall@1"] == 0.0
 
 
 def test_parse_ks():
-    assert ev.parse_ks("10,1,3,5") == (1, 3, 5, 10)
+    assert qasets.parse_ks("10,1,3,5") == (1, 3, 5, 10)
     for bad in ("", "0,1", "a", "1,1000"):
         with pytest.raises(ValueError):
-            ev.parse_ks(bad)
+            qasets.parse_ks(bad)
 
 
 # --------------------------------------------------------------------------- the QA set
 
 
 @pytest.fixture(scope="module")
-def qa_items() -> list[ev.QAItem]:
-    return ev.load_qa(QA_FILE)
+def qa_items() -> list[qasets.QAItem]:
+    return qasets.load_qa(QA_FILE)
 
 
 def test_qa_set_covers_the_corpus(qa_items):
@@ -104,7 +105,7 @@ def test_every_gold_quote_and_answer_checks_out(qa_items, size):
     paragraphs = [(a.title, s.heading, p.text) for a in doc.articles for s in a.sections
                   for p in s.paragraphs]
     passages = chunk_document(doc, ChunkConfig(size=size, overlap=min(60, size // 4)))
-    assert ev.check_qa(qa_items, passages, paragraphs) == []
+    assert qasets.check_qa(qa_items, passages, paragraphs) == []
 
 
 def test_unanswerable_questions_name_nothing_the_corpus_holds(qa_items):
@@ -128,14 +129,14 @@ def test_load_qa_rejects_malformed_lines(tmp_path):
     ]
     path = tmp_path / "qa.jsonl"
     path.write_text(json.dumps(good, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert len(ev.load_qa(path)) == 1
+    assert len(qasets.load_qa(path)) == 1
     for rec in bad:
         path.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
         with pytest.raises(RagError, match=r"qa\.jsonl:1"):
-            ev.load_qa(path)
+            qasets.load_qa(path)
     path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n", encoding="utf-8")
     with pytest.raises(RagError, match="duplicate question id"):
-        ev.load_qa(path)
+        qasets.load_qa(path)
 
 
 # --------------------------------------------------------------------------- answer scoring
@@ -148,57 +149,57 @@ def _fig(**kw):
 
 
 def test_figure_matching_in_base_units():
-    assert ev.figure_matches(_fig(value=1e10, unit="元"), {"value": 1e10, "unit": "元"})
-    assert not ev.figure_matches(_fig(value=5e9, unit="元"), {"value": 1e10, "unit": "元"})
-    assert not ev.figure_matches(_fig(value=1e10, unit="美元"), {"value": 1e10, "unit": "元"})
-    assert ev.figure_matches(_fig(value=1 / 3), {"value": 0.3333333333333333, "unit": ""})
-    assert ev.figure_matches(_fig(low=30.0, high=40.0, unit="%"),
+    assert qasets.figure_matches(_fig(value=1e10, unit="元"), {"value": 1e10, "unit": "元"})
+    assert not qasets.figure_matches(_fig(value=5e9, unit="元"), {"value": 1e10, "unit": "元"})
+    assert not qasets.figure_matches(_fig(value=1e10, unit="美元"), {"value": 1e10, "unit": "元"})
+    assert qasets.figure_matches(_fig(value=1 / 3), {"value": 0.3333333333333333, "unit": ""})
+    assert qasets.figure_matches(_fig(low=30.0, high=40.0, unit="%"),
                              {"low": 30, "high": 40, "unit": "%"})
-    assert ev.figure_matches(_fig(kind="date", date="2023-12"), {"date": "2023-12"})
+    assert qasets.figure_matches(_fig(kind="date", date="2023-12"), {"date": "2023-12"})
     # a money figure dated 2023-12 is not the date 2023-12
-    assert not ev.figure_matches(_fig(value=1e10, date="2023-12"), {"date": "2023-12"})
+    assert not qasets.figure_matches(_fig(value=1e10, date="2023-12"), {"date": "2023-12"})
 
 
 def test_answer_checks_first_figure_text_and_refusal():
-    item = ev.QAItem(id="x", question="q", type="amount", answerable=True,
-                     gold=ev.Gold("T", None, "首期规模10亿元"),
+    item = qasets.QAItem(id="x", question="q", type="amount", answerable=True,
+                     gold=qasets.Gold("T", None, "首期规模10亿元"),
                      answer={"value": 1e9, "unit": "元", "text": "10亿元"})
     right = {"found": True, "answer": "10亿元[1]", "figures": [_fig(value=1e9, unit="元")],
              "citations": [{"title": "T", "text": "总规模50亿元,首期规模10亿元"}]}
     wrong_first = {**right, "figures": [_fig(value=5e9, unit="元"), _fig(value=1e9, unit="元")]}
-    assert ev.answer_checks(item, right) == {"found": True, "numeric": True, "correct": True,
+    assert metrics.answer_checks(item, right) == {"found": True, "numeric": True, "correct": True,
                                              "cited_gold": True}
-    assert not ev.answer_checks(item, wrong_first)["correct"]
-    assert not ev.answer_checks(item, {**right, "found": False})["correct"]
-    listing = ev.QAItem(id="y", question="q", type="list", answerable=True,
-                        gold=ev.Gold("T", None, "q"), answer={"text": ["济南", "青岛"]})
-    assert ev.answer_checks(listing, {"found": True, "answer": "济南、青岛、滨州"})["correct"]
-    assert not ev.answer_checks(listing, {"found": True, "answer": "济南"})["correct"]
-    refusal = ev.QAItem(id="z", question="q", type="unanswerable", answerable=False)
-    assert ev.answer_checks(refusal, {"found": False})["correct"]
-    assert not ev.answer_checks(refusal, {"found": True})["correct"]
-    summary = ev.answer_summary([(item, ev.answer_checks(item, right)),
-                                 (refusal, ev.answer_checks(refusal, {"found": True}))])
+    assert not metrics.answer_checks(item, wrong_first)["correct"]
+    assert not metrics.answer_checks(item, {**right, "found": False})["correct"]
+    listing = qasets.QAItem(id="y", question="q", type="list", answerable=True,
+                        gold=qasets.Gold("T", None, "q"), answer={"text": ["济南", "青岛"]})
+    assert metrics.answer_checks(listing, {"found": True, "answer": "济南、青岛、滨州"})["correct"]
+    assert not metrics.answer_checks(listing, {"found": True, "answer": "济南"})["correct"]
+    refusal = qasets.QAItem(id="z", question="q", type="unanswerable", answerable=False)
+    assert metrics.answer_checks(refusal, {"found": False})["correct"]
+    assert not metrics.answer_checks(refusal, {"found": True})["correct"]
+    summary = metrics.answer_summary([(item, metrics.answer_checks(item, right)),
+                                 (refusal, metrics.answer_checks(refusal, {"found": True}))])
     assert summary["figure_accuracy"] == 1.0
     assert summary["refusal_accuracy"] == 0.0
     assert summary["failing"] == ["z"]
 
 
 def test_span_hit_by_text_or_numeric_value():
-    item = ev.QAItem(id="e", question="q", type="external", answerable=True, passage_id="p",
+    item = qasets.QAItem(id="e", question="q", type="external", answerable=True, passage_id="p",
                      spans=("1500万元",), numeric=True)
-    assert ev.span_hit(item, {"found": True, "answer": "约1500万元。", "figures": []})
-    assert ev.span_hit(item, {"found": True, "answer": "1,500万",
+    assert metrics.span_hit(item, {"found": True, "answer": "约1500万元。", "figures": []})
+    assert metrics.span_hit(item, {"found": True, "answer": "1,500万",
                               "figures": [_fig(value=1.5e7, unit="元")]})
-    assert not ev.span_hit(item, {"found": False, "answer": "1500万元"})
-    assert not ev.span_hit(item, {"found": True, "answer": "800万元",
+    assert not metrics.span_hit(item, {"found": False, "answer": "1500万元"})
+    assert not metrics.span_hit(item, {"found": True, "answer": "800万元",
                                   "figures": [_fig(value=8e6, unit="元")]})
 
 
 def test_followup_query_is_rewritten_like_ask(qa_items):
     fu = next(it for it in qa_items if it.id == "fu-chengdu")
-    assert "成都" in ev.effective_query(fu)
-    assert "规模" in ev.effective_query(fu)
+    assert "成都" in qasets.effective_query(fu)
+    assert "规模" in qasets.effective_query(fu)
 
 
 # --------------------------------------------------------------------------- real runs
@@ -224,7 +225,7 @@ def eval_out(tmp_path_factory, embedder, model_cache) -> tuple[Path, ev.EvalRepo
     base = make_config(out / "unused-index", CORPUS, model_cache)
     with _one_thread():
         report = ev.run_eval(base, [(QA_FILE, None)], out, ev.EvalOptions(), embedder=embedder)
-    ev.write_outputs(report, out)
+    evalreport.write_outputs(report, out)
     return out, report
 
 
@@ -236,13 +237,13 @@ def test_eval_on_the_project_set_writes_json_and_chart(eval_out):
     assert set(project["retrieval"]) == {"hybrid", "dense", "bm25"}
     assert project["retrieval"]["hybrid"]["recall@5"] >= 0.9
     assert project["retrieval"]["hybrid"]["mrr@10"] >= 0.75
-    assert project["questions"] == len(ev.load_qa(QA_FILE))
+    assert project["questions"] == len(qasets.load_qa(QA_FILE))
     assert project["answers"]["answerable"] + project["answers"]["unanswerable"] == \
         project["questions"]
     assert all(d["gold_passages"] >= 1 for d in project["details"] if d["query"])
     png = (out / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    table = ev.format_tables(report)
+    table = evalreport.format_tables(report)
     assert "| project | hybrid |" in table and "refusal acc" in table
 
 
@@ -296,7 +297,7 @@ def test_external_format_indexes_records_and_caches_vectors(tmp_path, embedder, 
                     "answers": [{"text": a, "answer_start": 0}], "numeric_answer": True},
                    ensure_ascii=False) + "\n"
         for i, (q, a) in enumerate(zip(questions, answers, strict=True))), encoding="utf-8")
-    inputs = ev.resolve_inputs([tmp_path / "qa_toy.jsonl"])
+    inputs = qasets.resolve_inputs([tmp_path / "qa_toy.jsonl"])
     assert inputs == [(tmp_path / "qa_toy.jsonl", tmp_path / "passages_toy.jsonl")]
     base = make_config(tmp_path / "unused", None, model_cache)
     counting = _Counting(embedder)
@@ -311,11 +312,30 @@ def test_external_format_indexes_records_and_caches_vectors(tmp_path, embedder, 
     assert toy.retrieval["hybrid"]["recall@3"] == 1.0
     assert toy.retrieval["hybrid"]["recall@3"] == first.sets[0].retrieval["hybrid"]["recall@3"]
     assert 0.0 <= toy.answers["span_hit"] <= 1.0
+    # numeric questions are checked strictly, per half; 黄河 holds no figure and is not
+    halves = [toy.answers["numeric_fit"], toy.answers["numeric_test"]]
+    assert sum(h["questions"] for h in halves) == 4
+    for h in halves:
+        cov = [p["coverage"] for p in h["risk_coverage"] if p["coverage"] is not None]
+        assert cov == sorted(cov, reverse=True)  # a higher threshold never answers more
+
+
+def test_risk_coverage_counts_wrong_answers_over_all_questions():
+    outs = [metrics.Outcome(0.9, True, True), metrics.Outcome(0.6, True, False),
+            metrics.Outcome(0.3, True, True), metrics.Outcome(None, True, False),
+            metrics.Outcome(0.8, False, False)]
+    at = metrics.at_threshold(outs, 0.5)
+    # given: 0.9 (right), 0.6 (wrong), None (wrong: answers without a confidence are given)
+    assert at == {"questions": 5, "accuracy": 0.2, "wrong_answer_rate": 0.4, "coverage": 0.6}
+    assert metrics.at_threshold(outs, 0.0)["coverage"] == 0.8
+    curve = metrics.risk_coverage(outs, steps=4)
+    assert [p["threshold"] for p in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert curve[-1]["coverage"] == 0.2  # only the unscored answer is left at 1.0
 
 
 def test_duplicate_question_ids_are_rejected_with_file_and_line(tmp_path: Path):
     from rag.errors import RagError
-    from rag.evaluate import load_qa
+    from rag.qasets import load_qa
 
     line = ('{"id": "q1", "question": "北京基金多大?", "type": "amount", "answerable": false, '
             '"gold": null, "answer": null}')
@@ -330,8 +350,8 @@ def test_the_policy_set_loads_and_every_gold_quote_is_in_a_passage_of_its_report
     and test halves): each gold quote lies inside one passage of the named report, as chunked
     at the default size."""
     from rag.chunk import ChunkConfig, chunk_document
-    from rag.evaluate import load_qa
     from rag.ingest import load
+    from rag.qasets import load_qa
 
     policy = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
     items = load_qa(Path(__file__).resolve().parents[1] / "corpus" / "qa_policy.jsonl")
