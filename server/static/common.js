@@ -71,10 +71,9 @@ window.RAG = (() => {
 
   const collator = new Intl.Collator("zh-CN", { numeric: true });
 
+  const blank = (v) => v === null || v === undefined || v === "";
+
   function compare(a, b) {
-    const na = a === null || a === undefined || a === "";
-    const nb = b === null || b === undefined || b === "";
-    if (na || nb) return na === nb ? 0 : na ? 1 : -1;  // blanks last
     if (typeof a === "number" && typeof b === "number") return a - b;
     return collator.compare(String(a), String(b));
   }
@@ -121,7 +120,10 @@ window.RAG = (() => {
         descending = sortedBy === n ? !descending : false;
         sortedBy = n;
         order = rows.map((_, i) => i).sort((x, y) => {
-          const r = compare(c.value(rows[x]), c.value(rows[y]));
+          const a = c.value(rows[x]);
+          const b = c.value(rows[y]);
+          if (blank(a) || blank(b)) return (blank(a) - blank(b)) || x - y;  // blanks last, either way
+          const r = compare(a, b);
           return (descending ? -r : r) || x - y;
         });
         for (const h of headRow.children) h.removeAttribute("aria-sort");
