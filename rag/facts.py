@@ -14,6 +14,9 @@ The figure's own clause decides first, then the earlier clauses of its sentence.
 1. ``base``: the figure is the starting value of a change: followed by 上升到/增加到/下降为…
    (1955 ``由一九五二年的百分之二十六点七上升到…``), or right after 比/较/相比 with no change
    verb between (``比上年的…``). ``比上年增长7.7%`` is not base: 7.7% is the growth (actual).
+   So is the level of one year that the next clause raises for a later year:
+   ``１９８２年为２７０元，１９８７年提高到４６３元`` (1988), ``１９７９年有一千六百二十二个，
+   １９８０年增加到…`` (1981), ``…年为百分之四十一点五，一九五七年上升为…`` (1959).
 2. ``cap``: a ceiling word in or just before the figure (最高, 不超过, 上限, 封顶; suffix 以内):
    a cap when the clause or sentence speaks of eligibility or support (每家, 补助, 给予, 标准…:
    ``每家企业最高补助20万元``); a target when it follows 控制在/保持在 or the sentence is about
@@ -28,6 +31,9 @@ The figure's own clause decides first, then the earlier clauses of its sentence.
    将, 要, 预计, 安排, 确保…) makes a target unless a past marker (…了, 已, 已经) follows it; else an
    actual word (实现, 达到, 完成, 比上年, 同比, 累计, 突破, and weak 为/是/达/共); 超过/突破 at the
    start of the figure itself count as actual words. ``目标规模为100亿元``: 目标 wins over 为.
+   Level words (下降到, 增加到…) are a result unless the sentence has a target word
+   (``今年拟安排财政赤字8000亿元，赤字率下降到1.5％左右``, 2012; ``计划，积累率可能进一步降到30％
+   左右``, 1980).
    Compounds that only contain a marker are not markers (主要, 重要, 将近, 为了, 作为…).
 6. A figure ending in 左右 in a sentence with target context (``今年…国内生产总值增长7.5%左右``).
 7. The nearest marker in the earlier clauses of the sentence (``主要预期目标是：…，城镇新增就业
@@ -92,6 +98,7 @@ class _Vocab:
     target: frozenset[str]
     actual: frozenset[str]
     weak: frozenset[str]
+    level: frozenset[str]
     target_context: re.Pattern[str]
     actual_context: re.Pattern[str]
     cap: re.Pattern[str]
@@ -103,6 +110,7 @@ class _Vocab:
     base_before: re.Pattern[str]
     skip_tail: re.Pattern[str]
     change_tail: re.Pattern[str]
+    change_any: re.Pattern[str]
     modifier_tail: re.Pattern[str]
     boundary: re.Pattern[str]
     suffix: re.Pattern[str]
@@ -123,6 +131,7 @@ def _vocab() -> _Vocab:
         target=frozenset(st["target"]),
         actual=frozenset(st["actual"]),
         weak=frozenset(st["actual_weak"]),
+        level=frozenset(st["actual_level"]),
         target_context=re.compile(_alt(st["target_context"])),
         actual_context=re.compile(f"(?:{_alt(protected)})|(?P<w>{_alt(st['actual_context'])})"),
         cap=re.compile(_alt(st["cap"])),
@@ -134,6 +143,7 @@ def _vocab() -> _Vocab:
         base_before=re.compile(f"(?:{_alt(st['base_before'])})(?![重例率值较])[^，；：。]{{0,12}}$"),
         skip_tail=re.compile(f"(?:{_alt(me['skip_verbs'])})$"),
         change_tail=re.compile(f"(?:实际)?(?:{_alt(me['change_verbs'])})(?:了)?$"),
+        change_any=re.compile(f"增|降|{_alt(me['change_verbs'])}"),
         modifier_tail=re.compile(f"(?:{_alt(me['change_modifiers'])})$"),
         boundary=re.compile(f"(?P<k>{_alt(me['keep_whole'])})|(?P<b>{_alt(me['boundaries'])})"),
         suffix=re.compile(_alt(su["suffixes"])),
@@ -197,8 +207,13 @@ def stance(sentence: str, start: int, end: int) -> str:
     # 1. base
     if v.base_after.match(post):
         return "base"
+    if not post.strip() and s[w.cl_b : w.cl_b + 1] in "，,":
+        nxt = s[w.cl_b + 1 : w.sent_b]
+        year = _YEAR_RE.match(nxt)
+        if year and _YEAR_RE.match(s[w.cl_a : start]) and v.base_after.match(nxt[year.end() :]):
+            return "base"
     m = v.base_before.search(pre)
-    if m and not v.change_tail.search(pre) and not re.search(r"增|降|提高|减少", pre[m.start() :]):
+    if m and not v.change_tail.search(pre) and not v.change_any.search(pre[m.start() :]):
         return "base"
     # 2. cap
     cap_word = v.cap.match(fig) or v.cap.search(pre[-4:]) or fig.endswith(("以内", "之内", "封顶"))
@@ -248,7 +263,11 @@ def _decide(found: list[tuple[int, str]], text: str, whole: str) -> str | None:
     targets = [p for p, word in found if word in v.target]
     if targets:
         return "actual" if re.search(r"了|已", text[targets[-1] :]) else "target"
-    if any(word in v.actual and word not in v.weak for _, word in found):
+    strong = [word for _, word in found if word in v.actual and word not in v.weak]
+    if strong and all(word in v.level for word in strong):
+        planned = any(word in v.target for _, word in _markers(whole))
+        return "target" if planned else "actual"
+    if strong:
         return "actual"
     if found:
         return "target" if v.target_context.search(whole) else "actual"

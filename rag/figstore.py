@@ -165,19 +165,30 @@ def _base_year(before: str, doc: DocDate | None) -> int | None:
 _PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算|将")
 
 
+_PAST = re.compile(r"了|已")
+_HELD = re.compile(r"控制在$")
+
+
 def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clause: str,
-                   f: Figure) -> str:
+                   f: Figure, sentence: str = "") -> str:
     """When a figure is decides between result and plan, over the words around it:
 
     * nothing said: before the document's year a result (a report reviews the past), from
       its year on a plan (it sets the year's targets);
     * a figure for a span that ends after the document's year cannot be a result
       (``到一九八五年，粮食产量达到八千亿斤``, 1978; the 1953–1957 plan in the 1955 report),
-      nor one of the document's own year whose clause names a plan or budget (``１９５６年
-      国家预算规定…``, 1956); one for a year before it is a result unless its clause names a
+      nor one of the document's own year whose clause, or whose sentence when the clause
+      has no past marker (了, 已), names a plan or budget (``１９５６年国家预算规定，本年收入共为…``,
+      ``１９５６年国营企业收入为…，占本年预算收入的…``, 1956; ``一九五九年的工农业总产值将比…
+      增长百分之四十，达到二千八百七十亿元``, 1959); one for a year before it is a result unless its clause names a
       plan (``2012年…国内生产总值增长7.8%`` in the 2013 report);
+    * a result for the document's year under a heading that names that year (the year's plan:
+      ``二、2005年工作总体部署``, ``二、关于1998年政府工作的建议``) is a target unless its clause has
+      a past marker (了, 已): ``粮食总产量稳定在4 9 2 5 0 万吨`` (1998), ``城镇登记失业率控制在
+      4.6%`` (2005);
     * a planned ceiling (``≤``: 以内, 低于, 不超过) is a cap (``城镇登记失业率控制在4.6%以内``,
-      2012-2014).
+      2012-2014), and so is a planned ``控制在X`` without 左右 (``城镇登记失业率控制在4.6%``, 2005;
+      ``居民消费价格总水平涨幅控制在3%``, 2006; the 2014 review's ``控制在2.6%`` is a result).
     """
     if period is not None and doc is not None and period.start[:4].isdigit() and \
             period.end[:4].isdigit():
@@ -185,11 +196,16 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
         if stance == "unknown":
             stance = "actual" if last < doc.year else "target" if first >= doc.year else stance
         elif stance == "actual" and (last > doc.year or (
-                last == doc.year and _PLAN_WORDS.search(clause))):
+                last == doc.year and (_PLAN_WORDS.search(clause) or (
+                    _PLAN_WORDS.search(sentence) and not _PAST.search(clause))))):
             stance = "target"  # a span not over yet, or this year's budget or plan
         elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause):
             stance = "actual"
-    if stance == "target" and f.qualifier == "≤":
+        elif stance == "actual" and first == last == doc.year and period.basis.startswith(
+                "heading") and not _PAST.search(clause):
+            stance = "target"  # under 二、2005年工作总体部署: the year's plan
+    if stance == "target" and (f.qualifier == "≤" or (
+            f.qualifier == "=" and _HELD.search(sentence[max(0, f.start - 4):f.start]))):
         stance = "cap"
     return stance
 
@@ -237,7 +253,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)
-                stance = _settle_stance(stance, period, doc, _clause(sentence, f), f)
+                stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence)
             out.append(FigureFact(
                 **{**figure_values(f), "subject": subject},
                 start=a + f.start,
