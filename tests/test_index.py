@@ -230,3 +230,28 @@ def test_pdf_docx_and_gbk_twins_index_like_the_txt(tmp_path: Path, embedder):
     assert out["utf8"] and any(h == (HEADING,) for _, h, _ in out["utf8"])
     for kind in ("gbk", "docx", "pdf"):
         assert out[kind] == out["utf8"], kind
+
+
+def test_progress_reports_each_stage_in_order(tmp_path: Path, embedder):
+    """The progress callback (which `rag index` and the server's jobs show) sees parsing and
+    chunking over files, encoding over chunks up to the number embedded, then writing; a run
+    that changes nothing only parses."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS_FILE, corpus / "page.txt")
+    (corpus / "note.md").write_text("# 测试文档\n\n杭州设立了30亿元的低空经济基金。\n", encoding="utf-8")
+    engine = Engine(make_config(tmp_path / "index", corpus), embedder=embedder)
+    calls: list[tuple[str, int, int]] = []
+    report = engine.index(progress=lambda stage, done, total: calls.append((stage, done, total)))
+    stages = [c[0] for c in calls]
+    assert stages == sorted(stages, key=["parsing", "chunking", "encoding", "writing"].index)
+    assert [c for c in calls if c[0] == "parsing"][-1] == ("parsing", 2, 2)
+    assert [c for c in calls if c[0] == "chunking"][-1] == ("chunking", 2, 2)
+    encoding = [c[1:] for c in calls if c[0] == "encoding"]
+    assert encoding[0] == (0, report.embedded) and encoding[-1] == (report.embedded, report.embedded)
+    assert [d for d, _ in encoding] == sorted(d for d, _ in encoding)
+    assert calls[-1] == ("writing", 1, 1)
+
+    calls.clear()
+    assert not engine.index(progress=lambda *c: calls.append(c)).changed
+    assert {c[0] for c in calls} == {"parsing"}
