@@ -3,38 +3,35 @@ worker thread indexes the queued uploads in order while reads keep serving the l
 version (a new version is switched in only when a job's index write is complete).
 
 A job is ``queued``, ``running``, ``done`` or ``failed``; while running it reports the stage
-(``parsing``, ``chunking``, ``encoding``, ``writing``) and progress (done/total) when the
-engine's ``add_document`` takes a ``progress`` callback, else the stage ``indexing`` only.
+(``parsing``, ``chunking``, ``encoding``, ``writing``) and its progress (done/total) from the
+engine's ``add_document`` progress callback, and keeps the list of stages it went through.
 Jobs live in memory: the last :data:`KEEP` finished ones are kept for ``GET /jobs``, and
 queued uploads are lost if the server stops before they run (nothing indexed is lost).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rag.engine import Engine
+from rag.engine import PROGRESS_STAGES, Engine
 from rag.errors import RagError
 
 log = logging.getLogger("rag.server.jobs")
 
 STATES = ("queued", "running", "done", "failed")
-STAGES = ("queued", "indexing", "parsing", "chunking", "encoding", "writing", "done", "failed")
+STAGES = ("queued", *PROGRESS_STAGES, "done", "failed")
 KEEP = 100
 """Finished jobs kept for ``GET /jobs`` (oldest dropped first)."""
 MAX_PENDING = 16
 """Uploads waiting to run at most; more are refused with 429 until the queue drains."""
 
-Progress = Callable[[str, int, int], None]
 
 
 class QueueFull(Exception):
@@ -58,6 +55,7 @@ class JobView:
     error: dict[str, str] | None
     document: dict[str, Any] | None
     index_version: str | None
+    stages: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,21 +78,14 @@ class _Job:
     error: dict[str, str] | None = None
     document: dict[str, Any] | None = None
     index_version: str | None = None
+    stages: list[str] = field(default_factory=list)
 
     def view(self) -> JobView:
         return JobView(self.job_id, self.state, self.stage, self.done, self.total,
                        self.filename, self.name, self.created, self.started, self.finished,
                        None if self.error is None else dict(self.error),
                        None if self.document is None else dict(self.document),
-                       self.index_version)
-
-
-def takes_progress(engine: Engine) -> bool:
-    """Whether the engine's ``add_document`` accepts a ``progress`` callback."""
-    try:
-        return "progress" in inspect.signature(engine.add_document).parameters
-    except (TypeError, ValueError):
-        return False
+                       self.index_version, list(self.stages))
 
 
 class JobQueue:
@@ -103,7 +94,6 @@ class JobQueue:
     def __init__(self, engine: Engine, *, max_pending: int = MAX_PENDING,
                  keep: int = KEEP) -> None:
         self._engine = engine
-        self._progress = takes_progress(engine)
         self._max_pending = max_pending
         self._keep = keep
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
@@ -177,18 +167,18 @@ class JobQueue:
                           data=None)
 
     def _one(self, job: _Job) -> None:
-        self._set(job, state="running", stage="indexing", started=time.time())
+        # reading and parsing the bytes comes first, before the engine's first report
+        self._set(job, state="running", stage="parsing", started=time.time(), stages=["parsing"])
 
         def progress(stage: str, done: int, total: int) -> None:
-            self._set(job, stage=stage, done=done, total=total)
+            with self._lock:
+                job.stage, job.done, job.total = stage, done, total
+                if job.stages[-1:] != [stage]:
+                    job.stages.append(stage)
 
-        data, meta = job.data or b"", job.meta
         try:
-            if self._progress:
-                doc = self._engine.add_document(  # type: ignore[call-arg, unused-ignore]
-                    job.filename, data, meta, progress=progress)
-            else:
-                doc = self._engine.add_document(job.filename, data, meta)
+            doc = self._engine.add_document(job.filename, job.data or b"", job.meta,
+                                            progress=progress)
         except RagError as exc:
             self._set(job, state="failed", stage="failed", finished=time.time(), data=None,
                       error={"type": type(exc).__name__, "message": str(exc)})

@@ -305,8 +305,8 @@ class JobOut(BaseModel):
 
     job_id: str
     state: Literal["queued", "running", "done", "failed"]
-    stage: str = Field(description="queued, indexing, parsing, chunking, encoding, writing, "
-                       "done or failed")
+    stage: str = Field(description="queued, parsing, chunking, encoding, writing, done or "
+                       "failed")
     done: int | None = Field(description="units of the stage done (with total), when known")
     total: int | None
     filename: str = Field(description="the file name the client sent")
@@ -317,6 +317,7 @@ class JobOut(BaseModel):
     error: JobError | None
     document: DocumentOut | None = Field(description="the indexed document, once done")
     index_version: str | None = Field(description="the index version that holds it, once done")
+    stages: list[str] = Field(description="the stages the job went through, in order")
 
 
 class JobsResponse(BaseModel):

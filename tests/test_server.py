@@ -510,6 +510,9 @@ def test_upload_then_search_then_delete_while_readers_keep_answering(
         assert job["state"] == "done" and job["stage"] == "done" and job["error"] is None, job
         assert job["filename"] == "../../etc/evil name.md" and job["name"] == "evil name.md"
         assert job["finished"] >= job["started"] >= job["created"]
+        # the engine's progress reports: every stage in order, the last one complete
+        assert job["stages"] == ["parsing", "chunking", "encoding", "writing"], job
+        assert job["total"] and job["done"] == job["total"]
         doc = job["document"]
         assert doc["title"].startswith("星河市量子计算产业基金")
         assert doc["source"] == "uploads/evil name.md"  # the user's name, without its path

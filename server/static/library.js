@@ -12,7 +12,7 @@
   const drop = $("dropzone");
 
   const STAGES = {
-    queued: "排队中", indexing: "索引中", parsing: "解析", chunking: "分段", encoding: "编码",
+    queued: "排队中", parsing: "解析", chunking: "分段", encoding: "编码",
     writing: "写入索引", done: "完成", failed: "失败",
   };
   const POLL_MS = 400;
