@@ -3,6 +3,7 @@ model and corpus (copied to a temporary folder so uploads never touch the reposi
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -585,6 +586,52 @@ def test_upload_that_cannot_be_read_fails_its_job(client: httpx.Client, live: Li
 def test_unknown_job_is_404(client: httpx.Client) -> None:
     assert_error(client.get("/jobs/0123456789abcdef"), 404, "NotFound")
     assert_error(client.get("/jobs", params={"limit": 0}), 422)
+
+
+@slow
+def test_a_full_queue_refuses_more_uploads_and_jobs_run_in_order(live: Live) -> None:
+    """With room for one waiting upload, a burst of three gets QueueFull (the API's 429) at
+    least once; the accepted jobs run one at a time, in the order they came."""
+    from server.jobs import JobQueue, QueueFull
+
+    q = JobQueue(live.engine, max_pending=1)
+    accepted, refused = [], 0
+    try:
+        for n in range(3):
+            data = f"# 队列测试{n}\n\n2025年,队列市设立第{n}号基金,规模为{n + 11}亿元。\n".encode()
+            try:
+                accepted.append(q.submit(f"queue-{n}.md", f"queue-{n}.md", data, {}).job_id)
+            except QueueFull as exc:
+                assert "retry later" in str(exc)
+                refused += 1
+        assert refused >= 1 and accepted
+        jobs = [q.wait(j, 300) for j in accepted]
+        assert all(j is not None and j.state == "done" for j in jobs), jobs
+        done = [j for j in jobs if j is not None]
+        for a, b in itertools.pairwise(done):
+            assert a.finished is not None and b.started is not None and a.finished <= b.started
+        assert [j.job_id for j in q.recent()] == accepted[::-1]
+    finally:
+        q.stop()
+        for j in accepted:
+            view = q.get(j)
+            if view is not None and view.document is not None:
+                live.engine.delete_document(view.document["doc_id"])
+
+
+@slow
+def test_document_text_of_a_changed_file_is_404(client: httpx.Client, live: Live) -> None:
+    job = upload(client, "changed.md", "# 会改的文档\n\n2025年,某市设立基金,规模为5亿元。\n".encode())
+    doc = job["document"]
+    path = live.corpus / doc["source"]
+    try:
+        assert client.get(f"/documents/{doc['doc_id']}/text").status_code == 200
+        path.write_text("# 改过了\n\n内容不同。\n", encoding="utf-8")
+        message = assert_error(client.get(f"/documents/{doc['doc_id']}/text"), 404,
+                               "NotFound")["error"]["message"]
+        assert "changed since it was indexed" in message
+    finally:
+        assert client.delete(f"/documents/{doc['doc_id']}", headers=admin()).status_code == 200
 
 
 @slow
