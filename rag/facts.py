@@ -68,6 +68,7 @@ from typing import Any
 
 from rag import places
 from rag.figures import extract_figures
+from rag.periods import find_time_expressions
 
 __all__ = ["STANCES", "metric", "stance", "subject"]
 
@@ -82,7 +83,8 @@ _YEAR_RE = re.compile(
 )
 # A time or comparison phrase that ends a segment: 从1997年的, 降到去年的, 五年
 _TIME_TAIL_RE = re.compile(
-    r"(?:从|由|比)?(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年|去年|上年|今年|前年"
+    r"(?:从|由|比)?(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年?[到至—－-])?"  # １９７９到１９８３年
+    r"(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年|去年|上年|今年|前年"
     r"|(?:[一二三四五六七八九十两]{1,3}|[0-9０-９]{1,2})年)的?$"
 )
 
@@ -112,10 +114,16 @@ class _Vocab:
     change_tail: re.Pattern[str]
     change_any: re.Pattern[str]
     modifier_tail: re.Pattern[str]
+    origin_tail: re.Pattern[str]
+    share: re.Pattern[str]
+    not_noun: re.Pattern[str]
+    object_head: re.Pattern[str]
+    object_verb: re.Pattern[str]
     boundary: re.Pattern[str]
     suffix: re.Pattern[str]
     stem_stop: re.Pattern[str]
     actors: re.Pattern[str]
+    hides_place: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -145,10 +153,18 @@ def _vocab() -> _Vocab:
         change_tail=re.compile(f"(?:实际)?(?:{_alt(me['change_verbs'])})(?:了)?$"),
         change_any=re.compile(f"增|降|{_alt(me['change_verbs'])}"),
         modifier_tail=re.compile(f"(?:{_alt(me['change_modifiers'])})$"),
+        origin_tail=re.compile(
+            f"(?:{_alt(me['origin']['words'])})(?:今年|去年|上年|(?:[0-9０-９]{{4}}|[一二][〇零一二三四五六七八九]{{3}})年)?"
+            f"(?:{_alt(me['origin']['plan_words'])})?的?(?:{_alt(me['change_modifiers'])})?$"),
+        share=re.compile(f"占[^占，；：。]{{1,14}}?的?(?:{_alt(me['share_heads'])})$"),
+        not_noun=re.compile(_alt(me["not_nouns"])),
+        object_head=re.compile(f"[\u4e00-\u9fff]{{0,8}}?(?:{_alt(me['object_heads'])})"),
+        object_verb=re.compile(f"(?:{_alt(me['object_verbs'])})$"),
         boundary=re.compile(f"(?P<k>{_alt(me['keep_whole'])})|(?P<b>{_alt(me['boundaries'])})"),
         suffix=re.compile(_alt(su["suffixes"])),
         stem_stop=re.compile(_alt(su["stem_stops"])),
         actors=re.compile(_alt(su["actors"])),
+        hides_place=re.compile(_alt(su["words_hiding_places"])),
     )
 
 
@@ -285,15 +301,41 @@ def _strip_tail(seg: str) -> str:
     v = _vocab()
     while True:
         seg = seg.rstrip(" \u3000")
-        m = v.skip_tail.search(seg) or _TIME_TAIL_RE.search(seg)
+        m = v.skip_tail.search(seg) or _TIME_TAIL_RE.search(seg) or v.origin_tail.search(seg)
         if not m or m.start() == m.end():
-            return seg.removesuffix("的")
+            cut = _period_tail(seg.removesuffix("的"))
+            if cut is None:
+                return seg.removesuffix("的")
+            seg = seg[:cut]
+            continue
         seg = seg[: m.start()]
 
 
-def _noun(seg: str) -> str:
-    """The noun phrase that ends ``seg``: after the last boundary word, without a leading year."""
+def _period_tail(seg: str) -> int | None:
+    """Where a time expression that ends ``seg`` starts (with a 比/从/由/在 before it):
+    ``比第五个五年计划期间`` (1982), ``在“十一五”期间``."""
+    for a, e, _p in find_time_expressions(seg):
+        if e == len(seg):
+            return a - 1 if a > 0 and seg[a - 1] in "比从由在" else a
+    return None
+
+
+def _noun(seg: str, *, plain: bool = False) -> str:
+    """The noun phrase that ends ``seg``: after the last boundary word (a boundary word that
+    ends ``seg``, 国民收入也, is dropped first), without a leading year; a share ``X占Y比重`` is
+    one noun; a phrase made only of modifiers (全国平均每人, 一律) is none."""
     v = _vocab()
+    me = v.data["metric"]
+    while not plain:
+        tail = [m for m in v.boundary.finditer(seg) if m.group("b") and m.end() == len(seg)]
+        if not tail or tail[-1].start() == 0:
+            break
+        seg = seg[: tail[-1].start()]
+    share = None if plain else v.share.search(seg)
+    if share and share.start() > 0:
+        head = _noun(seg[: share.start()])
+        if head:
+            return (head + share.group())[-int(me["max_share_chars"]):]
     cut = 0
     for m in v.boundary.finditer(seg):
         if m.group("b"):
@@ -304,7 +346,9 @@ def _noun(seg: str) -> str:
         if not y:
             break
         noun = noun[y.end() :]
-    limit = int(v.data["metric"]["max_chars"])
+    if not plain and not v.not_noun.sub("", noun):
+        return ""
+    limit = int(me["max_chars"])
     return noun[-limit:]
 
 
@@ -323,17 +367,53 @@ def _metric(w: _Win, depth: int = 0) -> tuple[str, str] | None:
             if not mod or mod.start() == mod.end():
                 break
             seg = seg[: mod.start()]
-        seg = re.sub(r"比[^，；：。比]{1,12}$", "", seg)  # 比一九五二年, 比１９５５年决算数
+        seg = re.sub(r"比(?![重例率])[^，；：。比]{1,12}$", "", seg)  # 比一九五二年, not 比重
         seg = _strip_tail(seg)
-    noun = _noun(seg)
+    noun = _object(w, seg) or _noun(seg)
     if not noun and depth < 3:
         prev = _previous_figure(w)
         if prev is not None:
             got = _metric(prev, depth + 1)
             noun = got[0] if got else ""
     if not noun:
+        noun = _topic(w)
+    if not noun:
         return None
     return noun, noun + verb
+
+
+def _object(w: _Win, seg: str) -> str:
+    """The quantity named after the figure: ``安排了四千二百多万城镇劳动力就业`` (1985),
+    ``拟发行１５００亿元长期建设国债`` (2002)."""
+    v = _vocab()
+    me = v.data["metric"]
+    after = w.s[w.end : _segment_end(w.s, w.end, w.cl_b)]
+    head = v.object_head.match(after)
+    if head:
+        return head.group()
+    if v.object_verb.search(seg) and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", after or ""):
+        return after[: int(me["max_chars"])]
+    return ""
+
+
+def _segment_end(s: str, pos: int, hi: int) -> int:
+    return min([hi] + [i for i in (s.find(c, pos, hi) for c in _SEGMENT_END) if i >= 0])
+
+
+def _topic(w: _Win) -> str:
+    """The noun of the clause before the figure's, when that clause holds no figure: the topic
+    of ``农民人均纯收入，１９８２年为２７０元`` (1988), ``粮食：达到三千八百五十六亿斤`` (1955),
+    ``一九六四年全国工业总产值，预计比一九六三年增长…`` (1964)."""
+    s = w.s
+    if w.cl_a <= w.sent_a:
+        return ""
+    a = max([w.sent_a] + [s.rfind(c, w.sent_a, w.cl_a - 1) + 1 for c in _CLAUSE_END])
+    clause = s[a : w.cl_a - 1]
+    if any(kind != "date" for _a, _b, kind in _spans(_Win(s, a, w.cl_a - 1, w.sent_a, w.sent_b,
+                                                           a, w.cl_a - 1))
+           if a <= _a < w.cl_a):
+        return ""
+    return _noun(_strip_tail(clause))
 
 
 def _spans(w: _Win) -> list[tuple[int, int, str]]:
@@ -398,9 +478,16 @@ def _named(text: str) -> str | None:
             cut = stop.end()
         stem = stem[cut:]
         stem = re.sub(r"^[^\u4e00-\u9fffA-Za-z0-9]+", "", stem)
-        if len(stem) >= int(su["min_stem"]) and not _YEAR_RE.match(stem):
-            best = stem + m.group()
+        name = stem + m.group()
+        if len(stem) >= int(su["min_stem"]) and not _YEAR_RE.match(stem) and not _is_period(name):
+            best = name
     return best
+
+
+def _is_period(name: str) -> bool:
+    """A name that ends in a time expression is a period, not a programme: 第一个五年计划
+    (1959 由于第一个五年计划的完成…; 第一个五年计划期间，…投资总额共为…), “十一五”规划."""
+    return any(e == len(name) for _s, e, _p in find_time_expressions(name))
 
 
 def _fund_subject(sent: str, name: str) -> str | None:
@@ -410,7 +497,7 @@ def _fund_subject(sent: str, name: str) -> str | None:
     if name.endswith(("计划", "规划")) and sent.startswith(tuple(su["verb_after_plan"]), i + len(name)):
         return None
     name = name.removeprefix("比")
-    return name if len(name) >= int(su["min_stem"]) else None
+    return name if len(name) >= int(su["min_stem"]) and not _is_period(name) else None
 
 
 def _actor_or_place(text: str) -> str | None:
@@ -418,8 +505,11 @@ def _actor_or_place(text: str) -> str | None:
     best: tuple[int, str] | None = None
     for m in v.actors.finditer(text):
         best = (m.end(), m.group())
+    hidden = v.hides_place.sub(lambda m: "\u3000" * len(m.group()), text)
     for name in places.find(text):
-        i = text.rfind(name)
+        i = hidden.rfind(name)
+        if i < 0:
+            continue  # 工农 (a district) inside 工农业总产值 (1959, 1981, 1985)
         if best is None or i + len(name) > best[0]:
             best = (i + len(name), name)
     return best[1] if best else None
@@ -446,7 +536,7 @@ def subject(sentence: str, start: int, end: int) -> str | None:
     found = _actor_or_place(s[w.cl_a : w.start])
     if found:
         return found
-    own = _noun(_strip_tail(s[_segment_start(s, w.sent_a, w.start) : w.start]))
+    own = _noun(_strip_tail(s[_segment_start(s, w.sent_a, w.start) : w.start]), plain=True)
     if own and not _vocab().change_tail.fullmatch(own):
         return None  # the clause names its own quantity: earlier clauses are about something else
     return _actor_or_place(s[w.sent_a : w.cl_a])
