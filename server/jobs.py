@@ -20,13 +20,14 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rag.engine import PROGRESS_STAGES, Engine
+from rag.engine import Engine
 from rag.errors import RagError
 
 log = logging.getLogger("rag.server.jobs")
 
 STATES = ("queued", "running", "done", "failed")
-STAGES = ("queued", *PROGRESS_STAGES, "done", "failed")
+STAGES = ("queued", "parsing", "chunking", "encoding", "writing", "done", "failed")
+"""A job's stages: the engine's progress stages between queued and done/failed."""
 KEEP = 100
 """Finished jobs kept for ``GET /jobs`` (oldest dropped first)."""
 MAX_PENDING = 16
