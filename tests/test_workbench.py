@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.test_page import SHOTS, Watched, browser
-from tests.test_server import ADMIN_KEY, Live, live_server
+from tests.test_server import ADMIN_KEY, BEIJING_Q, Live, live_server
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_page.py
 
@@ -339,3 +339,69 @@ def test_every_page_asset_is_served_by_the_package(live: Live) -> None:
         assert r.status_code == 200, ref
     vendored = (Path(__file__).resolve().parents[1] / "server" / "static" / "VENDORED.txt").read_text()
     assert "uPlot 1.6.32" in vendored and "MIT" in vendored
+
+
+def test_conversations_persist_rename_export_and_delete(browser: Any, live: Live) -> None:
+    w = Watched(browser, live.url)
+    page = w.page
+    try:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+        first = w.ask(BEIJING_Q, 1)
+        w.ask("那成都呢?", 2)
+        first.locator("button.copy").click()
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert copied.startswith(first.locator(".answer-text").inner_text()[:20])
+        assert "来源：" in copied and "cen-page-robot-funds.txt" in copied
+        page.reload()  # the conversation comes back, follow-up context included
+        page.locator(".turn.assistant .bubble").nth(1).wait_for()
+        assert page.locator(".turn.user .bubble").all_inner_texts() == [BEIJING_Q, "那成都呢?"]
+        assert "100亿元" in page.locator(".turn.assistant .answer-text").first.inner_text()
+        page.locator(".turn.assistant button.cite").first.click()
+        page.locator("#passage").wait_for(state="visible")
+        assert page.locator("#conv-select option:checked").inner_text().startswith(BEIJING_Q[:20])
+
+        page.click("#conv-rename")
+        page.fill("#rename-input", "北京与成都的基金")
+        page.click("#rename-ok")
+        assert page.locator("#conv-select option:checked").inner_text() == "北京与成都的基金（2）"
+        with page.expect_download() as dl:
+            page.click("#conv-export")
+        md = Path(dl.value.path()).read_text(encoding="utf-8")
+        assert md.startswith("# 北京与成都的基金\n") and f"## 问：{BEIJING_Q}" in md
+        assert "[1] 《地方政府产业基金瞄准人形机器人》 cen-page-robot-funds.txt" in md
+        assert "100亿元" in md and "> " in md
+
+        page.click("#new-chat")  # a second conversation; the first stays in the list
+        w.ask("5G基站将达多少个?", 1)
+        assert page.locator("#conv-select option").count() == 3  # (新对话) + 2
+        page.select_option("#conv-select", label="北京与成都的基金（2）")
+        assert page.locator(".turn.user .bubble").all_inner_texts() == [BEIJING_Q, "那成都呢?"]
+        third = w.ask("重庆呢?", 3)  # the restored conversation still resolves follow-ups
+        assert "重庆" in third.locator(".rewritten-text").inner_text()
+        page.click("#conv-delete")
+        page.click("#confirm-ok")
+        page.wait_for_function("() => document.querySelectorAll('#conv-select option').length === 2")
+        assert page.locator(".turn").count() == 0
+        page.reload()
+        assert page.locator("#conv-select option").count() == 2
+        audit(page, "conversations")
+        assert w.dialogs == [] and w.errors == []
+    finally:
+        w.close()
+
+
+def test_stop_ends_a_slow_answer(browser: Any, live: Live) -> None:
+    w = Watched(browser, live.url)
+    page = w.page
+    try:
+        page.route("**/chat", lambda route: page.wait_for_timeout(5000) or route.abort())
+        page.fill("#question", BEIJING_Q)
+        page.press("#question", "Enter")
+        page.locator("#send.stop").wait_for()
+        assert page.locator("#send").inner_text() == "停止"
+        page.click("#send")
+        page.locator(".bubble.error", has_text="已停止").wait_for(timeout=4000)
+        assert page.locator("#send").inner_text() == "发送"
+        assert page.locator("#conv-select option").count() == 1  # nothing was recorded
+    finally:
+        w.close()

@@ -14,9 +14,9 @@
   const keyInput = $("api-key");
   const keyBox = $("key-box");
 
-  /** The whole conversation, sent with every question so follow-ups work. */
-  let messages = [];
+  const conv = window.RAG.conv;  // the stored conversations (conversations.js)
   let busy = false;
+  let controller = null;  // aborts the request in flight (the stop button)
   let activeCite = null;
 
   keyInput.value = sessionStorage.getItem("rag-api-key") || "";
@@ -265,6 +265,53 @@
       d.appendChild(sourcesList(answer));
       bubble.appendChild(d);
     }
+    bubble.appendChild(copyButton(answer));
+  }
+
+  /** The answer as plain text with its numbered sources. */
+  function plainAnswer(answer) {
+    const lines = [answer.answer];
+    if (answer.citations.length) lines.push("", "来源：");
+    for (const c of answer.citations) {
+      lines.push("[" + c.id + "] 《" + c.title + "》 " + [c.source, c.date].filter(Boolean).join(" · "));
+    }
+    return lines.join("\n");
+  }
+
+  function copyButton(answer) {
+    const b = el("button", "secondary small copy", "复制答案");
+    b.type = "button";
+    b.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(plainAnswer(answer));
+        b.textContent = "已复制";
+      } catch (_) {
+        b.textContent = "无法复制";
+      }
+      setTimeout(() => { b.textContent = "复制答案"; }, 1500);
+    });
+    return b;
+  }
+
+  /** A question and its answer bubble (streaming until an answer is rendered in it). */
+  function addTurn(question) {
+    $("empty-hint")?.remove();
+    const userLi = el("li", "turn user");
+    userLi.appendChild(el("div", "bubble", question));
+    conversationEl.appendChild(userLi);
+    const botLi = el("li", "turn assistant");
+    const bubble = el("div", "bubble streaming");
+    bubble.appendChild(el("p", "answer-text"));
+    botLi.appendChild(bubble);
+    conversationEl.appendChild(botLi);
+    return bubble;
+  }
+
+  /** Show a stored conversation (or an empty page for none). */
+  function showConversation(c) {
+    conversationEl.replaceChildren();
+    closePassage();
+    for (const t of c ? c.turns : []) renderAnswer(addTurn(t.question), t.answer);
   }
 
   function renderError(bubble, message) {
@@ -312,28 +359,28 @@
     return "请求失败（HTTP " + response.status + "）";
   }
 
+  function setBusy(on) {
+    busy = on;
+    sendBtn.textContent = on ? "停止" : "发送";
+    sendBtn.classList.toggle("stop", on);
+    sendBtn.setAttribute("aria-label", on ? "停止回答" : "发送问题");
+  }
+
   async function ask(question) {
     if (busy) return;
-    busy = true;
-    sendBtn.disabled = true;
-    $("empty-hint")?.remove();
-    const userLi = el("li", "turn user");
-    userLi.appendChild(el("div", "bubble", question));
-    conversationEl.appendChild(userLi);
-    const botLi = el("li", "turn assistant");
-    const bubble = el("div", "bubble streaming");
-    const live = el("p", "answer-text");
-    bubble.appendChild(live);
-    botLi.appendChild(bubble);
-    conversationEl.appendChild(botLi);
+    setBusy(true);
+    const bubble = addTurn(question);
+    const live = bubble.querySelector(".answer-text");
     scrollToEnd();
-    setStatus("正在检索…");
-    const sent = messages.concat([{ role: "user", content: question }]);
+    setStatus("正在检索和组织答案…");
+    const sent = conv.messages().concat([{ role: "user", content: question }]);
+    controller = new AbortController();
     try {
       const response = await fetch("/chat", {
         method: "POST",
         headers: headers(),
         body: JSON.stringify({ messages: sent, stream: true }),
+        signal: controller.signal,
       });
       if (!response.ok) {
         if (response.status === 401) keyBox.open = true;
@@ -350,12 +397,13 @@
         return;
       }
       renderAnswer(bubble, final);
-      messages = sent.concat([{ role: "assistant", content: final.answer }]);
+      conv.record(question, final);
     } catch (err) {
-      renderError(bubble, "网络错误：" + (err && err.message ? err.message : err));
+      if (err && err.name === "AbortError") renderError(bubble, "已停止");
+      else renderError(bubble, "网络错误：" + (err && err.message ? err.message : err));
     } finally {
-      busy = false;
-      sendBtn.disabled = false;
+      controller = null;
+      setBusy(false);
       setStatus("");
       scrollToEnd();
       input.focus();
@@ -364,6 +412,10 @@
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (busy) {  // the send button is the stop button while an answer is coming
+      controller?.abort();
+      return;
+    }
     const q = input.value.trim();
     if (!q) return;
     input.value = "";
@@ -382,13 +434,14 @@
   }
 
   $("new-chat").addEventListener("click", () => {
-    messages = [];
-    conversationEl.replaceChildren();
-    passageEl.hidden = true;
-    activeCite = null;
+    conv.start();
+    showConversation(null);
     window.RAG.showView("chat");
     input.focus();
   });
+
+  conv.onSwitch(showConversation);
+  if (conv.current()) showConversation(conv.current());  // the conversation before a reload
 
   window.RAG.onView("chat", () => {});
   for (const tab of document.querySelectorAll(".tab")) {
