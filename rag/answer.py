@@ -26,7 +26,7 @@ from rag.evidence import (
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
-from rag.question import Question, place_core
+from rag.question import Question, place_core, sub_questions
 from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
@@ -65,6 +65,9 @@ class _Draft:
     used: list[tuple[Figure, Hit]] = field(default_factory=list)
     evidence: list[_Sentence] = field(default_factory=list)
     confidence: float | None = None
+    # an aggregate answer's rows: label, figure (None: not found), its sentence
+    rows: list[tuple[str, Figure | None, _Sentence | None]] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
 
     def add(self, text: str, hit: Hit | None = None) -> None:
         self.parts.append((text, hit))
@@ -391,9 +394,19 @@ def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:
         if cid is not None:
             for f in s.figures:
                 _add_figure(figures, seen, f, cid)
+    table = None
+    if d.rows:
+        table = {"columns": list(d.columns), "rows": [
+            {"label": lab, "figure": AnswerFigure(**figure_values(f), citation=ids[
+                s.hit.passage.passage_id]).to_dict() if f is not None and s is not None else None,
+             "citation": ids[s.hit.passage.passage_id] if s is not None else None,
+             "quote": _quote(s, f) if s is not None else None}
+            for lab, f, s in d.rows]}
     answer = Answer(question, rewritten, True, "".join(text_parts), figures, citations,
-                    confidence=d.confidence)
-    return enforce_citations(answer)
+                    confidence=d.confidence, table=table)
+    # a row's label (2008年) is the period the figure store resolved for the row's figure
+    # (去年 in the 2009 report), or a year the question asked for: not a figure to cite
+    return enforce_citations(answer, labels=frozenset(lab for lab, _, _ in d.rows))
 
 
 def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, cid: int) -> None:
@@ -404,13 +417,14 @@ def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, 
     out.append(AnswerFigure(**figure_values(f), citation=cid))
 
 
-def enforce_citations(answer: Answer) -> Answer:
+def enforce_citations(answer: Answer, labels: frozenset[str] = frozenset()) -> Answer:
     """Drop any part of the answer holding a figure that no cited passage contains.
 
     Each sentence of the answer is checked: every figure in it must equal (by text, or by
     value and unit) a figure of a passage that the sentence cites. A sentence that fails is
     removed; if nothing is left, the answer becomes "not found". The figures list keeps only
-    figures of cited passages.
+    figures of cited passages. ``labels`` are an aggregate answer's row labels, which
+    name the rows rather than state figures.
     """
     if not answer.found:
         return answer
@@ -424,6 +438,8 @@ def enforce_citations(answer: Answer) -> Answer:
         ok = all(c in by_id for c in cites)
         body = _MARKER.sub("", part)
         for f in extract_figures(body):
+            if f.kind == "date" and f.text in labels:
+                continue
             sources = [g for c in cites for g in cited_figs.get(c, [])]
             if not any(g.text == f.text or _same_value(g, f) for g in sources):
                 ok = False
@@ -455,14 +471,16 @@ def compose(
     q: Question,
     question: str,
     rewritten: str | None,
-    search: Callable[[str, int], list[Hit]],
+    search: Callable[[str, int, Sequence[str]], list[Hit]],
     *,
     k: int,
     model: EvidenceModel | None = None,
     min_confidence: float | None = None,
     explain: int = 0,
 ) -> Answer:
-    """Answer an analysed question from retrieval results (``search(query, k)``).
+    """Answer an analysed question from retrieval results (``search(query, k, years)``:
+    the years let the search prefer documents of those years and the next, where a year's
+    results are reported).
 
     A figure answer is given only when the evidence model's confidence reaches
     ``min_confidence`` (default: the model's calibrated threshold); otherwise the answer is
@@ -476,6 +494,12 @@ def compose(
         return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
                       reason=reason)
 
+    subs = sub_questions(q)
+    if subs:
+        draft = _aggregate(q, subs, search, k, model, threshold)
+        if draft is None:
+            return nothing(reason="terms")
+        return _finish(question, rewritten, draft)
     if q.intent == "compare" and len(q.places) >= 2:
         per_place: dict[str, Sequence[Hit]] = {}
         others = set(q.places)
@@ -483,14 +507,14 @@ def compose(
             sub = q.text
             for other in others - {place}:
                 sub = sub.replace(other, " ")
-            per_place[place] = search(sub, k)
+            per_place[place] = search(sub, k, q.years)
         draft, missing = _compare(q, per_place, model)
         if draft is None:
             return nothing(missing)
         if draft.confidence is not None and draft.confidence < threshold:
             return replace(nothing(reason="confidence"), confidence=draft.confidence)
         return _finish(question, rewritten, draft)
-    hits = search(q.text, max(k, 30) if q.intent == "list" else k)
+    hits = search(q.text, max(k, 30) if q.intent == "list" else k, q.years)
     if q.intent == "list":
         draft = _list(q, hits, model)
         if draft is not None:
@@ -508,6 +532,69 @@ def compose(
                       confidence=draft.confidence, evidence=evidence,
                       nearest=_nearest(cands[0]), reason="confidence")
     return replace(_finish(question, rewritten, draft), evidence=evidence)
+
+
+def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
+               search: Callable[[str, int, Sequence[str]], list[Hit]], k: int,
+               model: EvidenceModel, threshold: float) -> _Draft | None:
+    """An answer made of single-figure answers, one row each (a year of a trend, a stance):
+    a row whose best figure falls below the threshold says so instead of giving it. A
+    which-year superlative names the row with the largest (smallest) figure, ties
+    included. The confidence is the weakest given row's."""
+    rows: list[tuple[str, _Candidate | None]] = []
+    confidences: list[float] = []
+    for label, sq in subs:
+        hits = search(sq.text, k, sq.years)
+        cands = [c for c in _candidates(sq, hits, kinds=sq.kinds or q.kinds, model=model)
+                 if c.figure is not None]
+        conf = _confidence(model, cands)
+        if cands and conf is not None and conf >= threshold:
+            rows.append((label, cands[0]))
+            confidences.append(conf)
+        else:
+            rows.append((label, None))
+    given = [(lab, c) for lab, c in rows if c is not None]
+    if not given:
+        return None
+    d = _Draft(confidence=min(confidences), columns=(
+        _lang(q, "年份", "year") if q.span else _lang(q, "项目", "item"),
+        _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
+    if q.aggregation in ("max", "min"):
+        sign = 1.0 if q.aggregation == "max" else -1.0
+        best = max(sign * _size(c) for _, c in given if c is not None)
+        top = [lab for lab, c in given if c is not None and sign * _size(c) == best]
+        word = _lang(q, "最高" if sign > 0 else "最低", " is the highest" if sign > 0 else
+                     " is the lowest")
+        d.add(_lang(q, f"{'、'.join(top)}{word}：", f"{', '.join(top)}{word}: "))
+        first = True
+        for lab, c in given:
+            if c is not None and lab in top:
+                d.add(("" if first else "、") + f"{c.figure.text if c.figure else ''}",
+                      c.sentence.hit)
+                first = False
+        d.add(_lang(q, "。各年：", ". By year: "))
+    for i, (lab, row) in enumerate(rows):
+        if i:
+            d.add(_lang(q, "；", "; "))
+        if row is None or row.figure is None:
+            d.add(_lang(q, f"{lab}：未找到", f"{lab}: not found"))
+            d.rows.append((lab, None, None))
+            continue
+        d.add(_lang(q, f"{lab}：", f"{lab}: "))
+        d.add(row.figure.text, row.sentence.hit)
+        d.used.append((row.figure, row.sentence.hit))
+        if row.sentence not in d.evidence:
+            d.evidence.append(row.sentence)
+        d.rows.append((lab, row.figure, row.sentence))
+    d.add(_lang(q, "。", "."))
+    return d
+
+
+def _size(c: _Candidate) -> float:
+    f = c.figure
+    if f is None:
+        return 0.0
+    return float(f.value if f.value is not None else (f.high or f.low or 0.0))
 
 
 def _explained(c: _Candidate) -> dict[str, Any]:

@@ -7,12 +7,14 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag import figstore
+import numpy as np
+
+from rag import figstore, segments
 from rag import index as store
 from rag.answer import compose
 from rag.chunk import chunk_document
@@ -20,8 +22,6 @@ from rag.config import EngineConfig
 from rag.embed import Embedder, load_embedder
 from rag.errors import (
     DocumentRejected,
-    IndexCorrupt,
-    IndexMismatch,
     IndexMissing,
     NotFound,
     QueryRejected,
@@ -31,14 +31,12 @@ from rag.evidence import EvidenceModel, load_model
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.model import resolve_model
 from rag.question import analyse, rewrite
-from rag.retrieve import MODES, Filters, passage_index_text, passage_tokens
+from rag.retrieve import MODES, Filters, merge_hits, year_filter
 from rag.retrieve import search as hybrid_search
-from rag.types import Answer, DocumentInfo, FigureFact, FigureRow, Hit, Passage
+from rag.segments import Progress
+from rag.types import Answer, DocumentInfo, FigureRow, Hit
 
 UPLOADS = "uploads"
-Progress = Callable[[str, int, int], None]
-"""An indexing progress callback: (stage, done, total), stage one of PROGRESS_STAGES."""
-PROGRESS_STAGES = ("parsing", "chunking", "encoding", "writing")
 ENCODE_BLOCK = 64  # chunks encoded between two progress reports
 
 
@@ -60,38 +58,11 @@ class IndexReport:
     rebuilt_from_scratch: str | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
     figures: int = 0
+    segments: int = 0  # segments of the version written (or kept)
+    compacted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class _Build:
-    """The next version under construction: rows reused from the live one, new rows."""
-
-    passages: list[Passage] = field(default_factory=list)
-    tokens: list[list[str]] = field(default_factory=list)
-    figures: list[tuple[FigureFact, ...]] = field(default_factory=list)
-    reuse_rows: list[int] = field(default_factory=list)  # live row of each reused passage
-    reused_at: list[int] = field(default_factory=list)  # where those rows go
-    new_at: list[int] = field(default_factory=list)
-    documents: list[DocumentInfo] = field(default_factory=list)
-
-    def reuse(self, prev: store.Snapshot, rows: list[int], fresh_figures: bool) -> None:
-        for r in rows:
-            self.reused_at.append(len(self.passages))
-            self.reuse_rows.append(r)
-            p = prev.passages[r]
-            self.passages.append(p)
-            self.tokens.append(prev.tokens[r])
-            self.figures.append(figstore.annotate(p) if fresh_figures else prev.figures[r])
-
-    def add(self, passages: list[Passage]) -> None:
-        for p in passages:
-            self.new_at.append(len(self.passages))
-            self.passages.append(p)
-            self.tokens.append(passage_tokens(p))
-            self.figures.append(figstore.annotate(p))
 
 
 class Engine:
@@ -195,48 +166,39 @@ class Engine:
         t0 = time.perf_counter()
         return self._update([], remove=list(names), progress=None, t0=t0)
 
+    def compact(self) -> IndexReport:
+        """Rewrite the live index into one segment (no encoding): what a write does by
+        itself when segments pile up or dead rows outnumber live ones."""
+        t0 = time.perf_counter()
+        emb = self.embedder
+        with store.write_lock(self.config.index_dir):
+            out = segments.compact(self.config.index_dir, self._identity(emb))
+        self._snap = None
+        return IndexReport(out.version, True, len(out.documents), out.passages, 0, out.reused,
+                           [], [], [], len(out.documents), time.perf_counter() - t0, None, [],
+                           out.figures, out.segments, True)
+
+    def _identity(self, emb: Embedder) -> segments.Identity:
+        cfg = self.config
+        return segments.Identity(
+            model=cfg.model, model_fingerprint=emb.fingerprint, dim=emb.dim,
+            chunking=asdict(cfg.chunking), chunk_digest=cfg.chunking.digest(), ann=cfg.ann,
+            figure_digest=figstore.store_digest())
+
     def _update(self, files: list[tuple[Path, str]], *, skipped: list[Skipped] | None = None,
                 prune: bool = False, remove: list[str] | None = None,
                 progress: Progress | None, t0: float) -> IndexReport:
+        """Read the files, let the index layer decide what is new, changed, kept or removed,
+        chunk and encode only what is new, and commit it (rag.segments)."""
         emb = self.embedder
         cfg = self.config
-        digest = cfg.chunking.digest()
-        fig_digest = figstore.store_digest()
-        root = cfg.index_dir
+        ident = self._identity(emb)
         skipped = list(skipped or [])
-        with store.write_lock(root):
-            try:
-                live = store.current_version(root) if root.is_dir() else None
-            except IndexCorrupt:
-                live = None  # a damaged CURRENT pointer: rebuilt below like any damage
-            store.remove_leftovers(root, keep={live} if live else set())
-            prev: store.Snapshot | None = None
-            reason: str | None = None
-            try:
-                prev = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
-            except IndexMissing:
-                prev = None
-            except (IndexCorrupt, IndexMismatch) as exc:
-                reason = str(exc)
-            old_docs = {d.source: d for d in prev.documents} if prev else {}
-            old_rows: dict[str, list[int]] = {}
-            if prev is not None:
-                for row, p in enumerate(prev.passages):
-                    old_rows.setdefault(p.source, []).append(row)
-            fresh_figs = prev is None or prev.manifest.figure_digest != fig_digest
-            if remove:
-                wanted = set(remove)
-                hit = {d.source for d in old_docs.values() if d.source in wanted or d.doc_id in wanted}
-                missing = wanted - hit - {d.doc_id for d in old_docs.values() if d.source in hit}
-                if missing:
-                    raise NotFound(f"not in the index: {', '.join(sorted(missing))}")
-            build = _Build()
-            added: list[str] = []
-            updated: list[str] = []
-            seen_ids: set[str] = set()
-            seen_sources: set[str] = set()
-            report = progress or _no_progress
-            to_chunk: list[tuple[Any, DocumentInfo, DocumentInfo | None]] = []
+        report = progress or _no_progress
+        with store.write_lock(cfg.index_dir):
+            up = segments.Update(cfg.index_dir, ident)
+            removing = up.removal(remove) if remove else None
+            to_chunk: list[tuple[Any, DocumentInfo]] = []
             for n_file, (path, source) in enumerate(files, start=1):
                 try:
                     loaded = load(path, source=source)
@@ -246,89 +208,35 @@ class Engine:
                 finally:
                     report("parsing", n_file, len(files))
                 doc = loaded.doc
-                if doc.doc_id in seen_ids:
-                    skipped.append(Skipped(source, "same content as another file of this run"))
-                    continue
-                seen_ids.add(doc.doc_id)
-                seen_sources.add(source)
                 info = DocumentInfo(
                     doc_id=doc.doc_id, source=source, title=loaded.meta.title,
-                    content_hash=doc.content_hash, chunk_digest=digest, passages=0,
+                    content_hash=doc.content_hash, chunk_digest=ident.chunk_digest, passages=0,
                     chars=len(doc.text), articles=[a.title for a in doc.articles],
                     date=loaded.meta.date, date_source=loaded.meta.date_source,
                     title_source=loaded.meta.title_source, type=loaded.meta.type,
                     encoding=loaded.encoding)
-                old = old_docs.get(source)
-                if (prev is not None and old is not None and old.doc_id == doc.doc_id
-                        and old.chunk_digest == digest and _same_meta(old, info)):
-                    start = len(build.passages)
-                    build.reuse(prev, old_rows.get(source, []), fresh_figs)
-                    build.documents.append(replace(old, figures=_count(build, start)))
-                    continue
-                to_chunk.append((loaded, info, old))
-            for n_doc, (loaded, info, old) in enumerate(to_chunk, start=1):
-                start = len(build.passages)
-                build.add(chunk_document(loaded.doc, cfg.chunking, date=loaded.meta.date))
-                n = len(build.passages) - start
-                build.documents.append(replace(info, passages=n, figures=_count(build, start)))
-                (updated if old is not None else added).append(info.source)
+                verdict = up.offer(info)
+                if verdict == "duplicate":
+                    skipped.append(Skipped(source, "same content as another file of this run"))
+                elif verdict == "new":
+                    to_chunk.append((loaded, info))
+            for n_doc, (loaded, info) in enumerate(to_chunk, start=1):
+                up.put(info, chunk_document(loaded.doc, cfg.chunking, date=loaded.meta.date))
                 report("chunking", n_doc, len(to_chunk))
-            failed = {s.source for s in skipped}
-            removed: list[str] = []
-            for source, old in old_docs.items():
-                if source in seen_sources:
-                    continue
-                drop = (remove is not None and (source in remove or old.doc_id in remove)) or (
-                    prune and source not in failed)
-                if drop or old.doc_id in seen_ids:  # the same content now under another name
-                    removed.append(source)
-                    continue
-                assert prev is not None
-                start = len(build.passages)
-                build.reuse(prev, old_rows.get(source, []), fresh_figs)
-                build.documents.append(replace(old, figures=_count(build, start)))
-            if prev is not None and not build.new_at and not removed and not fresh_figs and len(
-                    build.documents) == len(prev.documents):
-                self._snap = prev
-                return IndexReport(prev.version, False, len(build.documents), len(build.passages),
-                                   0, len(build.reuse_rows), [], [], [], len(build.documents),
-                                   time.perf_counter() - t0, None, [s.to_dict() for s in skipped],
-                                   prev.manifest.figures)
-            import numpy as np
-
-            vectors = np.zeros((len(build.passages), emb.dim), dtype=np.float32)
-            if prev is not None and build.reuse_rows:
-                vectors[build.reused_at] = prev.vectors(build.reuse_rows)
-            if build.new_at:
-                texts = [passage_index_text(build.passages[i]) for i in build.new_at]
-                vectors[build.new_at] = _encode(emb, texts, report)
-            report("writing", 0, 1)
-            snap = store.write_snapshot(
-                root,
-                passages=build.passages,
-                tokens=build.tokens,
-                vectors=vectors,
-                documents=build.documents,
-                model=cfg.model,
-                model_fingerprint=emb.fingerprint,
-                dim=emb.dim,
-                chunking=asdict(cfg.chunking),
-                chunk_digest=digest,
-                ann=cfg.ann,
-                figures=build.figures,
-                figure_digest=fig_digest,
-            )
-            self._snap = snap
-            self._checked = time.monotonic()
-            store.remove_leftovers(root, keep={snap.root.name} | ({live} if live else set()))
-            report("writing", 1, 1)
-            return IndexReport(
-                snap.version, True, len(build.documents), len(build.passages), len(build.new_at),
-                len(build.reuse_rows), added, updated, sorted(removed),
-                len(build.documents) - len(added) - len(updated),
-                time.perf_counter() - t0, reason, [s.to_dict() for s in skipped],
-                snap.manifest.figures,
-            )
+            up.finish(failed={s.source for s in skipped}, prune=prune, remove=removing)
+            texts = up.texts() if up.changed else []
+            out = up.commit(_encode(emb, texts, report) if texts else
+                            np.zeros((0, emb.dim), dtype=np.float32), progress=report)
+        if out.changed:
+            self._snap = None  # loaded again on the next read
+            self._checked = 0.0
+        return IndexReport(
+            out.version, out.changed, len(out.documents), out.passages, out.embedded,
+            out.reused, up.added if out.changed else [], up.updated if out.changed else [],
+            up.removed if out.changed else [],
+            len(out.documents) - len(up.added) - len(up.updated) if out.changed else len(out.documents),
+            time.perf_counter() - t0, up.reason, [s.to_dict() for s in skipped], out.figures,
+            out.segments, out.compacted)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -380,10 +288,18 @@ class Engine:
             raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
         snap = snapshot or self.snapshot()
 
-        def search(query: str, n: int) -> list[Hit]:
+        def search(query: str, n: int, years: Sequence[str] = ()) -> list[Hit]:
             n = min(n, self.config.retrieval.max_k)
-            return hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
+            hits = hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
                                  filters=filters)
+            steer = year_filter(years, filters)
+            if steer is None:
+                return hits
+            # a year's targets stand in that year's documents and its results in the next
+            # year's: those documents first, then the rest as ranked
+            dated = hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
+                                  filters=steer)
+            return merge_hits(dated, hits, n)
 
         threshold = self.config.min_confidence if min_confidence is None else min_confidence
         return compose(q, q_text, rewritten, search, k=k_eff, model=self.evidence_model,
@@ -599,18 +515,12 @@ def _reason(exc: DocumentRejected, path: Path) -> str:
     return msg
 
 
-def _same_meta(a: DocumentInfo, b: DocumentInfo) -> bool:
-    return (a.title, a.date, a.type) == (b.title, b.date, b.type)
-
-
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
-def _encode(emb: Embedder, texts: list[str], report: Progress) -> Any:
+def _encode(emb: Embedder, texts: list[str], report: Progress) -> np.ndarray:
     """Passage vectors of ``texts``, encoded a block at a time to report n/N chunks."""
-    import numpy as np
-
     out = np.zeros((len(texts), emb.dim), dtype=np.float32)
     report("encoding", 0, len(texts))
     for a in range(0, len(texts), ENCODE_BLOCK):
@@ -618,8 +528,3 @@ def _encode(emb: Embedder, texts: list[str], report: Progress) -> Any:
         out[a:a + len(block)] = emb.encode_passages(block)
         report("encoding", a + len(block), len(texts))
     return out
-
-
-def _count(build: _Build, start: int) -> int:
-    return sum(len(f) for f in build.figures[start:])
-

@@ -59,6 +59,9 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("period_inferred", "a year is asked and the figure's period, inferred (今年, a "
                         "heading, the document date), holds it"),
     ("kind_primary", "the figure is of the first kind the question expects"),
+    ("rate_percent", "the question asks about a rate or growth and the figure is a percentage"),
+    ("unasked_target", "the question names no stance and the figure is a target: a plain "
+                       "question about a past year asks for what happened"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -191,9 +194,23 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "period_stated": float(holds and bool(fact and fact.period_stated)),
         "period_inferred": float(holds and not (fact and fact.period_stated)),
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
+        "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
+        "unasked_target": float(q.stance is None and stance == "target"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
+
+
+@lru_cache(maxsize=1)
+def _words() -> dict[str, Any]:
+    return dict(json.loads(resources.files("rag").joinpath("data/evidence_words.json").read_text(
+        encoding="utf-8")))
+
+
+def _asks_rate(q: Question) -> bool:
+    low = q.text.lower()
+    return any((re.search(r"\b" + re.escape(w), low) if w.isascii() else w in low)
+               for w in _words()["rate_words"])
 
 
 def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:

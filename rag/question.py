@@ -5,8 +5,10 @@ rewriting of elliptical follow-ups (``那成都呢?``) from the previous turn.""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import jieba
 
@@ -82,6 +84,12 @@ class Question:
     parts: tuple[str, ...] = ()  # 首期, 首批: the figure must be about that part
     counted: str | None = None  # 多少家企业 → 企业: what a count must count
     stance: str | None = None  # target, actual or cap when the question asks for one
+    # more than one figure: "trend" (one row a year of ``span``), "max"/"min" (the row or
+    # subject with the largest/smallest figure), "stances" (one figure per stance asked)
+    aggregation: str = "single"
+    span: tuple[int, int] | None = None  # 2008年至2013年 → (2008, 2013)
+    stances: tuple[str, ...] = ()  # 预期目标和实际 → ("target", "actual")
+    which_year: bool = False  # 哪一年: the answer is a year, found through its figure
 
     @property
     def numeric(self) -> bool:
@@ -216,6 +224,116 @@ def asked_stance(text: str) -> str | None:
     return best[1] if best else None
 
 
+@lru_cache(maxsize=1)
+def _aggregation_words() -> dict[str, Any]:
+    import json
+    from importlib import resources
+
+    return dict(json.loads(resources.files("rag").joinpath("data/aggregation.json").read_text(
+        encoding="utf-8")))
+
+
+def _has_word(low: str, words: Sequence[str]) -> bool:
+    return any((re.search(r"\b" + re.escape(w) + r"\b", low) if w.isascii() else w in low)
+               for w in words)
+
+
+def _span_match(text: str) -> re.Match[str] | None:
+    words = _aggregation_words()
+    conn = "|".join(re.escape(c) for c in words["span_connectors"]) + r"|\bto\b|\band\b"
+    return re.search(r"(?:\b(?:from|between)\s+)?((?:19|20)\d{2})\s*年?\s*(?:" + conn
+                     + r")\s*((?:19|20)\d{2})(?!\d)\s*年?", text, re.I)
+
+
+def year_span(text: str) -> tuple[int, int] | None:
+    """A span of years the question names: 2008年至2013年, 2009到2014年, from 2010 to 2014."""
+    m = _span_match(text)
+    if not m:
+        return None
+    a, b = int(m.group(1)), int(m.group(2))
+    if not a < b or b - a >= int(_aggregation_words()["max_rows"]):
+        return None
+    if re.search(r"\band\b", m.group(0), re.I) and not re.search(r"\bbetween\b", m.group(0), re.I):
+        return None  # "2012 and 2013" names two years, not a span
+    return a, b
+
+
+def _aggregation(low: str, span: tuple[int, int] | None,
+                 stances: tuple[str, ...]) -> tuple[str, bool]:
+    words = _aggregation_words()
+    which_year = _has_word(low, words["which_year"])
+    if span is not None and not _has_word(low, words["cumulative"]):
+        if which_year and _has_word(low, words["max"]):
+            return "max", True
+        if which_year and _has_word(low, words["min"]):
+            return "min", True
+        return "trend", which_year
+    if len(stances) >= 2:
+        return "stances", which_year
+    return "single", which_year
+
+
+def asked_stances(text: str) -> tuple[str, ...]:
+    """Every stance a question names, in order of first mention: 预期目标和实际增长 asks for
+    the target and the result; a cap word alone is left to ``bound``."""
+    low = text.lower()
+    found: list[tuple[int, str]] = []
+    for stance, ws in _stance_words().items():
+        if stance == "cap":
+            continue
+        at = [m.start() for w in ws for m in re.finditer(
+            r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)]
+        if at:
+            found.append((min(at), stance))
+    return tuple(s for _, s in sorted(found))
+
+
+_ASKS = re.compile(r"多少|几|什么|哪|\b(what|how|which|when)\b", re.I)
+
+
+def _strip_words(text: str, words: Sequence[str]) -> str:
+    for w in sorted(words, key=len, reverse=True):
+        text = re.sub(r"\b" + re.escape(w) + r"\b", " ", text, flags=re.I) if w.isascii() \
+            else text.replace(w, "")
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def sub_questions(q: Question) -> list[tuple[str, Question]]:
+    """The single-figure questions an aggregate question is made of, each with its row
+    label: one a year for a trend or a which-year superlative, one a stance for
+    预期目标和实际. Empty for a single question."""
+    words = _aggregation_words()
+    out: list[tuple[str, Question]] = []
+    if q.span is not None:
+        m = _span_match(q.text)
+        drop = list(words["per_year"]) + list(words["which_year"])
+        if q.aggregation in ("max", "min"):
+            drop += list(words["max"]) + list(words["min"])
+        for year in range(q.span[0], q.span[1] + 1):
+            said = f" in {year} " if q.english else f"{year}年"
+            text = q.text[:m.start()] + said + q.text[m.end():] if m else said + q.text
+            text = _strip_words(text, drop)
+            if not _ASKS.search(text):
+                text = text.rstrip("?？。 ") + ("?" if q.english else "是多少?")
+            out.append((str(year) if q.english else f"{year}年", analyse(text)))
+    elif q.aggregation == "stances":
+        words_of = _stance_words()
+        for stance in q.stances:
+            others = {w for st, ws in words_of.items() if st != stance for w in ws}
+            # the other stance's words are not this figure's terms (实际 is not in the
+            # sentence of the target)
+            terms = tuple(t for t in q.terms if not any(a in others or any(
+                (o in a or a in o) for o in others if len(o) > 1 and len(a) > 1) for a in t))
+            sub = replace(q, stance=stance, aggregation="single", stances=(), terms=terms,
+                          focus=tuple(f for f in q.focus if any(f[0] == t[0] for t in terms)))
+            out.append((_STANCE_LABELS[stance][1 if q.english else 0], sub))
+    return out
+
+
+_STANCE_LABELS = {"target": ("目标", "target"), "actual": ("实际", "actual"),
+                  "cap": ("上限", "cap")}
+
+
 def analyse(text: str) -> Question:
     """Work out what a question asks and about what."""
     norm = normalize(text).strip()
@@ -239,7 +357,16 @@ def analyse(text: str) -> Question:
         bound = "≥"
     terms = _terms(norm, places, english, figures)
     low = norm.lower()
+    span = year_span(norm)
+    stances = asked_stances(norm)
+    aggregation, which_year = _aggregation(low, span, stances)
+    if span is not None and aggregation in ("trend", "max", "min"):
+        years = tuple(y for y in years if not span[0] <= int(y) <= span[1])
     return Question(
+        aggregation=aggregation,
+        span=span if aggregation in ("trend", "max", "min") else None,
+        stances=stances if aggregation == "stances" else (),
+        which_year=which_year,
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
         parts=tuple(w for w in PART_WORDS if w in norm),
         counted=_counted(norm) if intent == "count" else None,

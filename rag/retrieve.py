@@ -3,7 +3,8 @@ reciprocal rank. Each hit keeps the score of each retriever so callers can see w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -163,3 +164,29 @@ def search(
         )
         for r, i in enumerate(order, start=1)
     ]
+
+
+def year_filter(years: Sequence[str], base: Filters | None = None) -> Filters | None:
+    """Documents dated in the asked years or the year after (where a year's results are
+    reported), on top of ``base``; None when no year is asked or ``base`` already
+    restricts dates."""
+    if not years or (base is not None and (base.date_from or base.date_to)):
+        return None
+    lo, hi = min(years), str(int(max(years)) + 1)
+    if base is None:
+        return Filters(date_from=lo, date_to=hi)
+    return replace(base, date_from=lo, date_to=hi)
+
+
+def merge_hits(first: Sequence[Hit], then: Sequence[Hit], k: int) -> list[Hit]:
+    """``first`` then the hits of ``then`` not in it, ranked anew, at most ``k``."""
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for h in [*first, *then]:
+        if h.passage.passage_id in seen:
+            continue
+        seen.add(h.passage.passage_id)
+        out.append(replace(h, rank=len(out) + 1))
+        if len(out) >= k:
+            break
+    return out

@@ -194,6 +194,9 @@ class Answer:
     nearest: dict[str, Any] | None = None
     # on a refusal: which slot failed (year, place, terms, confidence)
     reason: str | None = None
+    # an aggregate answer (trend, stances, superlative) as rows: columns, and per row its
+    # label, figure, citation and quote (figure and citation null where nothing was found)
+    table: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -209,6 +212,8 @@ class Answer:
             out["reason"] = self.reason
         if self.nearest is not None:
             out["nearest"] = self.nearest
+        if self.table is not None:
+            out["table"] = self.table
         if self.evidence is not None:
             out["evidence"] = self.evidence
         return out
