@@ -9,9 +9,11 @@ changes, an index update re-extracts the figures of every passage (no re-embeddi
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag import facts, periods
 from rag.figures import Figure, extract_figures
@@ -126,10 +128,10 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
         if doc is None or stance not in ("target", "actual"):
             return None
         if stance == "target":
-            base = _base_year(sentence[:f.start], doc)
-            if base is not None:
-                y = str(base + 1)
-                return Period(y, y, False, f"a plan over the base year {base}")
+            base_year = _base_year(sentence[:f.start], doc)
+            if base_year is not None:
+                nxt = str(base_year + 1)
+                return Period(nxt, nxt, False, f"a plan over the base year {base_year}")
             return Period(str(doc.year), str(doc.year), False, "no time stated: the document's year")
         y = doc.year - 1 if doc.month is None or doc.month <= 3 else doc.year
         return Period(str(y), str(y), False, "no time stated: a result reported in the document")
@@ -234,6 +236,33 @@ def _clause(sentence: str, f: Figure) -> str:
     return sentence[a:min(ends) if ends else len(sentence)]
 
 
+@lru_cache(maxsize=1)
+def _implied() -> tuple[int, tuple[tuple[str, str, re.Pattern[str]], ...]]:
+    from importlib import resources
+
+    raw = resources.files("rag").joinpath("data/implied_units.json").read_text(encoding="utf-8")
+    d = json.loads(raw)
+    rules = tuple((str(u["unit"]), str(u["kind"]),
+                   re.compile("(?:" + "|".join(re.escape(n) for n in u["nouns"]) + ")"))
+                  for u in d["units"])
+    return int(d["max_gap"]), rules
+
+
+def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
+    """(unit, kind) of a bare amount whose noun implies the unit: ``人口控制在１２亿左右``
+    (1988) counts people (``rag/data/implied_units.json``)."""
+    if f.unit or f.kind != "number" or not re.search(r"[万萬亿億]", f.text):
+        return None
+    gap, rules = _implied()
+    a = max(sentence.rfind(c, 0, f.start) for c in "，；：。,;:") + 1
+    before = sentence[a:f.start]
+    for unit, kind, nouns in rules:
+        for m in nouns.finditer(before):
+            if len(before) - m.end() <= gap:
+                return unit, kind
+    return None
+
+
 def annotate(p: Passage) -> tuple[FigureFact, ...]:
     """The figures of one passage with metric, subject, period and stance."""
     doc = doc_date(p.date)
@@ -254,8 +283,12 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence)
+            values = {**figure_values(f), "subject": subject}
+            implied = implied_unit(sentence, f)
+            if implied is not None:
+                values["unit"], values["kind"] = implied
             out.append(FigureFact(
-                **{**figure_values(f), "subject": subject},
+                **values,
                 start=a + f.start,
                 end=a + f.end,
                 metric=facts.metric(sentence, f.start, f.end),
