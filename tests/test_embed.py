@@ -64,48 +64,80 @@ def test_openvino_vectors_match_torch_on_real_chinese_text(
     assert ov_embedder.dim == embedder.dim
 
 
+@pytest.fixture(scope="module")
+def fresh_cache(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A cache folder holding one conversion made by this test module, and its IR folder."""
+    from rag.embed_openvino import OpenVINOEmbedder
+
+    cache = tmp_path_factory.mktemp("ov-cache")
+    first = OpenVINOEmbedder(str(model_path), cache_dir=cache, threads=1)
+    assert first.converted
+    return cache, first.ir_dir
+
+
 @pytest.mark.slow
-def test_conversion_happens_once_and_is_reused(model_path: Path, tmp_path: Path) -> None:
+def test_conversion_happens_once_and_is_reused(model_path: Path, fresh_cache: tuple[Path, Path]) -> None:
     from rag.embed_openvino import IR_MARKER, OpenVINOEmbedder
 
-    first = OpenVINOEmbedder(str(model_path), cache_dir=tmp_path, threads=1)
-    assert first.converted
-    files = {p.name: p.stat().st_mtime_ns for p in first.ir_dir.iterdir()}
+    cache, ir = fresh_cache
+    files = {p.name: p.stat().st_mtime_ns for p in ir.iterdir()}
     assert {"model.xml", "model.bin", IR_MARKER} <= set(files)
-    second = OpenVINOEmbedder(str(model_path), cache_dir=tmp_path, threads=1)
-    assert not second.converted
-    assert second.ir_dir == first.ir_dir
-    assert {p.name: p.stat().st_mtime_ns for p in second.ir_dir.iterdir()} == files
+    first = OpenVINOEmbedder(str(model_path), cache_dir=cache, threads=1)
+    second = OpenVINOEmbedder(str(model_path), cache_dir=cache, threads=1)
+    assert not first.converted and not second.converted
+    assert first.ir_dir == second.ir_dir == ir
+    assert {p.name: p.stat().st_mtime_ns for p in ir.iterdir()} == files
     text = ["全年粮食产量６９５４１万吨，比上年增加８８８万吨。"]
     np.testing.assert_array_equal(first.encode_passages(text), second.encode_passages(text))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("damage", ["truncated-bin", "zeroed-bin", "no-marker", "garbage-xml"])
-def test_corrupt_cached_conversion_is_detected_and_redone(
-    model_path: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder, damage: str
-) -> None:
-    from rag.embed_openvino import IR_MARKER, OpenVINOEmbedder
+def _damage(ir: Path, how: str) -> None:
+    from rag.embed_openvino import IR_MARKER
 
-    first = OpenVINOEmbedder(str(model_path), cache_dir=tmp_path, threads=1)
-    ir = first.ir_dir
-    del first
     binary = ir / "model.bin"
-    if damage == "truncated-bin":
+    size = binary.stat().st_size
+    if how == "truncated-bin":
         with binary.open("r+b") as fh:
-            fh.truncate(binary.stat().st_size // 2)
-    elif damage == "zeroed-bin":  # same size, so only the load-time probe can notice
-        size = binary.stat().st_size
+            fh.truncate(size // 2)
+    elif how == "zeroed-bin":  # same size: only the probe encoded at load can notice
         with binary.open("r+b") as fh:
             fh.seek(size - size // 4)
             fh.write(b"\0" * (size // 4))
-    elif damage == "no-marker":
+    elif how == "no-marker":
         (ir / IR_MARKER).unlink()
     else:
         xml = ir / "model.xml"
         xml.write_bytes(b"<net>" + b"x" * (xml.stat().st_size - 5))
-    again = OpenVINOEmbedder(str(model_path), cache_dir=tmp_path, threads=1)
-    assert again.converted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["truncated-bin", "garbage-xml", "no-marker"])
+def test_damaged_cache_is_not_trusted(fresh_cache: tuple[Path, Path], tmp_path: Path, how: str) -> None:
+    """Damage that the files' sizes, hashes and marker show is caught before loading."""
+    from rag.embed_openvino import is_complete
+
+    copy = tmp_path / fresh_cache[1].name
+    shutil.copytree(fresh_cache[1], copy)
+    assert is_complete(copy)
+    _damage(copy, how)
+    assert not is_complete(copy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["truncated-bin", "zeroed-bin"])
+def test_corrupt_cached_conversion_is_detected_and_redone(
+    model_path: Path, fresh_cache: tuple[Path, Path], tmp_path: Path,
+    embedder: SentenceTransformerEmbedder, how: str
+) -> None:
+    from rag.embed_openvino import OpenVINOEmbedder, is_complete
+
+    cache = tmp_path / "cache"
+    shutil.copytree(fresh_cache[0], cache)
+    ir = cache / fresh_cache[1].relative_to(fresh_cache[0])
+    _damage(ir, how)
+    assert is_complete(ir) == (how == "zeroed-bin")  # that one only the probe finds
+    again = OpenVINOEmbedder(str(model_path), cache_dir=cache, threads=1)
+    assert again.converted and again.ir_dir == ir and is_complete(ir)
     text = ["城镇新增就业1200万人以上，城镇调查失业率5.5%左右。"]
     cos = float((again.encode_passages(text) * embedder.encode_passages(text)).sum())
     assert cos >= 0.999
@@ -162,8 +194,8 @@ with contextlib.redirect_stdout(buf):
     except SystemExit as exc:
         rc = exc.code
 print(json.dumps({"rc": rc, "out": buf.getvalue()[-300:],
-                  "heavy": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+                  "heavy": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 @pytest.mark.slow
