@@ -393,11 +393,138 @@ def is_elliptical(text: str) -> bool:
     return len(norm) <= 8 and not q.terms and bool(q.places or q.years)
 
 
+@lru_cache(maxsize=1)
+def _followup_words() -> dict[str, Any]:
+    import json
+    from importlib import resources
+
+    root = resources.files("rag")
+    data = dict(json.loads(root.joinpath("data/followup.json").read_text(encoding="utf-8")))
+    facts = json.loads(root.joinpath("data/facts.json").read_text(encoding="utf-8"))
+    data["subject_suffixes"] = list(facts["subject"]["suffixes"])
+    return data
+
+
+def _word_re(words: Sequence[str]) -> re.Pattern[str]:
+    alts = sorted(words, key=len, reverse=True)
+    return re.compile("|".join(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w)
+                               for w in alts), re.I)
+
+
+def _subject_phrase(previous: str, places: tuple[str, ...]) -> str | None:
+    """The previous question's subject: from its first place (or the start of the name) to
+    the end of its last name with a subject suffix (南京的机器人基金), else its places."""
+    suffix = _word_re(_followup_words()["subject_suffixes"])
+    ends = [m.end() for m in suffix.finditer(previous)]
+    mentions = [previous.find(p) for p in _place_mentions(previous, places)]
+    mentions = [i for i in mentions if i >= 0]
+    if ends:
+        end = ends[-1]
+        starts = [i for i in mentions if i < end]
+        if starts:
+            start = min(starts)
+        else:
+            start = end
+            while start > 0 and re.match(r"[\u4e00-\u9fffA-Za-z0-9]", previous[start - 1]) \
+                    and end - start < 16:
+                start -= 1
+        phrase = previous[start:end].strip()
+        if _ASK_AT.search(phrase):
+            return None  # 南京市设立了什么基金: the name is what was asked, not known
+        return phrase or None
+    return "、".join(places) if places else None
+
+
+def _resolve_pronoun(question: str, previous: str) -> str | None:
+    """A question that points back (它, 其, 该基金, it) with the pronoun replaced by the
+    previous question's subject; None when it has no pronoun or there is no subject."""
+    norm = normalize(question).strip()
+    m = _word_re(_followup_words()["pronouns"]).search(norm)
+    if not m:
+        return None
+    subject = _subject_phrase(normalize(previous).strip(), analyse(previous).places)
+    if not subject:
+        return None
+    word = m.group()
+    tail = "的" if word.endswith("的") or word in ("其", "its") else ""
+    if word.lower() in ("its",) and not re.search(r"[\u4e00-\u9fff]", subject):
+        tail = "'s"
+    return norm[:m.start()] + subject + tail + norm[m.end():]
+
+
+def _shift_year(fragment: str, previous: str, old: Question) -> str | None:
+    """去年的呢 after a 2014 question asks about 2013."""
+    if not old.years:
+        return None
+    for word, delta in sorted(_followup_words()["relative_years"].items(), key=lambda kv: -len(kv[0])):
+        if (re.search(r"\b" + re.escape(word) + r"\b", fragment, re.I) if word.isascii()
+                else word in fragment):
+            year = old.years[0]
+            return previous.replace(year, str(int(year) + int(delta)))
+    return None
+
+
+def _swap_stance(fragment: str, previous: str) -> str | None:
+    """目标呢 / 实际呢 / and the target? after a question about the same figure: the
+    previous question with its stance word replaced (or added before the asking word)."""
+    words = _stance_words()
+    rest = _strip_words(fragment.lower(), _followup_words()["stance_only"])
+    rest = re.sub(r"[?？。!！,，\s]", "", rest)
+    stance = next((st for st, ws in words.items() if st != "cap" and rest in
+                   {w.lower().replace(" ", "") for w in ws}), None) if rest else None
+    if stance is None:
+        return None
+    new_word = next(w for w in words[stance] if not w.isascii()) if re.search(
+        r"[\u4e00-\u9fff]", previous) else rest
+    others = _word_re([w for st, ws in words.items() if st != stance for w in ws])
+    m = others.search(previous)
+    if m:
+        w = m.group()
+        if w.endswith("了"):  # 增长了多少 names the change: 增长的预期目标是多少
+            repl = f"{w[:-1]}的{new_word}" + ("是" if previous[m.end():].startswith("多少") else "")
+        else:
+            repl = new_word
+        return previous[:m.start()] + repl + previous[m.end():]
+    ask = _ASK_AT.search(previous)
+    if not ask:
+        return None
+    head = previous[:ask.start()].rstrip("了的是")
+    return f"{head}的{new_word}是{previous[ask.start():]}" if not previous.isascii() else None
+
+
+def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
+    """那城镇新增就业呢 after 2013年国内生产总值增长了多少: the previous question with its
+    topic (what stands between its year/place and its asking word) replaced."""
+    if not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}", fragment):
+        return None
+    ask = _ASK_AT.search(previous)
+    if not ask:
+        return None
+    lead = 0
+    for y in old.years:
+        at = previous.find(y)
+        if at >= 0:
+            lead = max(lead, at + len(y) + (1 if previous[at + len(y):at + len(y) + 1] == "年" else 0))
+    for p in _place_mentions(previous, old.places):
+        at = previous.find(p)
+        if at >= 0:
+            lead = max(lead, at + len(p))
+    end = ask.start()
+    while end > lead and previous[end - 1] in "了的是有":
+        end -= 1
+    if end - lead < 2:
+        return None
+    return previous[:lead] + fragment + previous[ask.start():]
+
+
 def rewrite(question: str, previous: str | None) -> str | None:
     """The follow-up made self-contained from the previous question, or None if it already
-    is. ``北京机器人基金规模多大?`` + ``那成都呢?`` → ``成都机器人基金规模多大?``."""
-    if not previous or not previous.strip() or not is_elliptical(question):
+    is. ``北京机器人基金规模多大?`` + ``那成都呢?`` → ``成都机器人基金规模多大?``; a slot
+    swapped (place, year, relative year, stance, topic) or a pronoun resolved (它, 该基金)."""
+    if not previous or not previous.strip():
         return None
+    if not is_elliptical(question):
+        return _resolve_pronoun(question, previous)
     new = analyse(question)
     old = analyse(previous)
     result = normalize(previous).strip()
@@ -405,7 +532,9 @@ def rewrite(question: str, previous: str | None) -> str | None:
     if new.places:
         old_mentions = _place_mentions(result, old.places)
         if old_mentions:
-            new_forms = _place_mentions(normalize(question), new.places) or list(new.places)
+            chinese = bool(re.search(r"[\u4e00-\u9fff]", result))
+            new_forms = list(new.places) if chinese and new.english else (
+                _place_mentions(normalize(question), new.places) or list(new.places))
             result = _replace_places(result, old_mentions, new_forms)
         else:
             result = new.places[0] + result
@@ -417,7 +546,8 @@ def rewrite(question: str, previous: str | None) -> str | None:
         rest = re.sub(_ELLIPSIS, "", normalize(question)).strip(" ?？。")
         if not rest:
             return None
-        swapped = _swap_phrase(result, rest)
+        swapped = (_shift_year(rest, result, old) or _swap_stance(rest, result)
+                   or _swap_phrase(result, rest) or _swap_metric(rest, result, old))
         result = swapped or f"{result.rstrip('?？。')}，{rest}?"
     return result if result != normalize(previous).strip() else None
 

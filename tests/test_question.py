@@ -58,3 +58,70 @@ def test_follow_ups_are_rewritten(follow_up, previous, expected):
 def test_self_contained_questions_are_left_alone():
     assert rewrite("深圳的基金规模多大?", "北京机器人基金规模多大?") is None
     assert rewrite("那成都呢?", None) is None
+
+
+# -- follow-ups that swap other slots or point back ----------------------------------------
+
+@pytest.mark.parametrize(("follow_up", "previous", "expected"), [
+    # an English follow-up to a Chinese question keeps the question Chinese
+    ("What about Wuhan?", "北京机器人产业发展投资基金的目标规模是多少?",
+     "武汉机器人产业发展投资基金的目标规模是多少?"),
+    ("And in 2013?", "What was GDP growth in 2012?", "What was GDP growth in 2013?"),
+    # relative years move the previous question's year
+    ("去年的呢？", "2014年国内生产总值增长的预期目标是多少？", "2013年国内生产总值增长的预期目标是多少?"),
+    ("And the year before?", "What was GDP growth in 2013?", "What was GDP growth in 2012?"),
+    # the stance asked for is swapped (or added)
+    ("目标呢？", "2013年国内生产总值增长了多少？", "2013年国内生产总值增长的预期目标是多少?"),
+    ("实际呢？", "2014年国内生产总值增长的预期目标是多少？", "2014年国内生产总值增长的实际是多少?"),
+    # the topic is swapped, the year kept
+    ("那城镇新增就业呢？", "2013年国内生产总值增长了多少？", "2013年城镇新增就业多少?"),
+    # pronouns stand for the previous question's subject
+    ("它是什么时候成立的?", "南京的机器人基金规模是多少?", "南京的机器人基金是什么时候成立的?"),
+    ("其规模是多少?", "合肥市新能源汽车产业母基金是什么时候设立的?",
+     "合肥市新能源汽车产业母基金的规模是多少?"),
+])
+def test_follow_ups_swap_any_slot(follow_up: str, previous: str, expected: str):
+    assert rewrite(follow_up, previous) == expected
+
+
+def test_a_pronoun_whose_subject_was_asked_for_is_left_alone():
+    # 什么基金 was the question: the name is not known, so nothing stands for 该基金
+    assert rewrite("该基金的规模是多少?", "南京市设立了什么基金?") is None
+
+
+# -- aggregates ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "aggregation", "span", "stances"), [
+    ("2008年至2013年历年国内生产总值增长率分别是多少？", "trend", (2008, 2013), ()),
+    ("2009年到2014年每年的GDP增长预期目标是多少？", "trend", (2009, 2014), ()),
+    ("What was GDP growth from 2009 to 2013 each year?", "trend", (2009, 2013), ()),
+    ("2016到2025年哪一年的赤字率最高？", "max", (2016, 2025), ()),
+    ("2010年至2014年哪一年拟安排的财政赤字最少？", "min", (2010, 2014), ()),
+    ("2013年国内生产总值增长的预期目标和实际增长分别是多少？", "stances", None, ("target", "actual")),
+    # a cumulative span is one figure; two years joined by 和 are no span
+    ("2008年至2013年累计城镇新增就业多少？", "single", None, ()),
+    ("2012年和2013年拟安排的财政赤字哪年更多？", "single", None, ()),
+    ("北京机器人基金的规模多大?", "single", None, ()),
+])
+def test_aggregate_questions(question, aggregation, span, stances):
+    q = analyse(question)
+    assert (q.aggregation, q.span, q.stances) == (aggregation, span, stances)
+
+
+def test_a_trend_is_one_single_figure_question_a_year():
+    from rag.question import sub_questions
+
+    subs = sub_questions(analyse("2009年到2014年每年的GDP增长预期目标是多少？"))
+    assert [label for label, _ in subs] == [f"{y}年" for y in range(2009, 2015)]
+    for label, sq in subs:
+        assert sq.years == (label[:4],) and sq.aggregation == "single"
+        assert sq.stance == "target" and "每年" not in sq.text
+
+
+def test_each_stance_asked_is_its_own_question_without_the_other_stances_words():
+    from rag.question import sub_questions
+
+    subs = dict(sub_questions(analyse("2013年国内生产总值增长的预期目标和实际增长分别是多少？")))
+    assert subs["目标"].stance == "target" and ("实际",) not in subs["目标"].terms
+    assert subs["实际"].stance == "actual" and ("目标",) not in subs["实际"].terms
+    assert subs["实际"].years == ("2013",)
