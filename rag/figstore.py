@@ -40,7 +40,8 @@ def _source_digest() -> str:
     from importlib import resources
 
     h = hashlib.sha256()
-    for mod in ("figures.py", "facts.py", "periods.py", "figstore.py"):
+    for mod in ("figures.py", "numbers.py", "figure_words.py", "figure_names.py", "figure_tokens.py",
+                "facts.py", "periods.py", "figstore.py"):
         f = resources.files("rag").joinpath(mod)
         if f.is_file():
             h.update(f.read_bytes())
