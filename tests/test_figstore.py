@@ -21,9 +21,13 @@ POLICY = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
 LABELS = Path(__file__).resolve().parent / "data" / "policy_figures.jsonl"
 FIELDS = ("value", "period", "stance", "metric", "subject")
 # The documents issue's goals are value, period and stance 0.95, metric and subject 0.85.
-# Reached so far (189 labels, 17 reports): value 0.968, period 0.905, stance 0.878, metric
-# 0.778, subject 0.878 (benchmarks/figure_accuracy.py). These floors guard what is reached.
-GOALS = {"value": 0.96, "period": 0.90, "stance": 0.87, "metric": 0.77, "subject": 0.87}
+# Floors just below what benchmarks/figure_accuracy.py measures (benchmarks/README.md): on the
+# fit split (189 labels, 17 reports; the rules were written from its errors) and on the
+# held-out test split (142 labels, 7 other reports; no rule is fitted to it, and its failures
+# report shares only, never the labels that are wrong).
+FIT_FLOORS = {"value": 0.98, "period": 0.96, "stance": 0.93, "metric": 0.91, "subject": 0.90}
+TEST_FLOORS = {"value": 0.92, "period": 0.70, "stance": 0.80, "metric": 0.79, "subject": 0.72}
+MISSING_AT_MOST = {"fit": 0.02, "test": 0.08}
 
 
 def _labels() -> list[dict]:
@@ -120,16 +124,37 @@ def test_the_labelled_set_is_real_and_broad():
         assert lab["text"] in lab["sentence"]
 
 
-def test_every_labelled_figure_is_in_the_store():
-    missing = [lab["id"] for lab in _labels() if find(lab) is None]
-    assert len(missing) <= 0.02 * len(_labels()), missing
+@pytest.mark.parametrize("split", ["fit", "test"])
+def test_every_labelled_figure_is_in_the_store(split: str):
+    labels = [lab for lab in _labels() if lab["split"] == split]
+    missing = [lab["id"] for lab in labels if find(lab) is None]
+    shown = missing if split == "fit" else f"{len(missing)} of {len(labels)}"
+    assert len(missing) <= MISSING_AT_MOST[split] * len(labels), shown
 
 
 @pytest.mark.parametrize("field", FIELDS)
-def test_field_accuracy_meets_the_goal(field: str):
-    share, rows = accuracy()
+def test_field_accuracy_on_the_fit_split(field: str):
+    share, rows = accuracy("fit")
     wrong = [i for i, c in rows if not c[field]]
-    assert share[field] >= GOALS[field], f"{field}: {share[field]:.3f}; wrong: {wrong}"
+    assert share[field] >= FIT_FLOORS[field], f"{field}: {share[field]:.3f}; wrong: {wrong}"
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_field_accuracy_on_the_held_out_split(field: str):
+    share, _rows = accuracy("test")
+    assert share[field] >= TEST_FLOORS[field], f"{field}: {share[field]:.3f} (held out: no ids)"
+
+
+def test_the_splits_are_apart():
+    """Every report's labels are in one split, and both splits are broad."""
+    split_of: dict[str, set[str]] = {}
+    for lab in _labels():
+        split_of.setdefault(lab["doc"], set()).add(lab["split"])
+    assert all(len(s) == 1 for s in split_of.values())
+    for split, docs_at_least in (("fit", 12), ("test", 6)):
+        docs = [d for d, s in split_of.items() if split in s]
+        assert len(docs) >= docs_at_least
+        assert min(int(d[:4]) for d in docs) < 1960 and max(int(d[:4]) for d in docs) > 2005
 
 
 def test_store_records_how_a_period_was_found():
