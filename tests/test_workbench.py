@@ -131,14 +131,14 @@ def test_upload_ask_view_explore_delete(browser: Any, live: Live, api: httpx.Cli
         page.click(".tab[data-view=chat]")
         bubble = w.ask(f"{city}氢能产业基金的目标规模是多少?", 1)
         assert f"{size}亿元" in bubble.locator(".answer-text").inner_text()
+        bubble.locator(".sources-box summary").click()
+        source = bubble.locator(".sources li").first.inner_text()
+        assert f"uploads/{name}" in source and "2025-04-18" in source and "基金方案" in source
         bubble.locator(".answer-text button.cite").first.click()
         page.locator("#passage").wait_for(state="visible")
         assert page.locator("#passage-source").inner_text() == f"uploads/{name} · 2025-04-18"
         assert page.locator("#passage-title").inner_text() == f"{city}氢能产业基金设立"
         assert page.locator("#passage-section").inner_text() == "基金方案"
-        bubble.locator(".sources-box summary").click()
-        source = bubble.locator(".sources li").first.inner_text()
-        assert f"uploads/{name}" in source and "2025-04-18" in source and "基金方案" in source
         audit(page, f"chat {width}")
         page.click("#passage-open")
         hit = page.locator("#viewer #viewer-hit")

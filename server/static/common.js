@@ -81,9 +81,10 @@ window.RAG = (() => {
   /**
    * A table whose headers sort it (click or Enter/Space on the header button; again to
    * reverse). columns: [{label, value(row) → sort key, cell(row) → Node|string,
-   * className}]; rows: any objects.
+   * className, sortable}]; rows: any objects; `sort` ({column, descending}) starts sorted and
+   * `onSort` hears each change, so a table drawn again can keep its order.
    */
-  function sortableTable({ columns, rows, className, caption }) {
+  function sortableTable({ columns, rows, className, caption, sort, onSort }) {
     const table = el("table", "data-table" + (className ? " " + className : ""));
     if (caption) table.appendChild(el("caption", "visually-hidden", caption));
     const headRow = table.createTHead().insertRow();
@@ -116,8 +117,8 @@ window.RAG = (() => {
       }
       const b = el("button", "sort", c.label);
       b.type = "button";
-      b.addEventListener("click", () => {
-        descending = sortedBy === n ? !descending : false;
+      const apply = (desc) => {
+        descending = desc;
         sortedBy = n;
         order = rows.map((_, i) => i).sort((x, y) => {
           const a = c.value(rows[x]);
@@ -129,11 +130,16 @@ window.RAG = (() => {
         for (const h of headRow.children) h.removeAttribute("aria-sort");
         th.setAttribute("aria-sort", descending ? "descending" : "ascending");
         fill();
+      };
+      b.addEventListener("click", () => {
+        apply(sortedBy === n ? !descending : false);
+        if (onSort) onSort({ column: n, descending });
       });
       th.appendChild(b);
       headRow.appendChild(th);
+      if (sort && sort.column === n) apply(Boolean(sort.descending));
     });
-    fill();
+    if (sortedBy < 0) fill();
     return table;
   }
 

@@ -17,6 +17,7 @@
   };
   const POLL_MS = 400;
   let documents = [];
+  let sort = null;  // the order the user chose, kept when the list is drawn again
 
   function setStatus(text) {
     statusEl.textContent = text || "";
@@ -57,6 +58,8 @@
       className: "library",
       caption: "已索引的文档",
       rows: documents,
+      sort,
+      onSort: (s) => { sort = s; },
       columns: [
         { label: "文件名", value: (d) => d.source, className: "doc-source" },
         { label: "标题", value: (d) => d.title, className: "doc-title" },
