@@ -7,6 +7,10 @@ event loop keeps serving. Each reading request takes the index snapshot once, pa
 the engine and reports its version in ``X-Index-Version``, so re-indexing swaps versions
 without readers noticing and every answer says which version it came from.
 
+Uploads are background jobs (``server/jobs.py``): ``POST /documents`` checks what it can at
+once and answers 202; one worker thread indexes the queued uploads in order while reads keep
+serving the previous version; ``GET /jobs/{id}`` reports the job's stage and progress.
+
 Auth: writes (POST/DELETE /documents) need the admin key in ``X-API-Key`` or
 ``Authorization: Bearer``; with no admin key configured, writes answer 403 (disabled).
 Reads are open unless a read key is set; then the read key or the admin key is needed.
