@@ -35,6 +35,8 @@ The figure's own clause decides first, then the earlier clauses of its sentence.
    (``今年拟安排财政赤字8000亿元，赤字率下降到1.5％左右``, 2012; ``计划，积累率可能进一步降到30％
    左右``, 1980).
    Compounds that only contain a marker are not markers (主要, 重要, 将近, 为了, 作为…).
+   A verb that sets a target (提出, 规定, 确定) makes a target even with 了 (``提出了钢产量
+   一千八百万吨``, 1959; ``提出了再超额生产煤炭十五万吨``, 1958).
 6. A figure ending in 左右 in a sentence with target context (``今年…国内生产总值增长7.5%左右``).
 7. The nearest marker in the earlier clauses of the sentence (``主要预期目标是：…，城镇新增就业
    1000万人以上``), then target context words anywhere in the sentence (今年, 明年, 目标…), then
@@ -98,6 +100,7 @@ class _Vocab:
     data: dict[str, Any]
     markers: re.Pattern[str]  # protected compounds first, then every stance word
     target: frozenset[str]
+    setting: frozenset[str]
     actual: frozenset[str]
     weak: frozenset[str]
     level: frozenset[str]
@@ -137,6 +140,7 @@ def _vocab() -> _Vocab:
         data=d,
         markers=re.compile(f"(?P<p>{_alt(protected)})|(?P<w>{_alt(words)})"),
         target=frozenset(st["target"]),
+        setting=frozenset(st["target_setting"]),
         actual=frozenset(st["actual"]),
         weak=frozenset(st["actual_weak"]),
         level=frozenset(st["actual_level"]),
@@ -276,9 +280,12 @@ def _decide(found: list[tuple[int, str]], text: str, whole: str) -> str | None:
     """Target if a target word is found (and no past marker follows it), actual if a strong
     result word is; weak result words (为, 是, 比上年, 同比…) give way to target context."""
     v = _vocab()
-    targets = [p for p, word in found if word in v.target]
+    targets = [(p, word) for p, word in found if word in v.target]
     if targets:
-        return "actual" if re.search(r"了|已", text[targets[-1] :]) else "target"
+        p, word = targets[-1]
+        if word in v.setting:
+            return "target"  # 提出了钢产量一千八百万吨 (1959): a target set, not a result
+        return "actual" if re.search(r"了|已", text[p:]) else "target"
     strong = [word for _, word in found if word in v.actual and word not in v.weak]
     if strong and all(word in v.level for word in strong):
         planned = any(word in v.target for _, word in _markers(whole))
