@@ -289,23 +289,27 @@ def test_keyboard_reaches_every_view(browser: Any, live: Live) -> None:
         w.close()
 
 
+@pytest.mark.parametrize("rows_by", ["item", "year"])
 def test_answer_tables_render_sortable_with_a_chart(browser: Any, live: Live,
-                                                    api: httpx.Client) -> None:
-    """An answer whose JSON has ``table`` (list/comparison answers): a real answer from the
-    server, given a table of its own figures, renders as a sortable table with a citation
-    per row and a bar chart."""
+                                                    api: httpx.Client, rows_by: str) -> None:
+    """An answer whose JSON has ``table`` (comparison, superlative and trend answers): a real
+    answer from the server, given a table of its own figures in the answerer's shape, renders
+    as a sortable table with a citation per row, and a bar chart by item or a line chart by
+    year; a row where nothing was found is a gap, sorted last."""
     answer = api.post("/chat", json={"messages": [
         {"role": "user", "content": "哪些城市设立了机器人产业基金?"}]}).json()
     figures = [f for f in answer["figures"] if f["value"] is not None and f["unit"] == "元"]
     if len(figures) < 2:
         figures = [f for f in answer["figures"] if f["value"] is not None]
     assert len(figures) >= 2, answer["figures"]
-    answer["table"] = {
-        "title": "各地基金规模", "kind": "comparison",
-        "columns": [{"key": "subject", "label": "主体"}, {"key": "size", "label": "规模"}],
-        "rows": [{"subject": f["subject"] or f["text"], "size": {"text": f["text"], "value": f["value"]},
-                  "citation": f["citation"]} for f in figures],
-    }
+    cited = {c["id"]: c for c in answer["citations"]}
+    rows = [{"label": f["subject"] or f["text"] if rows_by == "item" else f"{2015 + i}年",
+             "figure": f, "citation": f["citation"], "quote": cited[f["citation"]]["text"][:30]}
+            for i, f in enumerate(figures)]
+    rows.append({"label": "无此项" if rows_by == "item" else "2030年", "figure": None,
+                 "citation": None, "quote": None})
+    first_col = "项目" if rows_by == "item" else "年份"
+    answer["table"] = {"columns": [first_col, "数值", "依据"], "rows": rows}
     body = f"event: done\ndata: {json.dumps(answer, ensure_ascii=False)}\n\n"
     w = Watched(browser, live.url)
     page = w.page
@@ -314,14 +318,16 @@ def test_answer_tables_render_sortable_with_a_chart(browser: Any, live: Live,
             status=200, headers={"Content-Type": "text/event-stream"}, body=body))
         bubble = w.ask("哪些城市设立了机器人产业基金?", 1)
         table = bubble.locator(".answer-table table")
-        assert table.locator("th").all_inner_texts() == ["主体", "规模", "出处"]
-        assert table.locator("tbody tr").count() == len(figures)
+        assert table.locator("th").all_inner_texts() == [first_col, "数值", "依据", "出处"]
+        assert table.locator("tbody tr").count() == len(figures) + 1
         assert table.locator("tbody button.cite").count() == len(figures)
-        table.locator("th", has_text="规模").locator("button").click()
+        table.locator("th", has_text="数值").locator("button").click()
         shown = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
         by_value = [f["text"] for f in sorted(figures, key=lambda f: f["value"])]
-        assert shown == by_value
+        assert shown == [*by_value, "未找到"]  # the gap last
         bubble.locator(".answer-table canvas").first.wait_for()
+        kind = bubble.locator(".answer-chart").get_attribute("aria-label")
+        assert ("折线图" if rows_by == "year" else "柱状图") in kind, kind
         table.locator("tbody button.cite").first.click()
         page.locator("#passage").wait_for(state="visible")
         audit(page, "answer table")

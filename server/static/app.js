@@ -183,17 +183,25 @@
   function cellParts(cell) {
     if (cell && typeof cell === "object") {
       const text = cell.text ?? cell.label ?? (cell.value ?? "");
+      if (cell.value === null) return { text: String(text), value: null };  // a gap
       return { text: String(text), value: typeof cell.value === "number" ? cell.value : text };
     }
     return { text: cell === null || cell === undefined ? "" : String(cell), value: cell };
   }
 
-  /** answer.table → {columns: [{key, label}], rows: [{cells: [...], citation}]}. */
+  /** answer.table → {columns: [{key, label}], rows: [{cells: [...], citation}]}. The
+   * answerer's rows are {label, figure, citation, quote} under the columns (year or item,
+   * figure, source); other shapes (arrays, objects keyed by column) are read too. */
   function normaliseTable(t) {
     const columns = (t.columns || []).map((c, i) => (typeof c === "string"
       ? { key: c, label: c } : { key: c.key ?? c.name ?? String(i), label: c.label ?? c.title ?? c.key ?? c.name ?? "" }));
     const rows = (t.rows || []).map((r) => {
       if (Array.isArray(r)) return { cells: r, citation: null };
+      if (r && "label" in r && "figure" in r) {
+        const f = r.figure;
+        return { cells: [r.label, f ? { text: f.text, value: f.value } : { text: "未找到", value: null }, r.quote ?? ""]
+          .slice(0, Math.max(columns.length, 2)), citation: r.citation ?? (f ? f.citation : null) };
+      }
       const cells = Array.isArray(r.cells) ? r.cells : Array.isArray(r.values) ? r.values
         : columns.map((c) => r[c.key]);
       const citation = r.citation ?? (Array.isArray(r.citations) ? r.citations[0] : null);
@@ -207,11 +215,16 @@
     if (!t.columns.length || !t.rows.length) return null;
     const wrap = el("div", "answer-table figures");
     wrap.appendChild(el("h3", null, answer.table.title || "表格"));
+    // a numeric column: numbers, or gaps where nothing was found (at least one number)
+    const numeric = (i) => t.rows.every((r) => {
+      const v = cellParts(r.cells[i]).value;
+      return v === null || typeof v === "number";
+    }) && t.rows.some((r) => typeof cellParts(r.cells[i]).value === "number");
     const columns = t.columns.map((c, i) => ({
       label: c.label,
       value: (r) => cellParts(r.cells[i]).value,
       cell: (r) => cellParts(r.cells[i]).text,
-      className: t.rows.every((r) => typeof cellParts(r.cells[i]).value === "number") ? "num" : "",
+      className: numeric(i) ? "num" : "",
     }));
     if (t.rows.some((r) => r.citation !== null && r.citation !== undefined)) {
       columns.push({
@@ -223,12 +236,11 @@
     }
     wrap.appendChild(sortableTable({ columns, rows: t.rows, className: "figures-table", caption: answer.table.title }));
     // the chart: the first numeric column against the first column
-    const num = t.columns.findIndex((_, i) => i > 0 && t.rows.every(
-      (r) => typeof cellParts(r.cells[i]).value === "number"));
+    const num = t.columns.findIndex((_, i) => i > 0 && numeric(i));
     if (num > 0) {
       const labels = t.rows.map((r) => cellParts(r.cells[0]).text);
       const years = labels.map((l) => window.RAG.yearOf(l));
-      const trend = (answer.table.kind === "trend" || years.every((y) => y !== null)) && t.rows.length > 1;
+      const trend = years.every((y) => y !== null) && t.rows.length > 1;  // 2008年, 2009年 …
       const box = el("div", "chart-box answer-chart");
       wrap.appendChild(box);
       const order = t.rows.map((_, i) => i);
