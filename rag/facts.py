@@ -72,7 +72,7 @@ from rag import places
 from rag.figures import extract_figures
 from rag.periods import find_time_expressions
 
-__all__ = ["STANCES", "metric", "stance", "subject"]
+__all__ = ["STANCES", "metric", "name_subject", "stance", "subject"]
 
 STANCES = ("target", "actual", "cap", "threshold", "base", "unknown")
 
@@ -497,11 +497,20 @@ def _is_period(name: str) -> bool:
     return any(e == len(name) for _s, e, _p in find_time_expressions(name))
 
 
+def name_subject(sentence: str, name: str) -> str | None:
+    """A programme name that :mod:`rag.figures` attached to a figure of ``sentence``, or None
+    when it is no programme: its 计划/规划 is a verb (``投资总额计划为…``, ``国民生产总值计划增长``),
+    it is a period (``第一个五年计划``) or the plan a result is measured against (``原定计划``)."""
+    return _fund_subject(sentence, name)
+
+
 def _fund_subject(sent: str, name: str) -> str | None:
     """rag.figures' subject, unless its 计划/规划 is a verb (投资总额计划为…) or it starts with 比."""
     su = _vocab().data["subject"]
     i = sent.find(name)
     if name.endswith(("计划", "规划")) and sent.startswith(tuple(su["verb_after_plan"]), i + len(name)):
+        return None
+    if name.endswith(tuple(su["not_programmes"])):
         return None
     name = name.removeprefix("比")
     return name if len(name) >= int(su["min_stem"]) and not _is_period(name) else None

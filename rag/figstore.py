@@ -279,7 +279,8 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             else:
                 period = periods.resolve(sentence, f.start, f.end, doc=doc, context=context)
                 period = _from_to(sentence, figs, i, period)
-            subject = f.subject or _standalone(facts.subject(sentence, f.start, f.end), sentence)
+            named = facts.name_subject(sentence, f.subject) if f.subject else None
+            subject = named or _standalone(facts.subject(sentence, f.start, f.end), sentence)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)
