@@ -71,6 +71,7 @@ def _close(a: float | None, b: float | None) -> bool:
 
 
 _ADVERBIAL = re.compile(r"^(?:比上年|比去年|比上一年|平均每年|每年|年均|全年|计划|实际|预计)+")
+_INNER_ADVERBIAL = re.compile(r"比上年|比去年|比上一年|平均每年|年均|计划(?=增长|提高|下降)")
 
 
 def _metric_ok(gold: str | None, got: str | None) -> bool:
@@ -78,13 +79,19 @@ def _metric_ok(gold: str | None, got: str | None) -> bool:
     国内生产总值增长): the phrase is copied from the text, so its edges may differ. A label
     that is only a rate's verb with its adverbial (比上年增长, 平均每年增长) matches a metric
     that ends with that verb (国内生产总值增长): the labeller named the change, the store
-    names the quantity that changed as well."""
+    names the quantity that changed as well. The adverbials are left out inside a phrase
+    too, on both sides (国内生产总值年均增长, 国民生产总值比上年增长, 国民生产总值计划增长 are
+    国内/国民生产总值增长: the store drops them by design, and they are the period's and the
+    stance's business, scored there)."""
     if not gold:
         return not got
     if not got:
         return False
     g, m = _squash(gold), _squash(got)
     if g in m or m in g:
+        return True
+    g2, m2 = _INNER_ADVERBIAL.sub("", g), _INNER_ADVERBIAL.sub("", m)
+    if g2 and m2 and (g2 in m2 or m2 in g2):
         return True
     core = _ADVERBIAL.sub("", g)
     return core in ("增长", "递增", "下降", "提高") and m.endswith(core)
