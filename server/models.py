@@ -232,6 +232,18 @@ class AnswerOut(BaseModel):
     answer: str = Field(description="answer text with inline [n] citation markers")
     figures: list[FigureOut]
     citations: list[CitationOut]
+    confidence: float | None = Field(
+        None, description="the evidence model's probability that the answering figure is right")
+    reason: str | None = Field(
+        None, description="on a refusal: the slot that failed (year, place, terms, confidence)")
+    nearest: dict[str, Any] | None = Field(
+        None, description="on a refusal for want of confidence: the best figure found, cited, "
+                          "and not the answer")
+    table: dict[str, Any] | None = Field(
+        None, description="an aggregate answer: columns, and rows of {label, figure, citation, "
+                          "quote}")
+    evidence: list[dict[str, Any]] | None = Field(
+        None, description="with explain: the scored candidates, best first")
 
 
 class FigureRowOut(BaseModel):
