@@ -48,7 +48,11 @@ and markers removed (达到, 为, 超过, 控制在, 拟按, 累计…), cut aft
 characters. A change figure keeps its verb: ``国内生产总值增长`` for ``国内生产总值增长7.5%``; 实际
 stays (``城镇居民人均可支配收入实际增长``), comparison words go (比上年, 同比). A segment with no noun
 borrows the noun of the previous figure of the sentence: ``国内生产总值达到56.9万亿元，比上年增长
-7.7%`` -> ``国内生产总值增长``. ``None`` when no noun is found.
+7.7%`` -> ``国内生产总值增长``. Where the phrase gives no noun (only modifiers, 全国平均每人, or
+a time), the noun after the figure names it (``安排了四千二百多万城镇劳动力就业``, ``发行１５００亿元
+长期建设国债``), else the previous figure's, else the topic clause before it (``农民人均纯收入，
+１９８２年为２７０元``). ``从/由`` (``原定``, ``预计``) before a figure start a change and are no part of
+the metric; ``X占Y比重`` is one noun. ``None`` when no noun is found.
 
 :func:`subject` — who or what the figure is about, in this order: the fund/programme subject of
 :mod:`rag.figures` (``北京机器人产业发展投资基金``); a name ending in a data suffix (基金, 公司,
