@@ -23,6 +23,8 @@ from rag.evidence import (
     heading_names_place,
     load_model,
     passage_context,
+    question_features,
+    sentence_features,
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
@@ -110,13 +112,12 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
     model = model or load_model()
     out: list[_Candidate] = []
     top_fused = max((h.scores.fused for h in hits), default=0.0)
-    for rank, hit in enumerate(hits, start=1):
+    for hit in hits:
         p = hit.passage
         pass_cov = coverage(q, passage_context(p))
         if pass_cov < (MIN_COVERAGE_EN if q.english else MIN_COVERAGE):
             continue
         heading_place = heading_names_place(q, p, places)
-        prior = 1.0 / (rank + 1) + (0.5 if heading_place else 0.0)
         for s in sentences(hit):
             if not _place_ok(q, p, s.text, places):
                 continue
@@ -125,8 +126,9 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
             sent_low = normalize(s.text).lower()
             if not kinds:
                 if _year_ok(q, s.text, None):
-                    base = 2.0 * weighted_coverage(q, sent_low) + pass_cov + prior
-                    out.append(_Candidate(s, None, base, pass_cov))
+                    sf = sentence_features(q, hit, s.text, pass_cov=pass_cov,
+                                           top_fused=top_fused, heading_place=heading_place)
+                    out.append(_Candidate(s, None, model.sentence.score(sf), pass_cov, sf))
                 continue
             if q.codes and not all(c in sent_low for c in q.codes):
                 continue  # 6G is not 5G
@@ -143,26 +145,33 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                                          tuple(x for x in s.facts if x)),
                                  f, fact, pass_cov=pass_cov, top_fused=top_fused,
                                  heading_place=heading_place)
-                out.append(_Candidate(s, f, model.score(feats), pass_cov, feats))
+                out.append(_Candidate(s, f, model.figure.score(feats), pass_cov, feats))
     out.sort(key=lambda c: -c.score)
     return out
 
 
 def _rival(cands: Sequence[_Candidate]) -> _Candidate | None:
-    """The best candidate with another value than the best one: the figure the answer
-    would have been otherwise (the same figure quoted twice is no rival)."""
-    best = cands[0].figure
+    """The best candidate with another value (or, for sentences, another sentence) than
+    the best one: what the answer would have been otherwise (the same figure quoted
+    twice is no rival)."""
+    best = cands[0]
     for c in cands[1:]:
-        if c.figure is not None and best is not None and not _same_value(c.figure, best):
+        if best.figure is None:
+            if c.figure is None and c.sentence.text != best.sentence.text:
+                return c
+        elif c.figure is not None and not _same_value(c.figure, best.figure):
             return c
     return None
 
 
-def _confidence(model: EvidenceModel, cands: Sequence[_Candidate]) -> float | None:
-    if not cands or cands[0].figure is None:
+def _confidence(model: EvidenceModel, cands: Sequence[_Candidate],
+                q: Question | None = None) -> float | None:
+    if not cands:
         return None
     rival = _rival(cands)
-    return model.confidence(cands[0].score, rival.score if rival else None)
+    scorer = model.sentence if cands[0].figure is None else model.figure
+    qf = question_features(q, len(cands)) if q is not None else None
+    return scorer.confidence(cands[0].score, rival.score if rival else None, qf)
 
 
 def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
@@ -232,7 +241,8 @@ def _label(hit: Hit, f: Figure | None) -> str:
     return p.section or (f.subject if f and f.subject else None) or ""
 
 
-def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel) -> _Draft | None:
+def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel,
+          threshold: float = 0.0) -> _Draft | None:
     kinds = q.kinds
     target = q.figures[0] if q.figures else None
     groups: dict[str, list[_Candidate]] = {}
@@ -258,10 +268,19 @@ def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel) -> _Draft | No
                                  and x.sentence.hit is c.sentence.hit for x in groups[label]):
             continue
         groups[label].append(c)
+    # each item is scored and refused on its own: a list shows only what it is sure of
+    confident: list[float] = []
+    for lab in list(order):
+        conf = _confidence(model, sorted(groups[lab], key=lambda c: -c.score), q)
+        if conf is not None and conf < threshold:
+            order.remove(lab)
+            del groups[lab]
+        elif conf is not None:
+            confident.append(conf)
     if not groups:
         return None
     order.sort(key=lambda lab: min(c.sentence.hit.passage.start for c in groups[lab]))
-    d = _Draft()
+    d = _Draft(confidence=min(confident) if confident else None)
     for i, lab in enumerate(order):
         if i:
             d.add(_lang(q, "；", "; "))
@@ -304,7 +323,7 @@ def _compare(q: Question, per_place: dict[str, Sequence[Hit]],
             missing.append(place)
         else:
             best.append((place, cands[0]))
-            conf = _confidence(model, cands)
+            conf = _confidence(model, cands, q)
             if conf is not None:
                 confidences.append(conf)
     if missing or len(best) < 2:
@@ -494,6 +513,12 @@ def compose(
         return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
                       reason=reason)
 
+    if q.aggregation in ("max", "min") and q.span is None and len(q.places) < 2:
+        hits = search(q.text, max(k, 30), q.years)
+        draft = _superlative(q, hits, model, threshold)
+        if draft is None:
+            return nothing(reason="confidence")
+        return _finish(question, rewritten, draft)
     subs = sub_questions(q)
     if subs:
         draft = _aggregate(q, subs, search, k, model, threshold)
@@ -516,7 +541,7 @@ def compose(
         return _finish(question, rewritten, draft)
     hits = search(q.text, max(k, 30) if q.intent == "list" else k, q.years)
     if q.intent == "list":
-        draft = _list(q, hits, model)
+        draft = _list(q, hits, model, threshold)
         if draft is not None:
             return _finish(question, rewritten, draft)
     cands = _candidates(q, hits, kinds=q.kinds, model=model)
@@ -526,7 +551,7 @@ def compose(
         reason = _why_not(q, hits, model)
         return Answer(question, rewritten, False, not_found(q, reason=reason), [], [],
                       evidence=evidence, reason=reason)
-    draft.confidence = _confidence(model, cands)
+    draft.confidence = _confidence(model, cands, q)
     if draft.confidence is not None and draft.confidence < threshold:
         return Answer(question, rewritten, False, not_found(q, reason="confidence"), [], [],
                       confidence=draft.confidence, evidence=evidence,
@@ -547,7 +572,7 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
         hits = search(sq.text, k, sq.years)
         cands = [c for c in _candidates(sq, hits, kinds=sq.kinds or q.kinds, model=model)
                  if c.figure is not None]
-        conf = _confidence(model, cands)
+        conf = _confidence(model, cands, sq)
         if cands and conf is not None and conf >= threshold:
             rows.append((label, cands[0]))
             confidences.append(conf)
@@ -587,6 +612,64 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
             d.evidence.append(row.sentence)
         d.rows.append((lab, row.figure, row.sentence))
     d.add(_lang(q, "。", "."))
+    return d
+
+
+def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
+                 threshold: float) -> _Draft | None:
+    """哪个城市的基金规模最大: the best figure of each subject (its section or the figure's
+    subject; with 哪一年, the figure's year), each scored and refused on its own, then
+    the largest (smallest) with every tie, and the other rows as a table."""
+    kinds = q.kinds if q.kinds and q.kinds != ("date",) else ("money", "count", "percent",
+                                                               "ratio", "number")
+    groups: dict[str, list[_Candidate]] = {}
+    for c in _candidates(q, hits, kinds=kinds, model=model):
+        if c.figure is None:
+            continue
+        if q.which_year:
+            fact = next((x for x, g in zip(c.sentence.facts, c.sentence.figures, strict=False)
+                         if g is c.figure), None)
+            label = fact.period_start[:4] + "年" if fact and fact.period_start and \
+                fact.period_start[:4] == (fact.period_end or "")[:4] else ""
+        else:
+            label = _label(c.sentence.hit, c.figure)
+        if label:
+            groups.setdefault(label, []).append(c)
+    rows: list[tuple[str, _Candidate, float]] = []
+    for label, cands in groups.items():
+        conf = _confidence(model, cands, q)
+        if conf is not None and conf >= threshold:
+            rows.append((label, cands[0], conf))
+    if len(rows) < 2:
+        return None  # a superlative over one subject is no answer to "which"
+    sign = 1.0 if q.aggregation == "max" else -1.0
+    rows.sort(key=lambda r: -sign * _size(r[1]))
+    best = sign * _size(rows[0][1])
+    top = [r for r in rows if sign * _size(r[1]) == best]
+    d = _Draft(confidence=min(r[2] for r in rows), columns=(
+        _lang(q, "年份", "year") if q.which_year else _lang(q, "对象", "subject"),
+        _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
+    word = _lang(q, "最大" if sign > 0 else "最小", "largest" if sign > 0 else "smallest")
+    d.add(_lang(q, f"{'、'.join(r[0] for r in top)}{word}：",
+                f"{', '.join(r[0] for r in top)} {word}: "))
+    for i, (_lab, c, _) in enumerate(top):
+        assert c.figure is not None
+        d.add(("" if i == 0 else "、") + c.figure.text, c.sentence.hit)
+        d.used.append((c.figure, c.sentence.hit))
+    d.add(_lang(q, "。", ". "))
+    others = [r for r in rows if r not in top]
+    if others:
+        d.add(_lang(q, "其余：", "Others: "))
+        for i, (label, c, _) in enumerate(others):
+            assert c.figure is not None
+            d.add(_lang(q, "；" if i else "", "; " if i else "") + _lang(q, f"{label}：", f"{label}: "))
+            d.add(c.figure.text, c.sentence.hit)
+            d.used.append((c.figure, c.sentence.hit))
+        d.add(_lang(q, "。", "."))
+    for label, c, _ in rows:
+        d.rows.append((label, c.figure, c.sentence))
+        if c.sentence not in d.evidence:
+            d.evidence.append(c.sentence)
     return d
 
 

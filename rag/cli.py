@@ -175,6 +175,15 @@ def _print_answer(answer: Any) -> None:
     if answer.rewritten_question:
         print(f"(理解为 / read as: {answer.rewritten_question})")
     print(answer.answer)
+    if answer.table:
+        t = answer.table
+        rows = [[*t["columns"][:2], "[#]", t["columns"][2]]]
+        for r in t["rows"]:
+            fig = r["figure"]["text"] if r.get("figure") else "未找到 / not found"
+            rows.append([r["label"], fig, f"[{r['citation']}]" if r.get("citation") else "",
+                         r.get("quote") or ""])
+        for line in _aligned(rows, limit=40):
+            print("  " + line)
     for c in answer.citations:
         print(f"  [{c.id}] {_where(c.title, c.source, c.date, c.headings or ([c.section] if c.section else []))}"
               f" (chars {c.start}-{c.end})")
@@ -383,6 +392,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     opts = ev.EvalOptions(ks=qasets.parse_ks(args.k),
                           modes=ev.MODES if args.mode == "all" else (args.mode,),
                           limit=args.limit, pool=args.pool, answers=not args.no_answers,
+                          numeric=args.numeric,
                           progress=not args.json)
     inputs = qasets.resolve_inputs(qa, [Path(p) for p in args.passages])
     report = ev.run_eval(s.engine_config(), inputs, Path(args.out), opts)
@@ -500,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/out/eval",
                    help="folder for eval.json, eval.png, indexes and vector cache")
     p.add_argument("--limit", type=int, help="sample this many questions per set (seeded)")
+    p.add_argument("--numeric", action="store_true",
+                   help="external sets: only questions whose answer is a figure (checked strictly)")
     p.add_argument("--pool", type=int, default=1000,
                    help="with --limit: passages indexed per external set (gold + distractors)")
     p.add_argument("--no-answers", action="store_true", help="retrieval metrics only")

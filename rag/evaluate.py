@@ -68,6 +68,7 @@ from rag.qasets import (
     QAItem,
     effective_query,
     external_split,
+    gold_figures,
     is_external,
     load_external,
     load_qa,
@@ -230,6 +231,7 @@ class EvalOptions:
     seed: int = 0
     answers: bool = True
     progress: bool = False
+    numeric: bool = False  # external sets: only the questions whose gold spans hold a figure
 
     def __post_init__(self) -> None:
         if not self.ks or any(k < 1 for k in self.ks):
@@ -411,6 +413,8 @@ def run_eval(base: EngineConfig, qa_files: Sequence[tuple[Path, Path | None]], o
         if is_external(qa_path):
             ppath = passages_path or passages_file_for(qa_path)
             items, passages = load_external(qa_path, ppath)
+            if opts.numeric:
+                items = [it for it in items if it.numeric and gold_figures(it)]
             items = sample(items, opts.limit, opts.seed)
             pool = passage_pool(items, passages, opts.pool if opts.limit else None, opts.seed)
             engine = passages_engine(out_dir / "index" / name, pool, emb, base, cache=cache,

@@ -60,12 +60,29 @@ FEATURES: tuple[tuple[str, str], ...] = (
                         "heading, the document date), holds it"),
     ("kind_primary", "the figure is of the first kind the question expects"),
     ("rate_percent", "the question asks about a rate or growth and the figure is a percentage"),
+    ("unit_match", "the question names the unit it asks in (多少公里) and the figure has it"),
+    ("unit_mismatch", "the question names the unit it asks in and the figure has another"),
+    ("clause_coverage", "share of the question's terms in the figure's own clause"),
     ("unasked_target", "the question names no stance and the figure is a target: a plain "
                        "question about a past year asks for what happened"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
+
+# Features of a sentence candidate (a question that asks for no figure: who, which, what).
+SENTENCE_FEATURES: tuple[tuple[str, str], ...] = (
+    ("sentence_coverage", "share of the question's terms in the sentence, weighted by "
+                          "closeness to the asking word"),
+    ("sentence_plain", "share of the question's terms in the sentence, unweighted"),
+    ("passage_coverage", "share of the question's terms in the passage and its headings"),
+    ("rank_prior", "1 / (retrieval rank + 1) of the passage"),
+    ("fused_ratio", "the passage's fused retrieval score over the best hit's"),
+    ("heading_place", "a place asked about names the passage's section or title"),
+    ("length", "log(1 + characters of the sentence) / 5: long sentences hold more but say "
+               "less precisely what answers"),
+)
+SENTENCE_FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in SENTENCE_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -172,6 +189,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     stance = fact.stance if fact is not None else "unknown"
     metric = normalize(fact.metric).lower() if fact is not None and fact.metric else ""
     crowd = sum(1 for g in sent.figures if g.kind in q.kinds) - 1
+    unit = asked_unit(q)
     return {
         "sentence_coverage": weighted_coverage(q, low),
         "passage_coverage": pass_cov,
@@ -195,6 +213,9 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "period_inferred": float(holds and not (fact and fact.period_stated)),
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
+        "unit_match": float(unit is not None and unit in fig.text),
+        "unit_mismatch": float(unit is not None and unit not in fig.text),
+        "clause_coverage": coverage(q, _clause(low, fig)),
         "unasked_target": float(q.stance is None and stance == "target"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
@@ -207,10 +228,65 @@ def _words() -> dict[str, Any]:
         encoding="utf-8")))
 
 
+def asked_unit(q: Question) -> str | None:
+    """The unit a question asks in: 多少公里 → 公里, 几个 → 个; None when it names none."""
+    w = _words()
+    m = re.search(w["asked_unit"], q.text)
+    if not m:
+        return None
+    tail = m.group(1)
+    for size in (2, 1):
+        if tail[:size] in w["unit_words"]:
+            return tail[:size]
+    return None
+
+
+def _clause(low: str, fig: Figure) -> str:
+    """The clause of the sentence that holds the figure (between commas or semicolons)."""
+    a = max(low.rfind(c, 0, fig.start) for c in ",，;；:：")
+    ends = [i for i in (low.find(c, fig.end) for c in ",，;；。") if i >= 0]
+    return low[a + 1:min(ends) if ends else len(low)]
+
+
 def _asks_rate(q: Question) -> bool:
     low = q.text.lower()
     return any((re.search(r"\b" + re.escape(w), low) if w.isascii() else w in low)
                for w in _words()["rate_words"])
+
+
+# What the question is like, for the second stage: how hard it is to be sure, whatever
+# the candidates (a vague "how much" with a year over many reports, or in English).
+QUESTION_FEATURES: tuple[tuple[str, str], ...] = (
+    ("candidates", "log(1 + candidates that passed the hard constraints)"),
+    ("vague", "the question asks for a figure of any kind (多少 alone, what is)"),
+    ("years", "the question names a year"),
+    ("english", "the question is in English"),
+    ("stance_asked", "the question names a stance (目标, 实际, 上限)"),
+)
+
+
+def question_features(q: Question, n_candidates: int) -> dict[str, float]:
+    """The question-level inputs of the second stage (see :data:`QUESTION_FEATURES`)."""
+    return {"candidates": math.log1p(n_candidates),
+            "vague": float(q.intent in ("quantity", "what")),
+            "years": float(bool(q.years)),
+            "english": float(q.english),
+            "stance_asked": float(q.stance is not None)}
+
+
+def sentence_features(q: Question, hit: Hit, text: str, *, pass_cov: float,
+                      top_fused: float, heading_place: bool) -> dict[str, float]:
+    """The feature vector of one sentence candidate (see :data:`SENTENCE_FEATURES`)."""
+    low = normalize(text).lower()
+    return {
+        "sentence_coverage": weighted_coverage(q, low),
+        "sentence_plain": coverage(q, low),
+        "passage_coverage": pass_cov,
+        "rank_prior": 1.0 / (hit.rank + 1),
+        "fused_ratio": hit.scores.fused / top_fused if top_fused > 0 else 0.0,
+        "heading_place": float(heading_place),
+        "length": math.log1p(len(text)) / 5.0,
+    }
 
 
 def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> float:
@@ -232,44 +308,68 @@ def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> fl
 
 
 @dataclass(frozen=True)
-class EvidenceModel:
-    """Logistic weights over :data:`FEATURES`, a second stage that turns the best
-    candidate's score and its margin over the runner-up into the answer's confidence, and
-    the refusal threshold on that confidence, with a record of how they were fitted."""
+class Scorer:
+    """Logistic weights over named features, and a second stage that turns the best
+    candidate's logit and its margin over the runner-up into a probability of being right."""
 
     weights: dict[str, float]
     bias: float
     calibration: dict[str, float] = field(default_factory=dict)
-    threshold: float = 0.5
-    fitted: dict[str, Any] = field(default_factory=dict)
 
     def score(self, feats: dict[str, float]) -> float:
         """The candidate's logit: positive means more likely right than wrong."""
         return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in feats.items())
 
-    def confidence(self, best: float, runner_up: float | None) -> float:
-        """Probability that the best candidate is the answer, from its logit and margin."""
+    def confidence(self, best: float, runner_up: float | None,
+                   question: dict[str, float] | None = None) -> float:
+        """Probability that the best candidate is the answer, from its logit, its margin
+        over the runner-up and what the question is like (:func:`question_features`)."""
         c = self.calibration
         if not c:
             return _sigmoid(best)
         margin = best - runner_up if runner_up is not None else c.get("no_rival", 5.0)
         z = c.get("bias", 0.0) + c.get("score", 1.0) * best + c.get("margin", 0.0) * margin
+        for name, value in (question or {}).items():
+            z += c.get(name, 0.0) * value
         return _sigmoid(z)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"features": dict(FEATURES), "weights": self.weights, "bias": self.bias,
-                "calibration": self.calibration, "threshold": self.threshold,
-                "fitted": self.fitted}
+        return {"weights": self.weights, "bias": self.bias, "calibration": self.calibration}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> EvidenceModel:
+    def from_dict(cls, raw: dict[str, Any], names: Sequence[str]) -> Scorer:
         weights = {str(k): float(v) for k, v in raw.get("weights", {}).items()}
-        unknown = set(weights) - set(FEATURE_NAMES)
+        unknown = set(weights) - set(names)
         if unknown:
             raise ConfigError(f"evidence model names unknown features: {', '.join(sorted(unknown))}")
         return cls(weights, float(raw.get("bias", 0.0)),
-                   {str(k): float(v) for k, v in raw.get("calibration", {}).items()},
-                   float(raw.get("threshold", 0.5)), dict(raw.get("fitted", {})))
+                   {str(k): float(v) for k, v in raw.get("calibration", {}).items()})
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """Two scorers — one for figure candidates (:data:`FEATURES`), one for sentence
+    candidates of questions that ask for no figure (:data:`SENTENCE_FEATURES`) — and the
+    refusal threshold on the confidence they give, with a record of how they were fitted."""
+
+    figure: Scorer
+    sentence: Scorer
+    threshold: float = 0.5
+    fitted: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": dict(FEATURES), "sentence_features": dict(SENTENCE_FEATURES),
+                "figure": self.figure.to_dict(), "sentence": self.sentence.to_dict(),
+                "threshold": self.threshold, "fitted": self.fitted}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EvidenceModel:
+        try:
+            return cls(Scorer.from_dict(raw.get("figure", {}), FEATURE_NAMES),
+                       Scorer.from_dict(raw.get("sentence", {}), SENTENCE_FEATURE_NAMES),
+                       float(raw.get("threshold", 0.5)), dict(raw.get("fitted", {})))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"evidence model is malformed: {exc}") from None
 
 
 def _sigmoid(z: float) -> float:

@@ -90,6 +90,9 @@ class Question:
     span: tuple[int, int] | None = None  # 2008年至2013年 → (2008, 2013)
     stances: tuple[str, ...] = ()  # 预期目标和实际 → ("target", "actual")
     which_year: bool = False  # 哪一年: the answer is a year, found through its figure
+    # a multi-part question's parts, each a question of its own (label, text):
+    # 补贴比例和上限是多少 → 补贴比例是多少, 补贴上限是多少
+    pieces: tuple[tuple[str, str], ...] = ()
 
     @property
     def numeric(self) -> bool:
@@ -270,6 +273,11 @@ def _aggregation(low: str, span: tuple[int, int] | None,
         return "trend", which_year
     if len(stances) >= 2:
         return "stances", which_year
+    if which_year or _has_word(low, words["which"]):
+        if _has_word(low, words["max"]):
+            return "max", which_year
+        if _has_word(low, words["min"]):
+            return "min", which_year
     return "single", which_year
 
 
@@ -288,7 +296,7 @@ def asked_stances(text: str) -> tuple[str, ...]:
     return tuple(s for _, s in sorted(found))
 
 
-_ASKS = re.compile(r"多少|几|什么|哪|\b(what|how|which|when)\b", re.I)
+_ASKS = re.compile(r"多少|几|什么|哪|何时|多久|多大|多高|\b(what|how|which|when)\b", re.I)
 
 
 def _strip_words(text: str, words: Sequence[str]) -> str:
@@ -316,6 +324,8 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
             if not _ASKS.search(text):
                 text = text.rstrip("?？。 ") + ("?" if q.english else "是多少?")
             out.append((str(year) if q.english else f"{year}年", analyse(text)))
+    elif q.aggregation == "parts":
+        out = [(label, analyse(text)) for label, text in q.pieces]
     elif q.aggregation == "stances":
         words_of = _stance_words()
         for stance in q.stances:
@@ -328,6 +338,43 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
                           focus=tuple(f for f in q.focus if any(f[0] == t[0] for t in terms)))
             out.append((_STANCE_LABELS[stance][1 if q.english else 0], sub))
     return out
+
+
+_PAIR = re.compile(r"(?:和|及|与|以及)(?=[^,，。？?]*(?:分别|各自|各是)|[\u4e00-\u9fff]{1,6}?"
+                   r"(?:分别|各自|各)?(?:是|为|有)?(?:多少|几|什么|何时))")
+_CLAUSES = re.compile(r"[,，;；]")
+
+
+def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The parts of a multi-part question: clauses that each ask (总规模多少,何时进入投资阶段;
+    the later ones get the first one's subject), or a pair joined by 和 before the asking
+    word or with 分别 (比例和上限是多少, 小麦和稻谷…分别提高多少)."""
+    body = text.rstrip("?？。 ")
+    clauses = [c.strip() for c in _CLAUSES.split(body) if c.strip()]
+    if len(clauses) >= 2 and all(_ASKS.search(c) for c in clauses):
+        subject = _subject_phrase(clauses[0], tuple(places)) or ""
+        out = []
+        for i, c in enumerate(clauses):
+            full = c if i == 0 or (subject and subject in c) else subject + c
+            ask = _ASKS.search(c)
+            label = c[:ask.start()] if ask and ask.start() > 0 else c
+            if subject and label.startswith(subject):
+                label = label[len(subject):]
+            out.append((label.strip("的是为 ") or c, full + "?"))
+        return tuple(out)
+    m = _PAIR.search(body)
+    if not m:
+        return ()
+    before = list(jieba.cut(body[:m.start()]))
+    after = list(jieba.cut(body[m.end():]))
+    if not before or not after:
+        return ()
+    a, b = before[-1], after[0]
+    if not (re.fullmatch(r"[\u4e00-\u9fffA-Za-z]{2,}", a) and re.fullmatch(r"[\u4e00-\u9fffA-Za-z]{2,}", b)):
+        return ()  # 2012年和2013年: years are compared, not parts
+    head = body[:m.start() - len(a)]
+    rest = re.sub(r"分别|各自", "", body[m.end() + len(b):])
+    return ((a, f"{head}{a}{rest}?"), (b, f"{head}{b}{rest}?"))
 
 
 _STANCE_LABELS = {"target": ("目标", "target"), "actual": ("实际", "actual"),
@@ -362,8 +409,17 @@ def analyse(text: str) -> Question:
     aggregation, which_year = _aggregation(low, span, stances)
     if span is not None and aggregation in ("trend", "max", "min"):
         years = tuple(y for y in years if not span[0] <= int(y) <= span[1])
+    pieces: tuple[tuple[str, str], ...] = ()
+    if aggregation == "single" and intent not in ("compare", "list"):
+        pieces = _pieces(norm, places)
+        # only figure questions are split: each part is answered by a scored figure
+        if pieces and all(INTENT_KINDS.get(_intent(t)) for _, t in pieces):
+            aggregation = "parts"
+        else:
+            pieces = ()
     return Question(
         aggregation=aggregation,
+        pieces=pieces,
         span=span if aggregation in ("trend", "max", "min") else None,
         stances=stances if aggregation == "stances" else (),
         which_year=which_year,

@@ -125,3 +125,26 @@ def test_each_stance_asked_is_its_own_question_without_the_other_stances_words()
     assert subs["目标"].stance == "target" and ("实际",) not in subs["目标"].terms
     assert subs["实际"].stance == "actual" and ("目标",) not in subs["实际"].terms
     assert subs["实际"].years == ("2013",)
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("上海未来产业基金总规模多少,何时进入投资阶段?",
+     [("总规模", "上海未来产业基金总规模多少?"), ("何时进入投资阶段", "上海未来产业基金何时进入投资阶段?")]),
+    ("河北省机器人产业基金的补贴比例和上限是多少?",
+     [("比例", "河北省机器人产业基金的补贴比例是多少?"), ("上限", "河北省机器人产业基金的补贴上限是多少?")]),
+    ("2012年小麦和稻谷最低收购价平均每50公斤分别提高多少？",
+     [("小麦", "2012年小麦最低收购价平均每50公斤提高多少?"),
+      ("稻谷", "2012年稻谷最低收购价平均每50公斤提高多少?")]),
+])
+def test_multi_part_questions_ask_each_part(question, parts):
+    from rag.question import sub_questions
+
+    q = analyse(question)
+    assert q.aggregation == "parts"
+    assert [(label, sq.text) for label, sq in sub_questions(q)] == parts
+
+
+@pytest.mark.parametrize("question", ["2012年和2013年拟安排的财政赤字哪年更多？", "长江和黄河是什么",
+                                      "北京机器人产业发展投资基金的目标规模是多少?"])
+def test_pairs_of_years_and_text_questions_are_not_split(question):
+    assert analyse(question).aggregation != "parts"

@@ -1,0 +1,358 @@
+"""Fit the evidence model (``rag/data/evidence_model.json``) on the fit halves of the QA
+sets, and report every set — fit and test halves apart — at the fitted threshold.
+
+    RAG_THREADS=1 .venv/bin/python benchmarks/fit_evidence.py [--reuse] [--target 0.02]
+
+What it does:
+
+1. Asks every question of the sets with the refusal threshold at 0 and ``explain`` on, so
+   that each answer lists all its scored candidates (features and figure). Sets: the seed
+   page (``corpus/qa.jsonl``, all of it counts as fit: the rules were written on it), the
+   policy set (``corpus/qa_policy.jsonl``, its ``split`` field), and the numeric questions
+   of CMRC 2018 and DRCD (a sample, halved by question id with
+   ``rag.evaluate.external_split``). The candidates go to ``benchmarks/out/fit/``;
+   ``--reuse`` refits from them without asking again.
+2. Stage 1: logistic regression over the candidates of fit questions (label: the
+   candidate's figure equals the gold one) gives the feature weights.
+3. Stage 2: logistic regression over fit questions (inputs: the best candidate's logit and
+   its margin over the best candidate with another value; label: the best is right) gives
+   the answer's confidence.
+4. The threshold is the lowest confidence at which every fit set's wrong-answer rate
+   (answered with a wrong figure, over all its questions, unanswerable ones included) is at
+   most ``--target``. Nothing is fitted on the test halves.
+
+Questions whose answer is not a single scored figure (lists, sentences) are counted as
+they are answered; they have no confidence and the threshold does not refuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+from _common import EXTERNAL, OUT, load_embedder, md_table, setup  # noqa: E402
+
+from rag.evaluate import VectorCache, passages_engine, project_engine  # noqa: E402
+from rag.evidence import (  # noqa: E402
+    FEATURE_NAMES,
+    QUESTION_FEATURES,
+    SENTENCE_FEATURE_NAMES,
+    question_features,
+)
+from rag.figures import extract_figures  # noqa: E402
+from rag.metrics import answer_checks, matches_any, strict_numeric  # noqa: E402
+from rag.qasets import (  # noqa: E402
+    QAItem,
+    external_split,
+    figure_matches,
+    gold_figures,
+    load_external,
+    load_qa,
+    passage_pool,
+)
+from rag.question import analyse  # noqa: E402
+from rag.text import normalize  # noqa: E402
+
+FIT_DIR = OUT / "fit"
+MODEL_PATH = REPO / "rag" / "data" / "evidence_model.json"
+EXPLAIN = 200
+
+
+def _base(corpus: Path) -> Any:
+    from rag.settings import Settings
+
+    return replace(Settings().engine_config(), corpus_dir=corpus, auto_index=False)
+
+
+def _first_figure(sentence: str) -> dict[str, Any] | None:
+    figs = extract_figures(sentence)
+    return figs[0].to_dict() if figs else None
+
+
+def _record(set_name: str, split: str, item: QAItem, ans: dict[str, Any],
+            label: Any) -> dict[str, Any]:
+    """One question's outcome at threshold 0 and every scored candidate with its features
+    and whether it is right: a figure candidate when its figure is the gold one, a
+    sentence candidate when it holds every gold text (or, for a numeric gold, when its
+    first figure is the gold one, as the answer's first figure would be)."""
+    cands = []
+    texts = [normalize(t).lower() for t in _gold_texts(item)]
+    for ev in ans.get("evidence") or []:
+        fig = ev.get("figure")
+        if fig is not None:
+            right = bool(label(fig))
+        else:
+            sent = normalize(ev["sentence"]).lower()
+            first = _first_figure(ev["sentence"])
+            right = (bool(texts) and all(t in sent for t in texts)) or (
+                first is not None and bool(label(first)))
+        cands.append({"features": ev["features"], "score": ev["score"],
+                      "kind": "figure" if fig is not None else "sentence",
+                      "value": [fig.get(k) for k in ("value", "low", "high", "date")] if fig
+                      else ev["sentence"], "right": right and item.answerable})
+    check = answer_checks(item, ans) if item.type != "external" else {
+        "found": bool(ans.get("found")), "correct": bool(strict_numeric(item, ans))}
+    q = analyse(ans.get("rewritten_question") or item.question)
+    qf = question_features(q, len(cands))
+    return {"set": set_name, "split": split, "id": item.id, "answerable": item.answerable,
+            "question_features": qf,
+            "scored": ans.get("confidence") is not None, "confidence": ans.get("confidence"),
+            "kind": cands[0]["kind"] if cands else None,
+            "found": bool(ans.get("found")), "correct": bool(check["correct"]),
+            "candidates": cands}
+
+
+def _gold_texts(item: QAItem) -> list[str]:
+    if item.type == "external" or not item.answer:
+        return []
+    text = item.answer.get("text")
+    return [text] if isinstance(text, str) else list(text or [])
+
+
+def gather(limit: int, pool: int) -> list[dict[str, Any]]:
+    """Ask every question once with the threshold at 0 and all candidates explained."""
+    emb = load_embedder()
+    cache = VectorCache(FIT_DIR / "cache", emb.fingerprint, emb.dim)
+    rows: list[dict[str, Any]] = []
+    for name, corpus, qa_path in (
+            ("seed", REPO / "corpus", REPO / "corpus" / "qa.jsonl"),
+            ("policy", REPO.parent / "shared" / "corpus-policy", REPO / "corpus" / "qa_policy.jsonl")):
+        t0 = time.perf_counter()
+        engine = project_engine(_base(corpus), FIT_DIR / name, emb, cache=cache)
+        for it in load_qa(qa_path):
+            ans = engine.ask(it.question, history=list(it.turns), min_confidence=0.0,
+                             explain=EXPLAIN).to_dict()
+            gold = it.answer or {}
+            rows.append(_record(name, it.split or "fit", it, ans,
+                                lambda f, g=gold: bool(g) and figure_matches(f, g)))
+        cache.save()
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    for name in ("cmrc2018", "drcd_simplified"):
+        t0 = time.perf_counter()
+        items, passages = load_external(EXTERNAL / f"qa_{name}.jsonl",
+                                        EXTERNAL / f"passages_{name}.jsonl")
+        numeric = [it for it in items if it.numeric and gold_figures(it)]
+        numeric.sort(key=lambda it: hashlib.sha1(it.id.encode()).hexdigest())
+        numeric = numeric[:limit]
+        engine = passages_engine(FIT_DIR / "index" / name, passage_pool(numeric, passages, pool),
+                                 emb, _base(REPO / "corpus"), cache=cache)
+        cache.save()
+        for it in numeric:
+            ans = engine.ask(it.question, min_confidence=0.0, explain=EXPLAIN).to_dict()
+            gold = gold_figures(it)
+            rows.append(_record(name, external_split(it.id), it, ans,
+                                lambda f, g=gold: matches_any(f, g)))
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return rows
+
+
+NAMES = {"figure": FEATURE_NAMES, "sentence": SENTENCE_FEATURE_NAMES}
+NO_RIVAL = 5.0  # the margin of a best candidate that has no rival
+
+
+def _matrix(cands: list[dict[str, Any]], kind: str) -> np.ndarray:
+    return np.array([[c["features"].get(n, 0.0) for n in NAMES[kind]] for c in cands],
+                    dtype=float)
+
+
+def _scores(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str) -> np.ndarray:
+    w = np.array([scorer["weights"].get(n, 0.0) for n in NAMES[kind]])
+    return _matrix(cands, kind) @ w + scorer["bias"]
+
+
+def _best(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str
+          ) -> tuple[int, float, float]:
+    """The best candidate under the scorer, its logit and its margin over the best one
+    with another value."""
+    scores = _scores(scorer, cands, kind)
+    order = np.argsort(-scores, kind="stable")
+    best = int(order[0])
+    rival = next((float(scores[int(j)]) for j in order[1:]
+                  if cands[int(j)]["value"] != cands[best]["value"]), None)
+    margin = float(scores[best]) - rival if rival is not None else NO_RIVAL
+    return best, float(scores[best]), margin
+
+
+Q_NAMES = tuple(n for n, _ in QUESTION_FEATURES)
+
+
+def _stage2(score: float, margin: float, qf: dict[str, float]) -> list[float]:
+    return [score, margin, *(qf.get(n, 0.0) for n in Q_NAMES)]
+
+
+def _confidence(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str,
+                qf: dict[str, float]) -> float:
+    _, score, margin = _best(scorer, cands, kind)
+    c = scorer["calibration"]
+    z = c["bias"] + c["score"] * score + c["margin"] * margin + sum(
+        c.get(n, 0.0) * qf.get(n, 0.0) for n in Q_NAMES)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _fit_scorer(rows: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"] == kind]
+    cands = [c for r in fit_rows for c in r["candidates"]]
+    y = np.array([c["right"] for c in cands], dtype=int)
+    stage1 = LogisticRegression(C=1.0, max_iter=5000).fit(_matrix(cands, kind), y)
+    scorer: dict[str, Any] = {
+        "weights": {n: round(float(v), 4) for n, v in zip(NAMES[kind], stage1.coef_[0],
+                                                          strict=True)},
+        "bias": round(float(stage1.intercept_[0]), 4)}
+    x2, y2 = [], []
+    for r in fit_rows:
+        best, score, margin = _best(scorer, r["candidates"], kind)
+        x2.append(_stage2(score, margin, r["question_features"]))
+        y2.append(int(bool(r["candidates"][best]["right"])))
+    stage2 = LogisticRegression(C=1.0, max_iter=5000).fit(np.array(x2), np.array(y2))
+    coef = [round(float(v), 4) for v in stage2.coef_[0]]
+    scorer["calibration"] = {"bias": round(float(stage2.intercept_[0]), 4), "score": coef[0],
+                             "margin": coef[1], **dict(zip(Q_NAMES, coef[2:], strict=True)),
+                             "no_rival": NO_RIVAL}
+    scorer["fit"] = {"questions": len(fit_rows), "candidates": len(cands)}
+    return scorer
+
+
+def fit(rows: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    model: dict[str, Any] = {kind: _fit_scorer(rows, kind) for kind in NAMES}
+    model["threshold"] = _threshold(rows, model, target)
+    return model
+
+
+def _outcomes(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each question's confidence and whether its answer (the best candidate under the
+    model, or the unscored answer as given) is right."""
+    out = []
+    for r in rows:
+        if r["candidates"] and r["kind"]:
+            cs, kind = r["candidates"], r["kind"]
+            best, _, _ = _best(model[kind], cs, kind)
+            out.append({**r, "confidence": _confidence(model[kind], cs, kind,
+                                                       r["question_features"]),
+                        "right_if_answered": bool(cs[best]["right"])})
+        elif r["scored"]:
+            # an aggregate, list or comparison: its confidence (its weakest row's) as
+            # asked, under the model of this pass
+            out.append({**r, "right_if_answered": r["correct"] if r["found"] else None})
+        else:
+            out.append({**r, "confidence": None,
+                        "right_if_answered": r["correct"] if r["found"] else None})
+    return out
+
+
+def _at(outs: list[dict[str, Any]], t: float) -> dict[str, float]:
+    n = len(outs)
+    answered = [o for o in outs if (o["found"] if o["confidence"] is None
+                                    else o["confidence"] >= t)]
+    wrong = [o for o in answered if not o["right_if_answered"]]
+    right = [o for o in answered if o["right_if_answered"]]
+    answerable = [o for o in outs if o["answerable"]]
+    return {"n": n, "accuracy": len([o for o in right if o["answerable"]]) / max(len(answerable), 1),
+            "wrong_rate": len(wrong) / max(n, 1), "coverage": len(answered) / max(n, 1)}
+
+
+def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float) -> float:
+    """The lowest threshold at which every fit set is at or under the target."""
+    outs = _outcomes(rows, model)
+    sets = sorted({o["set"] for o in outs if o["split"] == "fit"})
+    for t in (i / 200 for i in range(200)):
+        if all(_at([o for o in outs if o["set"] == s and o["split"] == "fit"], t)["wrong_rate"]
+               <= target for s in sets):
+            return t
+    return 1.0
+
+
+def report(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
+    outs = _outcomes(rows, model)
+    t = model["threshold"]
+    table = []
+    for s in ("seed", "policy", "cmrc2018", "drcd_simplified"):
+        for split in ("fit", "test"):
+            sub = [o for o in outs if o["set"] == s and o["split"] == split]
+            if not sub:
+                continue
+            at = _at(sub, t)
+            free = _at(sub, 0.0)
+            table.append([f"{s} {split}", at["n"], f"{at['accuracy']:.3f}", f"{at['wrong_rate']:.3f}",
+                          f"{at['coverage']:.3f}", f"{free['accuracy']:.3f}", f"{free['wrong_rate']:.3f}"])
+    return md_table(["set", "questions", "accuracy", "wrong-answer rate", "coverage",
+                     "accuracy (t=0)", "wrong rate (t=0)"], table)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reuse", action="store_true", help="refit from the saved candidates")
+    ap.add_argument("--target", type=float, default=0.02, help="wrong-answer rate on fit sets")
+    ap.add_argument("--limit", type=int, default=240, help="numeric questions per external set")
+    ap.add_argument("--pool", type=int, default=600, help="passages per external index")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dry-run", action="store_true", help="report, but do not write the model")
+    ap.add_argument("--passes", type=int, default=2, help="gather-and-fit passes (see above)")
+    args = ap.parse_args()
+    setup(args.threads)
+    FIT_DIR.mkdir(parents=True, exist_ok=True)
+    cands_path = FIT_DIR / "candidates.jsonl"
+    if args.reuse and cands_path.is_file():
+        rows = [json.loads(line) for line in cands_path.read_text(encoding="utf-8").splitlines()]
+        model = fit(rows, args.target)
+    else:
+        # pass 1 fits the weights on single-figure answers; pass 2 asks again under them, so
+        # that aggregates, lists and comparisons carry confidences of the fitted model,
+        # and the threshold is chosen over every answer
+        for n in range(args.passes):
+            rows = gather(args.limit, args.pool)
+            cands_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                  encoding="utf-8")
+            model = fit(rows, args.target)
+            if n + 1 < args.passes:
+                _write(model, args, rows, show=False, save=True)
+                _bundled_reset()
+    _write(model, args, rows, show=True, save=not args.dry_run)
+
+
+def _bundled_reset() -> None:
+    from rag import evidence
+
+    evidence._bundled.cache_clear()
+
+
+def _write(model: dict[str, Any], args: argparse.Namespace, rows: list[dict[str, Any]], *,
+           show: bool, save: bool) -> None:
+    n_fit = sum(r["split"] == "fit" for r in rows)
+    model["fitted"] = {
+        "command": "RAG_THREADS=1 .venv/bin/python benchmarks/fit_evidence.py",
+        "date": time.strftime("%Y-%m-%d"),
+        "target_wrong_rate": args.target,
+        "fit_questions": n_fit,
+        "sets": sorted({r["set"] for r in rows}),
+    }
+    if save:
+        MODEL_PATH.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n",
+                              encoding="utf-8")
+    if not show:
+        return
+    print(report(rows, model))
+    print(f"\nthreshold {model['threshold']:.3f}")
+    for kind, names in NAMES.items():
+        sc = model[kind]
+        print(f"\n{kind} weights ({sc['fit']['questions']} questions, "
+              f"{sc['fit']['candidates']} candidates):")
+        for n in names:
+            print(f"  {n:18s} {sc['weights'][n]:+.3f}")
+        print(f"  {'bias':18s} {sc['bias']:+.3f}; calibration {sc['calibration']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Scored evidence: the shipped model, its loading errors, and what an answer shows of it
+on the seed page (real model, real index)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError
+from rag.evidence import (
+    FEATURE_NAMES,
+    SENTENCE_FEATURE_NAMES,
+    EvidenceModel,
+    Scorer,
+    load_model,
+)
+
+
+def test_the_shipped_model_is_fitted_and_names_only_known_features():
+    m = load_model()
+    assert set(m.figure.weights) <= set(FEATURE_NAMES)
+    assert set(m.sentence.weights) <= set(SENTENCE_FEATURE_NAMES)
+    assert 0.0 <= m.threshold <= 1.0
+    # the fitting script records how it was made; hand weights are never shipped
+    assert "command" in m.fitted and m.fitted.get("fit_questions", 0) > 100
+    assert m.figure.calibration and m.sentence.calibration
+
+
+def test_a_model_naming_an_unknown_feature_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps({"figure": {"weights": {"no_such_feature": 1.0}}}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="no_such_feature"):
+        load_model(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read evidence model"):
+        load_model(broken)
+
+
+def test_confidence_rises_with_the_score_and_the_margin():
+    s = Scorer({}, 0.0, {"bias": -1.0, "score": 1.0, "margin": 0.5})
+    assert s.confidence(2.0, 1.0) < s.confidence(3.0, 1.0)  # higher score
+    assert s.confidence(2.0, 1.5) < s.confidence(2.0, 0.0)  # wider margin
+    assert s.confidence(2.0, None) > s.confidence(2.0, 1.5)  # no rival at all
+    m = EvidenceModel.from_dict(load_model().to_dict())
+    assert m == load_model()  # to_dict and from_dict round-trip
+
+
+@pytest.mark.slow
+def test_an_explained_answer_shows_the_chosen_figure_and_the_runner_up(corpus_engine):
+    a = corpus_engine.ask("北京机器人产业发展投资基金的目标规模是多少?", explain=2)
+    assert a.found and a.figures[0].text == "100亿元"
+    assert a.confidence is not None and a.confidence >= corpus_engine.answer_threshold
+    assert a.evidence is not None and len(a.evidence) == 2
+    chosen, runner_up = a.evidence
+    assert chosen["figure"]["text"] == "100亿元"
+    assert set(chosen["features"]) == set(FEATURE_NAMES)
+    assert chosen["score"] >= runner_up["score"]
+    d = a.to_dict()
+    assert d["confidence"] == round(a.confidence, 4) and d["evidence"] == a.evidence
+
+
+@pytest.mark.slow
+def test_a_refusal_for_want_of_confidence_names_the_slot_and_the_nearest_figure(corpus_engine):
+    # a threshold no answer reaches: the refusal says why, and offers the nearest figure
+    # as a pointer that is not the answer
+    a = corpus_engine.ask("北京机器人产业发展投资基金的目标规模是多少?", min_confidence=1.0)
+    assert not a.found and a.reason == "confidence" and not a.figures
+    assert a.nearest is not None and a.nearest["figure"]["text"] == "100亿元"
+    assert "not the answer" in a.nearest["note"]
+    assert a.nearest["quote"] in next(
+        p.text for p in corpus_engine.snapshot().passages if p.passage_id == a.nearest["passage_id"])
