@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from benchmarks._common import CORPUS, machine, md_table, model_cache, setup
+from _common import CORPUS, machine, md_table, model_cache, setup
 
 REPORTS = Path("/work/shared/corpus-policy")
 KEY = "bench-admin-key-0123456789abcdef"
@@ -143,6 +142,9 @@ def main() -> None:
               f"{p(lat(idle), 0.99) * 1000:.0f} → {p(lat(busy), 0.99) * 1000:.0f} ms",
               f"{p(lat(busy), 0.99) / p(lat(idle), 0.99):.2f}", len(versions),
               "77亿元" in answer["answer"]]]))
+        print(f"\nanswer: {answer['answer'][:200]!r} (found {answer['found']}, "
+              f"reason {answer.get('reason')}, cited "
+              f"{[c['source'] for c in answer['citations']]})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
