@@ -27,15 +27,16 @@ from _common import CORPUS, machine, md_table, model_cache, setup
 REPORTS = Path("/work/shared/corpus-policy")
 KEY = "bench-admin-key-0123456789abcdef"
 PLANTED = "2025年9月,星澜市设立星澜市深海探测产业基金,目标规模为77亿元。"
-QUESTION = "星澜市深海探测产业基金的目标规模是多少?"
+QUESTIONS = [("星澜市深海探测产业基金的目标规模是多少?", "77亿元"),  # the planted sentence
+             ("2014年国内生产总值增长的预期目标是多少？", "7.5%左右")]  # the 2014 report
 QUERIES = ["北京机器人产业发展投资基金", "成都 产业基金 规模", "5G基站", "人形机器人"]
 
 
 def big_document(mb: float) -> bytes:
-    """Reports joined under one title until the UTF-8 size reaches ``mb`` MB."""
+    """Reports joined under one title, newest first, until the UTF-8 size reaches ``mb`` MB."""
     parts = ["# 政府工作报告合订本\n\n## 附记\n\n" + PLANTED + "\n"]
     size = len(parts[0].encode())
-    for f in sorted(REPORTS.glob("*.txt")):
+    for f in sorted(REPORTS.glob("*.txt"), reverse=True):
         if size >= mb * 1e6:
             break
         text = f.read_text(encoding="utf-8")
@@ -121,7 +122,8 @@ def main() -> None:
             for t in ts:
                 t.join()
             assert job["state"] == "done", job
-            answer = c.post("/chat", json={"messages": [{"role": "user", "content": QUESTION}]}).json()
+            answers = [c.post("/chat", json={"messages": [{"role": "user", "content": q}]}).json()
+                       for q, _ in QUESTIONS]
 
         def lat(rows: list[tuple[float, int, str]]) -> list[float]:
             return [x[0] for x in rows]
@@ -141,10 +143,10 @@ def main() -> None:
               f"{statistics.median(lat(idle)) * 1000:.0f} → {statistics.median(lat(busy)) * 1000:.0f} ms",
               f"{p(lat(idle), 0.99) * 1000:.0f} → {p(lat(busy), 0.99) * 1000:.0f} ms",
               f"{p(lat(busy), 0.99) / p(lat(idle), 0.99):.2f}", len(versions),
-              "77亿元" in answer["answer"]]]))
-        print(f"\nanswer: {answer['answer'][:200]!r} (found {answer['found']}, "
-              f"reason {answer.get('reason')}, cited "
-              f"{[c['source'] for c in answer['citations']]})")
+              ", ".join(f"{want}: {want in a['answer']}" for (_, want), a in zip(QUESTIONS, answers, strict=True))]]))
+        for (q, _), a in zip(QUESTIONS, answers, strict=True):
+            print(f"\n{q} → {a['answer'][:160]!r} (found {a['found']}, reason {a.get('reason')}, "
+                  f"cited {[c['source'] for c in a['citations']]})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
