@@ -247,7 +247,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             snap = await run_in_threadpool(eng.snapshot)
             log.info("index %s loaded: %d passages", snap.version, len(snap.passages))
         except Exception as exc:  # serve anyway; /healthz reports why
-            log.error("index unusable at start-up (serving, unhealthy): %s", exc)
+            log.error("index unusable at start-up (serving, unhealthy): %s: %s",
+                      type(exc).__name__, exc)
         app.state.jobs = JobQueue(eng)
         try:
             yield
