@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import random
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,12 +94,22 @@ def write_variant(corpus: Path, label: str) -> None:
 
 
 # The indexer process. To pay its start-up (imports, the jieba dictionary) once rather than at
-# every kill, it loads everything, prints "ready", and then forks one indexer per line read
-# from stdin (the line holds the index of the content to start with). Each forked indexer
-# prints its pid and re-indexes in a loop, alternating the two contents, until it is killed;
-# the server reports how it ended.
+# every kill, it loads everything, says "ready", and then forks one indexer per command read
+# from stdin (the command holds the index of the content to start with). Each forked indexer
+# says its pid and re-indexes in a loop, alternating the two contents, until it is killed; the
+# server says how it ended.
+#
+# Why it is built this way (a hang in CI, issue 14): the server must be single-threaded when it
+# forks (numpy's OpenBLAS starts a worker thread at import; a fork copies no threads but every
+# lock they held, so a child can block forever), so the test starts it with one BLAS/OpenMP
+# thread and the server checks that it has exactly one thread before every fork. Protocol lines
+# go through their own pipe as single os.write calls (atomic below PIPE_BUF), never through a
+# buffered sys.stdout shared with the children and with whatever a library prints: a line
+# half-written by a child at its kill, or a library's stray output, can no longer swallow the
+# server's "ended". Children read nothing: their stdin is /dev/null, so no process but the
+# server can take a command meant for it. And the test reads every line with a deadline.
 INDEXER = r"""
-import os, sys
+import os, sys, time
 from pathlib import Path
 
 import bm25s, faiss  # warm the imports that the index writer does lazily
@@ -107,33 +119,62 @@ from rag.engine import Engine
 from rag.text import tokenize
 from tests.test_reliability_index import VARIANTS, HashEmbedder, write_variant
 
-index_dir, corpus = Path(sys.argv[1]), Path(sys.argv[2])
+index_dir, corpus, proto = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 from rag import places
+
+
+def say(*words):
+    os.write(proto, (" ".join(str(w) for w in words) + "\n").encode())
+
+
+def threads():
+    return len(os.listdir("/proc/self/task"))
+
 
 for text in VARIANTS.values():
     tokenize(text)  # loads the jieba dictionary
 places.find("北京")  # loads the gazetteer that the figure store's subjects use
-print("ready", flush=True)
-for line in sys.stdin:
+say("ready", threads())
+pending = b""
+while True:
+    while b"\n" not in pending:
+        data = os.read(0, 256)
+        if not data:
+            sys.exit(0)
+        pending += data
+    line, pending = pending.split(b"\n", 1)
+    if threads() != 1:
+        say("error", "threads", threads())
+        continue
     pid = os.fork()
     if pid == 0:
         try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(2, 1)  # anything printed goes to the log, not into the protocol
             engine = Engine(EngineConfig(index_dir=index_dir, corpus_dir=corpus,
                                          model_cache=index_dir.parent / "unused-model-cache"),
                             embedder=HashEmbedder())
-            print("pid", os.getpid(), flush=True)
+            say("pid", os.getpid())
             i = int(line)
+            writing = [0.0]
+
+            def progress(stage, done, total):
+                if stage == "writing" and done == 0:
+                    writing[0] = time.monotonic()
+                    say("writing")
+
             while True:
                 label = "AB"[i % 2]
                 write_variant(corpus, label)
-                print("start", label, flush=True)
-                report = engine.index()
-                print("done", report.version, label, flush=True)
+                say("start", label)
+                report = engine.index(progress=progress)
+                say("done", report.version, label, f"{time.monotonic() - writing[0]:.3f}")
                 i += 1
         finally:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
-    print("ended", status, flush=True)
+    say("ended", pid, status)
 """
 
 
@@ -159,10 +200,77 @@ def _variant_label(snap: store.Snapshot) -> str:
     return labels[0]
 
 
-def _readline(proc: subprocess.Popen, err: Path) -> list[str]:
-    line = proc.stdout.readline() if proc.stdout else ""
-    assert line, f"the indexer process died: {err.read_text()}"
-    return line.split()
+# How long the test waits for any one line of the indexer. A line normally comes within a
+# second or two; the deadline only turns a hang into a failure that says where it stopped.
+READ_DEADLINE = 120.0
+
+
+class IndexerProcess:
+    """The indexer server (``INDEXER``) and its protocol pipe, read by a thread into a queue so
+    that every read has a deadline."""
+
+    def __init__(self, root: Path, corpus: Path, err: Path) -> None:
+        self.err = err
+        read_fd, write_fd = os.pipe()
+        # One BLAS/OpenMP thread: the server must have no other thread when it forks.
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        with err.open("w") as err_out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", INDEXER, str(root), str(corpus), str(write_fd)],
+                cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=err_out, stderr=err_out,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.history: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(read_fd,), daemon=True)
+        self._reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as f:
+            for raw in f:
+                self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+        self.lines.put(None)  # end of file: the server and every child have exited
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def expect(self, waiting_for: str) -> list[str]:
+        """The next protocol line, split; fails with what it waited for and what came last."""
+        try:
+            line = self.lines.get(timeout=READ_DEADLINE)
+        except queue.Empty:
+            pytest.fail(f"no line from the indexer for {READ_DEADLINE:.0f} s while waiting for "
+                        f"{waiting_for!r} (server exit code {self.proc.poll()}); last lines: "
+                        f"{self.history[-6:]}; log: {self._log()}")
+        if line is None:
+            pytest.fail(f"the indexer closed its pipe while waiting for {waiting_for!r} "
+                        f"(exit code {self.proc.poll()}); last lines: {self.history[-6:]}; "
+                        f"log: {self._log()}")
+        self.history.append(line)
+        words = line.split()
+        if not words or words[0] not in PROTOCOL:
+            pytest.fail(f"unexpected line from the indexer {line!r} while waiting for "
+                        f"{waiting_for!r}; log: {self._log()}")
+        return words
+
+    def _log(self) -> str:
+        return self.err.read_text(errors="replace")[-2000:]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+PROTOCOL = {"ready", "pid", "start", "writing", "done", "ended", "error"}
 
 
 @pytest.mark.slow
@@ -198,34 +306,44 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
     committed = (engine.index().version, "A")
     seen = {committed[0]}
 
-    err = tmp_path / "indexer.err"
     mid_write = new_after_kill = 0
+    writes: list[float] = []  # how long writing a version took, as the indexer reported it
     started = time.monotonic()
-    with err.open("w") as err_out:
-        server = subprocess.Popen(
-            [sys.executable, "-c", INDEXER, str(root), str(corpus)],
-            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_out, text=True,
-        )
-    assert server.stdin is not None
+    server = IndexerProcess(root, corpus, tmp_path / "indexer.err")
     try:
-        assert _readline(server, err) == ["ready"]
+        ready = server.expect("ready")
+        assert ready == ["ready", "1"], f"the indexer server must be single-threaded: {ready}"
         for k in range(kills):
-            server.stdin.write("1\n" if committed[1] == "A" else "0\n")  # the other content
-            server.stdin.flush()
-            word, pid = _readline(server, err)
-            assert word == "pid"
-            time.sleep(rng.uniform(0, window))
-            os.kill(int(pid), signal.SIGKILL)
+            server.send("1" if committed[1] == "A" else "0")  # start with the other content
+            word, pid = server.expect("pid")[:2]
+            if word == "error":
+                pytest.fail(f"the indexer server refused to fork: {server.history[-1]}")
             inflight: str | None = None
-            while (rec := _readline(server, err))[0] != "ended":
+            lines: list[list[str]] = []
+            if k % 2 == 0:
+                # Every other kill: at a random moment.
+                time.sleep(rng.uniform(0, window))
+            else:
+                # The others: at a random moment while the new version is being written
+                # (measured, so that these land there however loaded the machine is).
+                while (rec := server.expect(f"writing (kill {k})"))[0] != "writing":
+                    lines.append(rec)
+                typical = sorted(writes)[len(writes) // 2] if writes else 0.05
+                time.sleep(rng.uniform(0, typical))
+            os.kill(int(pid), signal.SIGKILL)
+            while (ended := server.expect(f"ended {pid} (kill {k})"))[0] != "ended":
+                lines.append(ended)
+            for rec in lines:
                 if rec[0] == "start":
                     inflight = rec[1]
                 elif rec[0] == "done":
                     committed, inflight = (rec[1], rec[2]), None
                     seen.add(rec[1])
-            status = int(rec[1])
-            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, err.read_text()
+                    writes = [*writes[-19:], float(rec[3])]
+            rec = ended
+            assert rec[1] == pid, f"kill {k}: ended {rec[1]}, expected {pid}"
+            status = int(rec[2])
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, server.history
             if _tmp_entries(root):
                 mid_write += 1
 
@@ -248,17 +366,12 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
             seen.add(live.version)
             assert _fingerprint_of(live, emb) == expected[committed[1]]
     finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        server.close()
 
     elapsed = time.monotonic() - started
     print(f"{kills} kills survived, {mid_write} mid-write, {new_after_kill} after the switch, "
           f"{len(seen)} versions, {elapsed:.0f} s")
-    # Most of an indexing run is spent writing the new version; make sure the kills hit it.
+    # Much of an indexing run is spent writing the new version; make sure the kills hit it.
     assert mid_write >= 30, f"only {mid_write} of {kills} kills landed while a build was written"
 
 
