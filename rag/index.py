@@ -1,20 +1,24 @@
-"""The persisted hybrid index: FAISS vectors, a bm25s index over jieba tokens, passage
-metadata (JSON lines) and a manifest with checksums.
+"""The persisted hybrid index: append-only segments (FAISS vectors, BM25 postings over jieba
+tokens, passage metadata, figures) and versions, each a manifest listing its live segments.
 
 Layout under the index folder::
 
-    CURRENT              name of the live version folder (replaced atomically)
-    v-<id>/manifest.json model, dimensions, chunking, counts, file checksums
-    v-<id>/passages.jsonl one passage (with its BM25 tokens) per line
-    v-<id>/figures.jsonl  the figure store: the figures of each passage (one line a passage)
-    v-<id>/documents.json what was indexed from which source, with its metadata
-    v-<id>/dense.faiss   vectors (exact inner product, or HNSW)
-    v-<id>/bm25/         bm25s arrays and vocabulary
-    .tmp-*/              a build in progress; removed by the next writer if it crashed
+    CURRENT                name of the live version folder (replaced atomically)
+    v-<id>/manifest.json   model, dimensions, chunking, counts, the live segments with their
+                           files' checksums, and the runs of live rows (the snapshot's order)
+    v-<id>/documents.json  what was indexed from which source, with its metadata
+    seg-<id>/passages.jsonl one passage (with its BM25 tokens) per line
+    seg-<id>/figures.jsonl  the figure store: the figures of each passage (one line a passage)
+    seg-<id>/dense.faiss    vectors (exact inner product, or HNSW)
+    seg-<id>/bm25/          the passages' term counts (rag.postings)
+    .tmp-*/                 a build in progress; removed by the next writer if it crashed
 
-A build writes a complete version into a temporary folder, fsyncs it, renames it into
-place and only then replaces ``CURRENT``: a crash at any point leaves the previous version
-loadable, and readers holding the old version keep working.
+A segment is written once and never changed. A new or changed document goes into a new
+segment; a removed or replaced one simply has no run in the next version (a tombstone: its
+rows stay in their segment, dead, until compaction rewrites the live rows into one segment).
+A writer writes its segment and its version into temporary folders, fsyncs them, renames them
+into place and only then replaces ``CURRENT``: a crash at any point leaves the previous
+version loadable, and readers holding the old version keep working.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -35,12 +40,15 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from rag.postings import BM25, Postings
 from rag.types import DocumentInfo, FigureFact, Passage
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: segments; 2: one folder per version
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _TMP_PREFIX = ".tmp-"
+SEGMENT_PREFIX = "seg-"
+_NAME = re.compile(r"(v|seg)-[0-9A-Za-z-]{1,64}")
 ANN_KINDS = ("flat", "hnsw")
 # At 200,000 passages efSearch 64 gave recall@10 0.74 against exact search; 512 gave
 # 0.96-0.98 at p95 under 5 ms (benchmarks/README.md, scale).
@@ -65,9 +73,18 @@ class Manifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     figure_digest: str = ""  # the figure store's code version (rag.figstore.store_digest)
     figures: int = 0
+    # [{"name": "seg-…", "passages": n, "files": {path: {"sha256", "bytes"}}}]
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    # the live rows in snapshot order: [{"segment": i, "start": a, "end": b, "source": s}]
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def dead(self) -> int:
+        """Rows of the listed segments that no run uses (removed or replaced documents)."""
+        return sum(int(s["passages"]) for s in self.segments) - self.passages
 
 
 @dataclass
@@ -94,12 +111,26 @@ class Snapshot:
         return np.vstack([self.dense.reconstruct(int(r)) for r in rows]).astype(np.float32)
 
 
+_HASHED: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime) -> sha256
+
+
 def _sha256(path: Path) -> str:
+    """The file's SHA-256. Segments never change once written, so a file this process has
+    hashed (or written) is not hashed again while its inode, size and mtime stay the same:
+    a writer adding one document does not re-read the whole corpus."""
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _HASHED.get(key)
+    if known is not None:
+        return known
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    if len(_HASHED) > 100_000:
+        _HASHED.clear()
+    _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -108,11 +139,15 @@ def _fsync_tree(folder: Path) -> None:
             with p.open("rb") as f:
                 os.fsync(f.fileno())
     for d in [*(p for p in folder.rglob("*") if p.is_dir()), folder, folder.parent]:
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(d)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -127,12 +162,26 @@ def write_lock(root: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _segments_of(folder: Path) -> set[str]:
+    """The segment names a version's manifest lists; none when it is unreadable."""
+    try:
+        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return {str(s["name"]) for s in raw["segments"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+
+
 def remove_leftovers(root: Path, keep: set[str]) -> None:
-    """Remove crashed builds and superseded versions. Call with the write lock held."""
+    """Remove crashed builds, superseded versions and the segments no kept version lists.
+    Call with the write lock held."""
     if not root.is_dir():
         return
+    segments: set[str] = set()
+    for name in keep:
+        segments |= _segments_of(root / name)
     for p in root.iterdir():
-        if p.name.startswith(_TMP_PREFIX) or (p.name.startswith("v-") and p.name not in keep):
+        if (p.name.startswith(_TMP_PREFIX) or (p.name.startswith("v-") and p.name not in keep)
+                or (p.name.startswith(SEGMENT_PREFIX) and p.name not in segments)):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:  # a half-written CURRENT pointer (rmtree ignores files)
@@ -177,14 +226,79 @@ def build_dense(vectors: np.ndarray, dim: int, ann: str) -> Any:
     return index
 
 
-def build_bm25(tokens: list[list[str]]) -> Any:
-    import bm25s
+def _new_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
-    if not tokens:
-        return None
-    bm25 = bm25s.BM25(k1=1.2, b=0.75)
-    bm25.index(tokens, show_progress=False)
-    return bm25
+
+def _file_list(folder: Path) -> dict[str, dict[str, Any]]:
+    return {
+        str(p.relative_to(folder)): {"sha256": _sha256(p), "bytes": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def write_segment(root: Path, *, passages: list[Passage], tokens: list[list[str]],
+                  vectors: np.ndarray, figures: list[tuple[FigureFact, ...]], dim: int,
+                  ann: str) -> dict[str, Any]:
+    """Write a new, immutable segment and return its manifest entry. Nothing refers to it
+    until a version lists it. Call with the write lock held."""
+    import faiss
+
+    if not (len(passages) == len(tokens) == len(vectors) == len(figures)):
+        raise ValueError("passages, tokens, vectors and figures must have the same length")
+    name = f"{SEGMENT_PREFIX}{_new_id()}"
+    tmp = root / f"{_TMP_PREFIX}{name}"
+    tmp.mkdir(parents=True)
+    with (tmp / "passages.jsonl").open("w", encoding="utf-8") as f:
+        for p, toks in zip(passages, tokens, strict=True):
+            f.write(json.dumps({**p.to_dict(), "tokens": toks}, ensure_ascii=False) + "\n")
+    with (tmp / "figures.jsonl").open("w", encoding="utf-8") as f:
+        for figs in figures:
+            f.write(json.dumps([x.to_dict() for x in figs], ensure_ascii=False) + "\n")
+    faiss.write_index(build_dense(vectors, dim, ann), str(tmp / "dense.faiss"))
+    Postings.build(tokens).save(tmp)
+    _fsync_tree(tmp)
+    final = root / name
+    os.rename(tmp, final)
+    _fsync_dir(root)
+    # Hashed under its final name, so that verifying this segment later costs nothing here.
+    return {"name": name, "passages": len(passages), "files": _file_list(final)}
+
+
+def write_version(root: Path, *, segments: list[dict[str, Any]], runs: list[dict[str, Any]],
+                  documents: list[DocumentInfo], figures: int, model: str,
+                  model_fingerprint: str, dim: int, chunking: dict[str, Any],
+                  chunk_digest: str, ann: str, figure_digest: str) -> Manifest:
+    """Write a version listing ``segments`` (already written) with the live ``runs`` of rows,
+    and make it current. Call with the write lock held."""
+    version = _new_id()
+    tmp = root / f"{_TMP_PREFIX}{version}"
+    tmp.mkdir(parents=True)
+    (tmp / "documents.json").write_text(
+        json.dumps([d.to_dict() for d in documents], ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
+    manifest = Manifest(
+        format=FORMAT_VERSION, version=version, created=time.time(), model=model,
+        model_fingerprint=model_fingerprint, dim=dim, chunking=chunking,
+        chunk_digest=chunk_digest, ann=ann,
+        passages=sum(int(r["end"]) - int(r["start"]) for r in runs), documents=len(documents),
+        files=_file_list(tmp), figure_digest=figure_digest, figures=figures,
+        segments=segments, runs=runs,
+    )
+    (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=1), encoding="utf-8")
+    _fsync_tree(tmp)
+    final = root / f"v-{version}"
+    os.rename(tmp, final)
+    pointer = root / f"{_TMP_PREFIX}{CURRENT}-{version}"
+    with pointer.open("w", encoding="utf-8") as f:
+        f.write(final.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(pointer, root / CURRENT)
+    _fsync_dir(root)
+    return manifest
 
 
 def write_snapshot(
@@ -203,74 +317,25 @@ def write_snapshot(
     figures: list[tuple[FigureFact, ...]] | None = None,
     figure_digest: str = "",
 ) -> Snapshot:
-    """Write a new version atomically and make it current. Call with the write lock held."""
-    import faiss
-
-    if len(passages) != len(tokens) or len(passages) != len(vectors):
-        raise ValueError("passages, tokens and vectors must have the same length")
+    """Write the given rows as one segment and a version holding exactly them, make it
+    current, and return it loaded. Call with the write lock held."""
     figures = figures if figures is not None else [() for _ in passages]
     if len(figures) != len(passages):
         raise ValueError("figures must be given for every passage")
     root.mkdir(parents=True, exist_ok=True)
-    version = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    tmp = root / f"{_TMP_PREFIX}{version}"
-    tmp.mkdir()
-    dense = build_dense(vectors, dim, ann)
-    bm25 = build_bm25(tokens)
-    with (tmp / "passages.jsonl").open("w", encoding="utf-8") as f:
-        for p, toks in zip(passages, tokens, strict=True):
-            f.write(json.dumps({**p.to_dict(), "tokens": toks}, ensure_ascii=False) + "\n")
-    with (tmp / "figures.jsonl").open("w", encoding="utf-8") as f:
-        for figs in figures:
-            f.write(json.dumps([x.to_dict() for x in figs], ensure_ascii=False) + "\n")
-    (tmp / "documents.json").write_text(
-        json.dumps([d.to_dict() for d in documents], ensure_ascii=False, indent=1),
-        encoding="utf-8",
-    )
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
-    if bm25 is not None:
-        bm25.save(str(tmp / "bm25"), show_progress=False)
-    files = {
-        str(p.relative_to(tmp)): {"sha256": _sha256(p), "bytes": p.stat().st_size}
-        for p in sorted(tmp.rglob("*"))
-        if p.is_file()
-    }
-    manifest = Manifest(
-        format=FORMAT_VERSION,
-        version=version,
-        created=time.time(),
-        model=model,
-        model_fingerprint=model_fingerprint,
-        dim=dim,
-        chunking=chunking,
-        chunk_digest=chunk_digest,
-        ann=ann,
-        passages=len(passages),
-        documents=len(documents),
-        files=files,
-        figure_digest=figure_digest,
-        figures=sum(len(x) for x in figures),
-    )
-    (tmp / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=1), encoding="utf-8")
-    _fsync_tree(tmp)
-    final = root / f"v-{version}"
-    os.rename(tmp, final)
-    pointer = root / f"{_TMP_PREFIX}{CURRENT}-{version}"
-    with pointer.open("w", encoding="utf-8") as f:
-        f.write(final.name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(pointer, root / CURRENT)
-    _fsync_dir(root)
-    return Snapshot(final, manifest, passages, tokens, documents, dense, bm25, figures)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    segments = []
+    runs: list[dict[str, Any]] = []
+    if passages:
+        segments.append(write_segment(root, passages=passages, tokens=tokens, vectors=vectors,
+                                      figures=figures, dim=dim, ann=ann))
+        runs = [{"segment": 0, "start": 0, "end": len(passages), "source": None}]
+    manifest = write_version(
+        root, segments=segments, runs=runs, documents=documents,
+        figures=sum(len(x) for x in figures), model=model, model_fingerprint=model_fingerprint,
+        dim=dim, chunking=chunking, chunk_digest=chunk_digest, ann=ann,
+        figure_digest=figure_digest)
+    return load_snapshot(root, model_fingerprint=model_fingerprint, dim=dim,
+                         name=f"v-{manifest.version}")
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -282,22 +347,44 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexCorrupt(f"{path}: manifest is missing") from None
     except (ValueError, TypeError, OSError) as exc:
         raise IndexCorrupt(f"{path}: manifest is unreadable ({exc})") from None
-    if not isinstance(manifest.files, dict) or not all(
-        isinstance(meta, dict) for meta in manifest.files.values()
-    ):
-        raise IndexCorrupt(f"{path}: manifest is unreadable (malformed file list)")
     if manifest.format != FORMAT_VERSION:
         raise IndexMismatch(
             f"{path}: index format {manifest.format}, this version reads {FORMAT_VERSION}; "
             "rebuild with `rag index`"
         )
+    if not _files_ok(manifest.files) or not isinstance(manifest.segments, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) and _NAME.fullmatch(s["name"])
+            and s["name"].startswith(SEGMENT_PREFIX) and _count(s.get("passages"))
+            and _files_ok(s.get("files")) for s in manifest.segments):
+        raise IndexCorrupt(f"{path}: manifest is unreadable (malformed file or segment list)")
+    if not isinstance(manifest.runs, list) or not all(
+            isinstance(r, dict) and set(r) == {"segment", "start", "end", "source"}
+            and _count(r["segment"]) and r["segment"] < len(manifest.segments)
+            and _count(r["start"]) and _count(r["end"]) and r["start"] < r["end"]
+            and r["end"] <= manifest.segments[r["segment"]]["passages"]
+            and (r["source"] is None or isinstance(r["source"], str)) for r in manifest.runs):
+        raise IndexCorrupt(f"{path}: manifest is unreadable (malformed runs of live rows)")
+    if sum(r["end"] - r["start"] for r in manifest.runs) != manifest.passages:
+        raise IndexCorrupt(f"{folder}: the runs of live rows do not add up to "
+                           f"{manifest.passages} passages")
     return manifest
 
 
-def _verify_files(folder: Path, manifest: Manifest) -> None:
+def _count(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _files_ok(files: object) -> bool:
+    return isinstance(files, dict) and all(isinstance(meta, dict) for meta in files.values())
+
+
+def _verify_files(folder: Path, files: dict[str, dict[str, Any]], *, own: set[str]) -> None:
+    """Every listed file is there with its size and checksum, and nothing else is."""
+    if not folder.is_dir():
+        raise IndexCorrupt(f"{folder}: listed in the manifest, missing")
     on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-    on_disk.discard("manifest.json")
-    for name, meta in manifest.files.items():
+    on_disk -= own
+    for name, meta in files.items():
         path = folder / name
         if not path.is_file():
             raise IndexCorrupt(f"{path}: file listed in the manifest is missing")
@@ -306,22 +393,21 @@ def _verify_files(folder: Path, manifest: Manifest) -> None:
             raise IndexCorrupt(f"{path}: size {size} bytes, manifest says {meta.get('bytes')}")
         if _sha256(path) != meta.get("sha256"):
             raise IndexCorrupt(f"{path}: checksum does not match the manifest")
-    extra = on_disk - set(manifest.files)
+    extra = on_disk - set(files)
     if extra:
         raise IndexCorrupt(f"{folder}: files not in the manifest: {', '.join(sorted(extra))}")
 
 
-def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
-                  dim: int | None = None) -> Snapshot:
-    """Load and verify the current version; raise a clear error if it is unusable."""
-    import faiss
-
-    name = current_version(root)
+def open_version(root: Path, *, model_fingerprint: str | None = None, dim: int | None = None,
+                 name: str | None = None) -> tuple[Path, Manifest, list[DocumentInfo]]:
+    """The current (or named) version's folder, manifest and documents, with every file of
+    it and of its segments checked against the manifest; a clear error if it is unusable.
+    Reads no segment contents: this is what a writer needs to add or replace documents."""
+    name = name or current_version(root)
     if name is None:
         raise IndexMissing(f"no index in {root}; build one with `rag index`")
     folder = root / name
     manifest = read_manifest(folder)
-    _verify_files(folder, manifest)
     if model_fingerprint is not None and manifest.model_fingerprint != model_fingerprint:
         raise IndexMismatch(
             f"{folder / 'manifest.json'}: index was built with model {manifest.model!r} "
@@ -332,8 +418,43 @@ def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
             f"{folder / 'manifest.json'}: index has {manifest.dim}-dimensional vectors, "
             f"the model gives {dim}; rebuild with `rag index`"
         )
+    _verify_files(folder, manifest.files, own={"manifest.json"})
+    for seg in manifest.segments:
+        _verify_files(root / seg["name"], seg["files"], own=set())
+    path = folder / "documents.json"
+    try:
+        documents = [DocumentInfo(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
+    except (ValueError, TypeError, OSError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable ({exc})") from None
+    if len(documents) != manifest.documents:
+        raise IndexCorrupt(f"{path}: {len(documents)} documents, manifest says {manifest.documents}")
+    per_source: dict[str, int] = {}
+    for run in manifest.runs:
+        if run["source"] is not None:
+            per_source[run["source"]] = per_source.get(run["source"], 0) + run["end"] - run["start"]
+    if per_source and per_source != {d.source: d.passages for d in documents if d.passages}:
+        odd = sorted(set(per_source) ^ {d.source for d in documents if d.passages}) or sorted(
+            per_source)
+        raise IndexCorrupt(f"{folder / 'manifest.json'}: the runs of live rows do not match "
+                           f"documents.json (e.g. {odd[0]!r})")
+    return folder, manifest, documents
+
+
+@dataclass(frozen=True)
+class _Segment:
+    passages: list[Passage]
+    tokens: list[list[str]]
+    figures: list[tuple[FigureFact, ...]]
+    dense: Any
+    postings: Postings
+
+
+def _read_segment(folder: Path, rows: int) -> _Segment:
+    import faiss
+
     passages: list[Passage] = []
     tokens: list[list[str]] = []
+    figures: list[tuple[FigureFact, ...]] = []
     path = folder / "passages.jsonl"
     try:
         with path.open(encoding="utf-8") as f:
@@ -341,35 +462,63 @@ def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
                 rec = json.loads(line)
                 tokens.append(rec.pop("tokens"))
                 passages.append(Passage.from_dict(rec))
-        documents = [
-            DocumentInfo(**d)
-            for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))
-        ]
-        figures: list[tuple[FigureFact, ...]] = []
-        with (folder / "figures.jsonl").open(encoding="utf-8") as f:
+        path = folder / "figures.jsonl"
+        with path.open(encoding="utf-8") as f:
             for line in f:
                 figures.append(tuple(FigureFact.from_dict(x) for x in json.loads(line)))
-    except (ValueError, TypeError, KeyError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
         raise IndexCorrupt(f"{path}: unreadable metadata ({exc})") from None
     try:
         dense = faiss.read_index(str(folder / "dense.faiss"))
     except RuntimeError as exc:
         raise IndexCorrupt(f"{folder / 'dense.faiss'}: unreadable ({exc})") from None
+    try:
+        postings = Postings.load(folder)
+    except (ValueError, OSError) as exc:
+        raise IndexCorrupt(f"{folder / 'bm25'}: unreadable ({exc})") from None
+    for what, n in (("passages", len(passages)), ("figure rows", len(figures)),
+                    ("vectors", dense.ntotal), ("BM25 rows", postings.rows)):
+        if n != rows:
+            raise IndexCorrupt(f"{folder}: {n} {what}, the manifest says {rows} passages")
+    return _Segment(passages, tokens, figures, dense, postings)
+
+
+def load_snapshot(root: Path, *, model_fingerprint: str | None = None,
+                  dim: int | None = None, name: str | None = None) -> Snapshot:
+    """Load and verify the current (or named) version; raise a clear error if it is unusable."""
+    folder, manifest, documents = open_version(root, model_fingerprint=model_fingerprint,
+                                               dim=dim, name=name)
+    segments = [_read_segment(root / s["name"], int(s["passages"])) for s in manifest.segments]
+    passages: list[Passage] = []
+    tokens: list[list[str]] = []
+    figures: list[tuple[FigureFact, ...]] = []
+    for run in manifest.runs:
+        seg, a, b = segments[run["segment"]], run["start"], run["end"]
+        rows = seg.passages[a:b]
+        if run["source"] is not None and any(p.source != run["source"] for p in rows):
+            raise IndexCorrupt(f"{folder / 'manifest.json'}: rows {a}-{b} of "
+                               f"{manifest.segments[run['segment']]['name']} are not of "
+                               f"{run['source']!r}")
+        passages += rows
+        tokens += seg.tokens[a:b]
+        figures += seg.figures[a:b]
+    dense = _merged_dense(manifest, segments)
     if hasattr(dense, "hnsw"):
         dense.hnsw.efSearch = max(dense.hnsw.efSearch, HNSW_EF_SEARCH)
-    bm25 = None
-    if passages:
-        import bm25s
+    bm25 = BM25([(segments[r["segment"]].postings, r["start"], r["end"]) for r in manifest.runs])
+    return Snapshot(folder, manifest, passages, tokens, documents, dense,
+                    bm25 if passages else None, figures)
 
-        try:
-            bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-        except Exception as exc:  # bm25s raises several types for damaged files
-            raise IndexCorrupt(f"{folder / 'bm25'}: unreadable ({exc})") from None
-    if len(figures) != len(passages):
-        raise IndexCorrupt(f"{folder / 'figures.jsonl'}: {len(figures)} rows for {len(passages)} passages")
-    if dense.ntotal != len(passages) or len(passages) != manifest.passages:
-        raise IndexCorrupt(
-            f"{folder}: {dense.ntotal} vectors for {len(passages)} passages "
-            f"(manifest: {manifest.passages})"
-        )
-    return Snapshot(folder, manifest, passages, tokens, documents, dense, bm25, figures)
+
+def _merged_dense(manifest: Manifest, segments: list[_Segment]) -> Any:
+    """One FAISS index over the live rows in snapshot order: a single fully live segment's
+    own index, else a new one from the segments' stored vectors."""
+    runs = manifest.runs
+    ends = [0] + [r["end"] for r in runs]
+    if len(segments) == 1 and runs and ends[-1] == segments[0].dense.ntotal and all(
+            r["segment"] == 0 and r["start"] == ends[i] for i, r in enumerate(runs)):
+        return segments[0].dense
+    parts = [segments[r["segment"]].dense.reconstruct_n(r["start"], r["end"] - r["start"])
+             for r in runs]
+    vectors = np.vstack(parts) if parts else np.zeros((0, manifest.dim), dtype=np.float32)
+    return build_dense(vectors, manifest.dim, manifest.ann)

@@ -105,7 +105,7 @@ def test_missing_corrupt_and_mismatched_index(tmp_path: Path, embedder):
         engine.search("北京")
     Engine(make_config(root, CORPUS_FILE.parent), embedder=embedder).index()
     snap = store.load_snapshot(root)
-    faiss_file = snap.root / "dense.faiss"
+    faiss_file = root / snap.manifest.segments[0]["name"] / "dense.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(IndexCorrupt, match=r"dense\.faiss"):
         Engine(cfg, embedder=embedder).search("北京")
@@ -255,3 +255,117 @@ def test_progress_reports_each_stage_in_order(tmp_path: Path, embedder):
     calls.clear()
     assert not engine.index(progress=lambda *c: calls.append(c)).changed
     assert {c[0] for c in calls} == {"parsing"}
+
+
+# --------------------------------------------------------------------------- segments
+
+SEGMENT_REPORTS = ["2012-政府工作报告.txt", "2013-政府工作报告.txt", "2014-政府工作报告.txt"]
+SEGMENT_QUERIES = ["国内生产总值增长", "财政赤字 亿元", "城镇新增就业 万人", "粮食产量 万吨",
+                   "居民消费价格涨幅", "成都 机器人 产业基金"]
+
+
+def _hash_engine(root: Path, corpus: Path | None = None) -> Engine:
+    from .test_reliability_index import HashEmbedder
+
+    return Engine(make_config(root, corpus), embedder=HashEmbedder())
+
+
+def _segmented_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(CORPUS_FILE, folder / "page.txt")
+    for name in SEGMENT_REPORTS:
+        shutil.copy(POLICY / name, folder / name)
+    return folder
+
+
+def test_segments_give_the_scores_of_one_index_over_the_live_passages(tmp_path: Path, monkeypatch):
+    """An index grown document by document (one segment each), with a replaced document and
+    a removed one (tombstones), ranks exactly as one index built at once over the same live
+    passages: same rows, bit-identical BM25 scores (equal to bm25s over those passages, so
+    IDF and average length are over live rows only), same dense and hybrid results; and it
+    still does after compaction into one segment."""
+    import bm25s
+    import numpy as np
+
+    from rag import segments
+    from rag.retrieve import bm25_query
+
+    monkeypatch.setattr(segments, "MAX_SEGMENTS", 100)
+    folder = _segmented_corpus(tmp_path)
+    grown = _hash_engine(tmp_path / "grown")
+    first = [folder / n for n in ("page.txt", *SEGMENT_REPORTS[:2])]
+    assert sorted(grown.index(first).added) == sorted(f.name for f in first)
+    assert grown.index([folder / SEGMENT_REPORTS[2]]).added == [SEGMENT_REPORTS[2]]
+    changed = folder / SEGMENT_REPORTS[0]
+    changed.write_text(changed.read_text(encoding="utf-8").replace("国内生产总值", "GDP", 3),
+                       encoding="utf-8")
+    assert grown.index([changed]).updated == [changed.name]
+    assert grown.remove([SEGMENT_REPORTS[1]]).removed == [SEGMENT_REPORTS[1]]
+    (folder / SEGMENT_REPORTS[1]).unlink()
+    snap = grown.snapshot()
+    # the first segment keeps page.txt alive; its other rows are tombstones
+    assert len(snap.manifest.segments) == 3 and snap.manifest.dead > 100
+
+    once = _hash_engine(tmp_path / "once")
+    once.index([folder])
+    ref = once.snapshot()
+    assert len(ref.manifest.segments) == 1 and ref.manifest.dead == 0
+    assert [p.passage_id for p in snap.passages] == [p.passage_id for p in ref.passages]
+    assert snap.tokens == ref.tokens and snap.documents == ref.documents
+    plain = bm25s.BM25(k1=1.2, b=0.75)
+    plain.index(ref.tokens, show_progress=False)
+    for q in SEGMENT_QUERIES:
+        terms = bm25_query(q)
+        scores = snap.bm25.get_scores(terms)
+        assert scores.max() > 0, q
+        assert np.array_equal(scores, ref.bm25.get_scores(terms)), q
+        assert np.array_equal(scores, np.asarray(plain.get_scores(terms), dtype=np.float32)), q
+        for mode in ("dense", "bm25", "hybrid"):
+            a = [(h.passage.passage_id, h.scores) for h in grown.search(q, k=10, mode=mode)]
+            assert a == [(h.passage.passage_id, h.scores) for h in once.search(q, k=10, mode=mode)]
+
+    report = grown.compact()
+    assert report.compacted and report.segments == 1
+    compacted = grown.snapshot()
+    assert compacted.manifest.dead == 0 and len(compacted.manifest.segments) == 1
+    assert [p.passage_id for p in compacted.passages] == [p.passage_id for p in ref.passages]
+    for q in SEGMENT_QUERIES:
+        terms = bm25_query(q)
+        assert np.array_equal(compacted.bm25.get_scores(terms), ref.bm25.get_scores(terms))
+    assert not grown.index([folder]).changed  # compaction kept every document as it was
+
+
+def test_adding_a_document_writes_only_its_own_segment(tmp_path: Path):
+    """Adding or removing a document leaves every existing segment as it is (same folder,
+    same bytes): the new segment holds only the new document's passages; a removal writes no
+    segment at all; enough dead rows make the next write compact."""
+    folder = _segmented_corpus(tmp_path)
+    root = tmp_path / "index"
+    engine = _hash_engine(root)
+    engine.index([folder / "page.txt", folder / SEGMENT_REPORTS[0], folder / SEGMENT_REPORTS[2]])
+
+    def listing() -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.glob("seg-*/**/*")) if p.is_file()}
+
+    before = listing()
+    report = engine.index([folder / SEGMENT_REPORTS[1]])
+    assert report.embedded == report.passages - report.reused and report.segments == 2
+    after = listing()
+    assert {k: v for k, v in after.items() if k in before} == before
+    new = {k.split("/")[0] for k in after} - {k.split("/")[0] for k in before}
+    (seg,) = new
+    rows = (root / seg / "passages.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == report.embedded and all(SEGMENT_REPORTS[1] in r for r in rows)
+
+    for name in ("page.txt", SEGMENT_REPORTS[2]):
+        gone = engine.remove([name])
+        assert gone.embedded == 0 and gone.segments == 2 and not gone.compacted
+        assert listing() == after
+    # Only the 2012 report is left alive in the first segment, and the 2013 one goes: dead
+    # rows now outnumber live ones, so this write compacts.
+    last = engine.remove([SEGMENT_REPORTS[1]])
+    assert last.compacted and last.segments == 1
+    snap = engine.snapshot()
+    assert snap.manifest.dead == 0 and {p.source for p in snap.passages} == {SEGMENT_REPORTS[0]}

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from rag import index as store
+from rag import segments
 from rag.engine import Engine
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from rag.retrieve import bm25_query, bm25_ranking, dense_ranking
@@ -120,7 +121,9 @@ from rag.text import tokenize
 from tests.test_reliability_index import VARIANTS, HashEmbedder, write_variant
 
 index_dir, corpus, proto = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-from rag import places
+from rag import places, segments
+
+segments.MAX_SEGMENTS = 3  # compact often: kills must also land in compactions
 
 
 def say(*words):
@@ -170,6 +173,11 @@ while True:
                 say("start", label)
                 report = engine.index(progress=progress)
                 say("done", report.version, label, f"{time.monotonic() - writing[0]:.3f}")
+                if i % 3 == 2:  # and now and then an explicit compaction
+                    say("start", label)
+                    writing[0] = time.monotonic()
+                    report = engine.compact()
+                    say("done", report.version, label, f"{time.monotonic() - writing[0]:.3f}")
                 i += 1
         finally:
             os._exit(1)
@@ -274,14 +282,16 @@ PROTOCOL = {"ready", "pid", "start", "writing", "done", "ended", "error"}
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
-    """Kill the indexer 100 times with SIGKILL at a random moment while it rewrites the index
-    in a loop.
+def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, monkeypatch):
+    """Kill the indexer 100 times with SIGKILL at a random moment while it updates the index
+    in a loop: each update appends a segment and leaves a tombstone, every third run is an
+    explicit compaction, and more than three segments compact by themselves.
 
     After every kill the index loads and is exactly the last committed version or the one
     being written (never a mix), and the next run removes the crashed build's leftovers.
     """
     kills, window = 100, 0.3
+    monkeypatch.setattr(segments, "MAX_SEGMENTS", 3)  # as in the indexer process
     rng = random.Random(20250601)
     emb = HashEmbedder()
 
@@ -306,7 +316,7 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
     committed = (engine.index().version, "A")
     seen = {committed[0]}
 
-    mid_write = new_after_kill = 0
+    mid_write = new_after_kill = multi_segment = 0
     writes: list[float] = []  # how long writing a version took, as the indexer reported it
     started = time.monotonic()
     server = IndexerProcess(root, corpus, tmp_path / "indexer.err")
@@ -348,6 +358,7 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
                 mid_write += 1
 
             snap = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
+            multi_segment += len(snap.manifest.segments) > 1
             label = _variant_label(snap)
             if snap.version == committed[0]:
                 assert label == committed[1], f"kill {k}: version {snap.version} holds {label}"
@@ -370,7 +381,8 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path):
 
     elapsed = time.monotonic() - started
     print(f"{kills} kills survived, {mid_write} mid-write, {new_after_kill} after the switch, "
-          f"{len(seen)} versions, {elapsed:.0f} s")
+          f"{multi_segment} found several segments, {len(seen)} versions, {elapsed:.0f} s")
+    assert multi_segment >= 10, f"only {multi_segment} kills left an index of several segments"
     # Much of an indexing run is spent writing the new version; make sure the kills hit it.
     assert mid_write >= 30, f"only {mid_write} of {kills} kills landed while a build was written"
 
@@ -389,10 +401,14 @@ def test_leftovers_of_a_crashed_build_are_removed(tmp_path: Path):
     (root / ".tmp-20250101T000000-deadbeef" / "passages.jsonl").write_text("{")
     (root / ".tmp-CURRENT-20250101T000000-deadbeef").write_text("v-20250101T000000-deadbeef")
     (root / "v-20250101T000000-cafebabe").mkdir()  # renamed, but CURRENT was never switched
+    (root / ".tmp-seg-20250101T000000-deadbeef").mkdir()  # a segment being written
+    (root / "seg-20250101T000000-cafebabe").mkdir()  # a segment no version lists
+    segments = [p.name for p in _segment_dirs(root)]
     report = engine.index()
     assert not report.changed and report.version == live
     assert _tmp_entries(root) == []
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("v-")) == [f"v-{live}"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("seg-")) == segments
 
 
 # --------------------------------------------------------------------------- corruption
@@ -495,19 +511,43 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+VERSION_FILES = ("manifest.json", "documents.json")
+
+
+def _segment_dirs(root: Path) -> list[Path]:
+    """The segment folders the live version lists, in its order."""
+    manifest = store.read_manifest(_version_dir(root))
+    return [root / seg["name"] for seg in manifest.segments]
+
+
+def _index_file(root: Path, name: str) -> Path:
+    """A file of the live index: of its version folder, or of its (single) segment."""
+    if name in VERSION_FILES:
+        return _version_dir(root) / name
+    (segment,) = _segment_dirs(root)
+    return segment / name
+
+
+def _all_files(root: Path) -> list[Path]:
+    folder = _version_dir(root)
+    return [folder / n for n in _files(folder)] + [
+        seg / n for seg in _segment_dirs(root) for n in _files(seg)]
+
+
 def test_pristine_index_has_the_expected_files(built: Built):
-    names = _files(_version_dir(built.root))
-    assert {"manifest.json", "passages.jsonl", "documents.json", "dense.faiss"} <= set(names)
-    assert any(n.startswith("bm25/") for n in names)
+    assert _files(_version_dir(built.root)) == ["documents.json", "manifest.json"]
+    (segment,) = _segment_dirs(built.root)
+    assert _files(segment) == ["bm25/counts.npy", "bm25/indptr.npy", "bm25/terms.npy",
+                               "bm25/vocab.json", "dense.faiss", "figures.jsonl", "passages.jsonl"]
 
 
 @pytest.mark.parametrize("how", ["zero", "half"])
 @pytest.mark.parametrize("name", ["manifest.json", "passages.jsonl", "documents.json",
-                                  "dense.faiss", "bm25/vocab.index.json",
-                                  "bm25/data.csc.index.npy"])
+                                  "figures.jsonl", "dense.faiss", "bm25/vocab.json",
+                                  "bm25/terms.npy", "bm25/counts.npy"])
 def test_truncated_file_is_reported_and_rebuilt(built: Built, tmp_path: Path, name: str, how: str):
     root = built.copy(tmp_path / "index")
-    path = _version_dir(root) / name
+    path = _index_file(root, name)
     size = path.stat().st_size
     with path.open("r+b") as f:
         f.truncate(0 if how == "zero" else size // 2)
@@ -523,8 +563,7 @@ def test_flipped_byte_is_reported_and_rebuilt(built: Built, tmp_path: Path, seed
     """One byte changed at a random place of a random file (CURRENT included)."""
     rng = random.Random(seed)
     root = built.copy(tmp_path / "index")
-    folder = _version_dir(root)
-    candidates = [folder / n for n in _files(folder)] + [root / store.CURRENT]
+    candidates = [*_all_files(root), root / store.CURRENT]
     path = candidates[seed % len(candidates)] if seed < len(candidates) else rng.choice(candidates)
     data = bytearray(path.read_bytes())
     pos = rng.randrange(len(data))
@@ -555,6 +594,8 @@ def _assert_same_data(built: Built, snap: store.Snapshot) -> None:
     assert np.array_equal(snap.vectors(rows), pristine.vectors(rows))
     assert snap.manifest.dim == pristine.manifest.dim
     assert snap.manifest.files == pristine.manifest.files
+    assert snap.manifest.segments == pristine.manifest.segments
+    assert snap.manifest.runs == pristine.manifest.runs
 
 
 def test_manifest_with_a_changed_text_character(built: Built, tmp_path: Path):
@@ -584,10 +625,10 @@ def test_manifest_with_a_changed_text_character(built: Built, tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", ["manifest.json", "passages.jsonl", "documents.json",
-                                  "dense.faiss", "bm25/params.index.json"])
+                                  "dense.faiss", "bm25/indptr.npy"])
 def test_deleted_file_is_reported_and_rebuilt(built: Built, tmp_path: Path, name: str):
     root = built.copy(tmp_path / "index")
-    path = _version_dir(root) / name
+    path = _index_file(root, name)
     path.unlink()
     _expect_error(built, root, str(path), (IndexCorrupt,))
     _assert_recovers(built, root)
@@ -595,7 +636,7 @@ def test_deleted_file_is_reported_and_rebuilt(built: Built, tmp_path: Path, name
 
 def test_extra_file_in_a_version_is_reported(built: Built, tmp_path: Path):
     root = built.copy(tmp_path / "index")
-    (_version_dir(root) / "bm25" / "stray.npy").write_bytes(b"x")
+    (_segment_dirs(root)[0] / "bm25" / "stray.npy").write_bytes(b"x")
     _expect_error(built, root, "stray.npy", (IndexCorrupt,))
     _assert_recovers(built, root)
 
@@ -604,6 +645,12 @@ def test_deleted_version_folder_and_pointer(built: Built, tmp_path: Path):
     root = built.copy(tmp_path / "gone")
     shutil.rmtree(_version_dir(root))
     _expect_error(built, root, str(root / store.CURRENT), (IndexCorrupt,))
+    _assert_recovers(built, root)
+
+    root = built.copy(tmp_path / "no-segment")
+    (segment,) = _segment_dirs(root)
+    shutil.rmtree(segment)
+    _expect_error(built, root, str(segment), (IndexCorrupt,))
     _assert_recovers(built, root)
 
     root = built.copy(tmp_path / "no-pointer")
@@ -626,7 +673,15 @@ def _set(key: str, value: object) -> Callable[[dict], None]:
 
 
 def _set_file(name: str, key: str, value: object) -> Callable[[dict], None]:
-    return lambda raw: raw["files"][name].__setitem__(key, value)
+    """Change a file's entry: of the version folder, or of the segment."""
+    def edit(raw: dict) -> None:
+        files = raw["files"] if name in VERSION_FILES else raw["segments"][0]["files"]
+        files[name][key] = value
+    return edit
+
+
+def _set_run(key: str, value: object) -> Callable[[dict], None]:
+    return lambda raw: raw["runs"][0].__setitem__(key, value)
 
 
 MANIFEST_EDITS: dict[str, tuple[Callable[[dict], None], type[Exception], str]] = {
@@ -638,6 +693,21 @@ MANIFEST_EDITS: dict[str, tuple[Callable[[dict], None], type[Exception], str]] =
     "passages": (_set("passages", 1), IndexCorrupt, "v-"),
     "unlisted file": (lambda raw: raw["files"].pop("documents.json"), IndexCorrupt,
                       "documents.json"),
+    "unlisted segment file": (lambda raw: raw["segments"][0]["files"].pop("figures.jsonl"),
+                              IndexCorrupt, "figures.jsonl"),
+    "documents checksum": (_set_file("documents.json", "sha256", "0" * 64), IndexCorrupt,
+                           "documents.json"),
+    "missing segment": (lambda raw: raw["segments"][0].__setitem__(
+        "name", "seg-19990101T000000-00000000"), IndexCorrupt, "seg-19990101T000000-00000000"),
+    "segment name escapes": (lambda raw: raw["segments"][0].__setitem__("name", "../seg-x"),
+                             IndexCorrupt, "manifest.json"),
+    "segment row count": (lambda raw: raw["segments"][0].__setitem__("passages", 1),
+                          IndexCorrupt, "manifest.json"),
+    "run past its segment": (_set_run("end", 10_000), IndexCorrupt, "manifest.json"),
+    "run shortened": (_set_run("end", 3), IndexCorrupt, "v-"),
+    "run of another source": (_set_run("source", "other.txt"), IndexCorrupt, "other.txt"),
+    "run of no segment": (_set_run("segment", 1), IndexCorrupt, "manifest.json"),
+    "runs not a list": (_set("runs", {}), IndexCorrupt, "manifest.json"),
     "unknown field": (_set("extra", 1), IndexCorrupt, "manifest.json"),
     "missing field": (lambda raw: raw.pop("dim"), IndexCorrupt, "manifest.json"),
     "files not a mapping": (_set("files", []), IndexCorrupt, "manifest.json"),
