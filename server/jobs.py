@@ -100,6 +100,7 @@ class JobQueue:
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name="rag-upload-jobs", daemon=True)
         self._worker.start()
 
@@ -138,7 +139,9 @@ class JobQueue:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the worker to stop after the job it is running (queued jobs are dropped)."""
+        """Stop the worker after the job it is running; jobs still queued fail with that
+        reason (their uploads were never stored, nothing indexed is lost)."""
+        self._stopping.set()
         self._queue.put(None)
         self._worker.join(timeout)
 
@@ -159,9 +162,15 @@ class JobQueue:
             job = self._queue.get()
             if job is None:
                 return
+            if self._stopping.is_set():
+                self._set(job, state="failed", stage="failed", finished=time.time(), data=None,
+                          error={"type": "ServerStopping",
+                                 "message": f"{job.name}: the server stopped before this "
+                                            "upload was indexed; upload it again"})
+                continue
             try:
                 self._one(job)
-            except BaseException:  # never let the worker die: the next job must run
+            except Exception:  # never let the worker die: the next job must run
                 log.exception("upload job %s crashed", job.job_id)
                 self._set(job, state="failed", stage="failed", finished=time.time(),
                           error={"type": "InternalError", "message": "internal server error"},

@@ -620,6 +620,30 @@ def test_a_full_queue_refuses_more_uploads_and_jobs_run_in_order(live: Live) -> 
 
 
 @slow
+def test_jobs_still_queued_when_the_server_stops_fail_with_that_reason(live: Live) -> None:
+    from server.jobs import JobQueue
+
+    q = JobQueue(live.engine)
+    data = [f"# 停机测试{n}\n\n2025年,停机市设立第{n}号基金,规模为{n + 21}亿元。\n".encode()
+            for n in range(2)]
+    jobs = [q.submit(f"stop-{n}.md", f"stop-{n}.md", d, {}).job_id for n, d in enumerate(data)]
+    q.stop(timeout=300)  # after the job it is running, if it has started one
+    views = [q.get(j) for j in jobs]
+    try:
+        last = views[-1]
+        assert last is not None and last.state == "failed" and last.error is not None
+        assert last.error["type"] == "ServerStopping" and last.error["message"].startswith("stop-1.md")
+        assert not (live.corpus / "uploads" / "stop-1.md").exists()
+        for v in views:  # the first ran to the end or never started
+            assert v is not None and (v.state == "done" or (
+                v.error is not None and v.error["type"] == "ServerStopping")), v
+    finally:
+        for v in views:
+            if v is not None and v.document is not None:
+                live.engine.delete_document(v.document["doc_id"])
+
+
+@slow
 def test_document_text_of_a_changed_file_is_404(client: httpx.Client, live: Live) -> None:
     job = upload(client, "changed.md", "# 会改的文档\n\n2025年,某市设立基金,规模为5亿元。\n".encode())
     doc = job["document"]
