@@ -82,12 +82,24 @@ def _print_report(report: Any) -> None:
         f"index {state}: {report.documents} documents, {report.passages} passages, "
         f"{report.figures} figures ({report.embedded} embedded, {report.reused} reused); "
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{len(report.skipped)} skipped in {report.seconds:.1f}s"
+        f"{len(report.skipped)} skipped in {report.seconds:.1f}s; {report.segments} segment(s)"
+        + (", compacted" if report.compacted else "")
     )
     for label, names in (("added", report.added), ("updated", report.updated),
                          ("removed", report.removed)):
         for name in names:
             print(f"  {label}: {name}")
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    _require_index(engine)
+    report = engine.compact()
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        _print_report(report)
+    return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -437,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also remove indexed documents not found under PATHS")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("compact", help="merge the index's segments into one (no encoding)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("remove", help="remove documents from the index (by name or id)")
     p.add_argument("names", nargs="+", help="source names (as `rag info --json` lists them) or ids")
