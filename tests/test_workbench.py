@@ -269,6 +269,7 @@ def test_keyboard_reaches_every_view(browser: Any, live: Live) -> None:
         page.locator(".tab[data-view=library]").focus()
         page.keyboard.press("Enter")
         page.locator("#library-table table").wait_for()
+        page.wait_for_load_state("networkidle")  # the list drawn again by the library's own load
         head = page.locator("#library-table th", has_text="段落")
         head.locator("button").focus()
         page.keyboard.press("Enter")

@@ -69,7 +69,11 @@
         { label: "操作", value: (d) => d.source, cell: actions, className: "nowrap", sortable: false },
       ],
     });
+    // a keyboard user's focus stays on the same header when the list is drawn again
+    const heads = [...tableBox.querySelectorAll("button.sort")];
+    const focused = heads.indexOf(document.activeElement);
     tableBox.replaceChildren(table);
+    if (focused >= 0) table.querySelectorAll("button.sort")[focused]?.focus();
   }
 
   async function remove(d, button) {
