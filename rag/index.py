@@ -433,10 +433,10 @@ def open_version(root: Path, *, model_fingerprint: str | None = None, dim: int |
         if run["source"] is not None:
             per_source[run["source"]] = per_source.get(run["source"], 0) + run["end"] - run["start"]
     if per_source and per_source != {d.source: d.passages for d in documents if d.passages}:
-        odd = sorted(set(per_source) ^ {d.source for d in documents if d.passages}) or sorted(
-            per_source)
+        listed = {d.source: d.passages for d in documents if d.passages}
+        odd = sorted(s for s in set(per_source) | set(listed) if per_source.get(s) != listed.get(s))
         raise IndexCorrupt(f"{folder / 'manifest.json'}: the runs of live rows do not match "
-                           f"documents.json (e.g. {odd[0]!r})")
+                           f"documents.json for {', '.join(map(repr, odd[:3]))}")
     return folder, manifest, documents
 
 

@@ -689,6 +689,7 @@ MANIFEST_EDITS: dict[str, tuple[Callable[[dict], None], type[Exception], str]] =
     "size": (_set_file("dense.faiss", "bytes", 1), IndexCorrupt, "dense.faiss"),
     "fingerprint": (_set("model_fingerprint", "0123456789abcdef"), IndexMismatch, "manifest.json"),
     "format": (_set("format", store.FORMAT_VERSION + 1), IndexMismatch, "manifest.json"),
+    "old format": (_set("format", 2), IndexMismatch, "index format 2"),  # before segments
     "dim": (_set("dim", 768), IndexMismatch, "manifest.json"),
     "passages": (_set("passages", 1), IndexCorrupt, "v-"),
     "unlisted file": (lambda raw: raw["files"].pop("documents.json"), IndexCorrupt,
