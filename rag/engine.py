@@ -31,7 +31,7 @@ from rag.evidence import EvidenceModel, load_model
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.model import resolve_model
 from rag.question import analyse, rewrite
-from rag.retrieve import MODES, Filters, merge_hits, year_filter
+from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, year_filter
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
 from rag.types import Answer, DocumentInfo, FigureRow, Hit
@@ -220,9 +220,12 @@ class Engine:
                     skipped.append(Skipped(source, "same content as another file of this run"))
                 elif verdict == "new":
                     to_chunk.append((loaded, info))
-            for n_doc, (loaded, info) in enumerate(to_chunk, start=1):
-                up.put(info, chunk_document(loaded.doc, cfg.chunking, date=loaded.meta.date))
-                report("chunking", n_doc, len(to_chunk))
+            if len(to_chunk) >= PARALLEL_MIN_DOCS and _workers() > 0:
+                _chunk_in_workers(up, to_chunk, cfg, emb, report)
+            else:
+                for n_doc, (loaded, info) in enumerate(to_chunk, start=1):
+                    up.put(info, chunk_document(loaded.doc, cfg.chunking, date=loaded.meta.date))
+                    report("chunking", n_doc, len(to_chunk))
             up.finish(failed={s.source for s in skipped}, prune=prune, remove=removing)
             texts = up.texts() if up.changed else []
             out = up.commit(_encode(emb, texts, report) if texts else
@@ -517,6 +520,47 @@ def _reason(exc: DocumentRejected, path: Path) -> str:
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
+
+
+PARALLEL_MIN_DOCS = 3
+"""From this many documents to chunk, chunking (with tokens and figures) runs in worker
+processes while this process encodes the documents they have finished."""
+MAX_WORKERS = 4
+
+
+def _workers() -> int:
+    """Chunking workers: one core is left to the encoder."""
+    return min(MAX_WORKERS, (os.cpu_count() or 1) - 1)
+
+
+def _chunk_in_workers(up: segments.Update, todo: list[tuple[Any, DocumentInfo]],
+                      cfg: EngineConfig, emb: Embedder, report: Progress) -> None:
+    """Chunk ``todo`` in worker processes (started fresh: forking a process that runs
+    encoder threads is unsafe) and encode each document as soon as it is chunked, so that
+    the encoder and the workers work at the same time. Encoding reports n/N chunks, N being
+    the chunks known so far."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as pool:
+        futures = {pool.submit(segments.prepare, loaded.doc, cfg.chunking, loaded.meta.date): info
+                   for loaded, info in todo}
+        encoded = total = 0
+        for n_doc, fut in enumerate(as_completed(futures), start=1):
+            prepared = fut.result()
+            report("chunking", n_doc, len(todo))
+            passages = prepared[0]
+            total += len(passages)
+            texts = [passage_index_text(p) for p in passages]
+            vectors = np.zeros((0, emb.dim), dtype=np.float32)
+            if texts:
+                def shifted(stage: str, done: int, _: int, base: int = encoded,
+                            known: int = total) -> None:
+                    report(stage, base + done, known)
+                vectors = _encode(emb, texts, shifted)
+            encoded += len(texts)
+            up.put(futures[fut], passages, prepared=prepared, vectors=vectors)
 
 
 def _encode(emb: Embedder, texts: list[str], report: Progress) -> np.ndarray:

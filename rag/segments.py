@@ -20,7 +20,9 @@ import numpy as np
 
 from rag import figstore
 from rag import index as store
+from rag.chunk import ChunkConfig, chunk_document
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, NotFound
+from rag.ingest import ParsedDocument
 from rag.retrieve import passage_index_text, passage_tokens
 from rag.types import DocumentInfo, FigureFact, Passage
 
@@ -72,6 +74,17 @@ class _New:
     passages: list[Passage]
     tokens: list[list[str]] = field(default_factory=list)
     figures: list[tuple[FigureFact, ...]] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+
+
+Prepared = tuple[list[Passage], list[list[str]], list[tuple[FigureFact, ...]]]
+
+
+def prepare(doc: ParsedDocument, chunking: ChunkConfig, date: str | None) -> Prepared:
+    """A document's passages with their BM25 tokens and figures: the CPU work of indexing
+    it apart from encoding, which the façade runs in worker processes for many documents."""
+    passages = chunk_document(doc, chunking, date=date)
+    return passages, [passage_tokens(p) for p in passages], [figstore.annotate(p) for p in passages]
 
 
 class Update:
@@ -136,11 +149,13 @@ class Update:
             return "unchanged"
         return "new"
 
-    def put(self, info: DocumentInfo, passages: list[Passage]) -> None:
-        """A new or changed document's passages (its BM25 tokens and figures are made here)."""
-        new = _New(info, passages, [passage_tokens(p) for p in passages],
-                   [figstore.annotate(p) for p in passages])
-        self._new.append(new)
+    def put(self, info: DocumentInfo, passages: list[Passage], *,
+            prepared: Prepared | None = None, vectors: np.ndarray | None = None) -> None:
+        """A new or changed document's passages, with their tokens and figures when
+        ``prepared`` (by :func:`prepare`, else made here) and vectors when already encoded."""
+        _, tokens, figures = prepared or (passages, [passage_tokens(p) for p in passages],
+                                          [figstore.annotate(p) for p in passages])
+        self._new.append(_New(info, passages, tokens, figures, vectors))
         (self.updated if info.source in self.old else self.added).append(info.source)
 
     def finish(self, *, failed: set[str], prune: bool = False,
@@ -163,8 +178,10 @@ class Update:
         return self.manifest is None or bool(self._new or self.removed or self.refigure)
 
     def texts(self) -> list[str]:
-        """What gets embedded, for every new passage, in the order commit expects vectors."""
-        return [passage_index_text(p) for n in self._sorted_new() for p in n.passages]
+        """What gets embedded, for every new passage not encoded yet, in the order commit
+        expects their vectors."""
+        return [passage_index_text(p) for n in self._sorted_new() if n.vectors is None
+                for p in n.passages]
 
     # -- writing ----------------------------------------------------------------------
 
@@ -175,6 +192,7 @@ class Update:
         kept = sorted(self._kept.values(), key=lambda d: d.source)
         reused = sum(d.passages for d in kept)
         new = self._sorted_new()
+        vectors = _assemble(new, vectors, self.ident.dim)
         if not self.changed:
             assert self.manifest is not None
             return Outcome(self.manifest.version, False, kept, reused, self.manifest.figures,
@@ -235,6 +253,22 @@ class Update:
             self.root, segments=segments, runs=[runs[s] for s in order if s in runs],
             documents=listed, figures=sum(d.figures for d in listed),
             **_version_args(self.ident)), listed
+
+
+def _assemble(new: list[_New], vectors: np.ndarray, dim: int) -> np.ndarray:
+    """Vectors of every new passage in commit order: each document's own where it was
+    encoded already, else the next rows of ``vectors``."""
+    if all(n.vectors is None for n in new):
+        return vectors
+    parts: list[np.ndarray] = []
+    at = 0
+    for n in new:
+        if n.vectors is not None:
+            parts.append(n.vectors)
+        else:
+            parts.append(vectors[at:at + len(n.passages)])
+            at += len(n.passages)
+    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
 
 
 def compact(root: Path, ident: Identity) -> Outcome:

@@ -369,3 +369,30 @@ def test_adding_a_document_writes_only_its_own_segment(tmp_path: Path):
     assert last.compacted and last.segments == 1
     snap = engine.snapshot()
     assert snap.manifest.dead == 0 and {p.source for p in snap.passages} == {SEGMENT_REPORTS[0]}
+
+
+def test_chunking_in_worker_processes_indexes_as_in_process(tmp_path: Path, monkeypatch):
+    """With several documents, chunking, tokens and figures run in worker processes while
+    this process encodes: the index is the same as one made in process, and progress still
+    ends at every document chunked and every chunk encoded."""
+    import numpy as np
+
+    from rag import engine as engine_module
+
+    folder = _segmented_corpus(tmp_path)
+    monkeypatch.setattr(engine_module, "PARALLEL_MIN_DOCS", 10**9)
+    serial = _hash_engine(tmp_path / "serial")
+    serial.index([folder])
+    monkeypatch.setattr(engine_module, "PARALLEL_MIN_DOCS", 2)
+    monkeypatch.setattr(engine_module, "_workers", lambda: 2)
+    workers = _hash_engine(tmp_path / "workers")
+    calls: list[tuple[str, int, int]] = []
+    report = workers.index([folder], progress=lambda *c: calls.append(c))
+    a, b = serial.snapshot(), workers.snapshot()
+    assert [p.to_dict() for p in a.passages] == [p.to_dict() for p in b.passages]
+    assert a.tokens == b.tokens and a.figures == b.figures and a.documents == b.documents
+    rows = list(range(len(a.passages)))
+    assert np.array_equal(a.vectors(rows), b.vectors(rows))
+    assert [c for c in calls if c[0] == "chunking"][-1] == ("chunking", 4, 4)
+    assert [c for c in calls if c[0] == "encoding"][-1] == ("encoding", report.embedded,
+                                                            report.embedded)
