@@ -28,14 +28,14 @@ HEAVY = ("torch", "transformers", "sentence_transformers", "openvino")
 
 
 def _corpus_texts(n: int, seed: int = 0) -> list[str]:
-    """``n`` real passages: paragraphs of the policy reports and the seed page, cut to at most
-    600 characters (some past the 512-token limit would be cut anyway: a few are kept whole)."""
+    """``n`` real passages: paragraphs of the policy reports and the seed page, most cut to
+    300 characters (about a chunk), every 20th kept whole (some pass the 512-token limit)."""
     paras: list[str] = []
     for f in [SEED_PAGE, *sorted(POLICY.glob("*.txt"))]:
         paras += [p.strip() for p in f.read_text(encoding="utf-8").splitlines() if len(p.strip()) >= 20]
     rng = random.Random(seed)
     picked = rng.sample(paras, n)
-    return [p if i % 10 == 0 else p[:600] for i, p in enumerate(picked)]
+    return [p if i % 20 == 0 else p[:300] for i, p in enumerate(picked)]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def ov_embedder(model_path: Path, model_cache: Path) -> Any:
 def test_openvino_vectors_match_torch_on_real_chinese_text(
     ov_embedder: Any, embedder: SentenceTransformerEmbedder
 ) -> None:
-    passages = _corpus_texts(120)
+    passages = _corpus_texts(110)
     queries = [json.loads(line)["question"] for line in
-               (REPO / "corpus" / "qa.jsonl").read_text(encoding="utf-8").splitlines()[:40]]
+               (REPO / "corpus" / "qa.jsonl").read_text(encoding="utf-8").splitlines()[:30]]
     assert sum(any("\u4e00" <= c <= "\u9fff" for c in t) for t in passages) >= 100
     for got, want in ((ov_embedder.encode_passages(passages), embedder.encode_passages(passages)),
                       (ov_embedder.encode_queries(queries), embedder.encode_queries(queries))):
@@ -124,7 +124,7 @@ def test_damaged_cache_is_not_trusted(fresh_cache: tuple[Path, Path], tmp_path: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["truncated-bin", "zeroed-bin"])
+@pytest.mark.parametrize("how", ["zeroed-bin"])  # the others: the test above and prepare_ir
 def test_corrupt_cached_conversion_is_detected_and_redone(
     model_path: Path, fresh_cache: tuple[Path, Path], tmp_path: Path,
     embedder: SentenceTransformerEmbedder, how: str
