@@ -61,11 +61,11 @@ class _IndexBar:
         self._stage = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        unit = "chunks" if stage == "encoding" else "files"
+        unit = {"encoding": " (chunks)", "writing": ""}.get(stage, " (files)")
         if stage != self._stage:
             self._stage = stage
+            self._bar.set_description(f"{stage}{unit}", refresh=False)
             self._bar.reset(total=total)
-            self._bar.set_description(f"{stage} ({unit})", refresh=False)
         self._bar.total = total
         self._bar.n = done
         self._bar.refresh()
