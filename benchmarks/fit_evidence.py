@@ -48,6 +48,7 @@ from rag.evidence import (  # noqa: E402
     FEATURE_NAMES,
     QUESTION_FEATURES,
     SENTENCE_FEATURE_NAMES,
+    SIGNS,
     question_features,
 )
 from rag.figures import extract_figures  # noqa: E402
@@ -159,6 +160,8 @@ def gather(limit: int, pool: int) -> list[dict[str, Any]]:
 
 NAMES = {"figure": FEATURE_NAMES, "sentence": SENTENCE_FEATURE_NAMES}
 NO_RIVAL = 5.0  # the margin of a best candidate that has no rival
+PAIRS = 40  # wrong candidates paired with each right one, best-ranked first
+STAGE1 = "pairwise"  # or "pointwise" (--stage1): the ablation in benchmarks/README.md
 
 
 def _matrix(cands: list[dict[str, Any]], kind: str) -> np.ndarray:
@@ -205,12 +208,60 @@ def _fit_scorer(rows: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
     fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"] == kind]
     cands = [c for r in fit_rows for c in r["candidates"]]
-    y = np.array([c["right"] for c in cands], dtype=int)
-    stage1 = LogisticRegression(C=1.0, max_iter=5000).fit(_matrix(cands, kind), y)
+    # Stage 1 learns to rank within a question: logistic regression on the difference of a
+    # right and a wrong candidate of the same question (both orders). Fitted pointwise,
+    # the weights learn instead which questions are easy (the retrieval rank of CMRC's
+    # single gold passage) and drown the signals that tell two figures of one passage apart.
+    if STAGE1 == "pointwise":
+        y = np.array([c["right"] for c in cands], dtype=int)
+        point = LogisticRegression(C=1.0, max_iter=5000).fit(_matrix(cands, kind), y)
+        scorer = {"weights": {n: round(float(v), 4) for n, v in zip(NAMES[kind], point.coef_[0],
+                                                                    strict=True)},
+                  "bias": round(float(point.intercept_[0]), 4)}
+        return _calibrate(scorer, fit_rows, kind, cands, 0)
+    diffs, labels = [], []
+    for r in fit_rows:
+        x = _matrix(r["candidates"], kind)
+        right = [i for i, c in enumerate(r["candidates"]) if c["right"]]
+        wrong = [i for i, c in enumerate(r["candidates"]) if not c["right"]][:PAIRS]
+        for i in right:
+            for j in wrong:
+                diffs += [x[i] - x[j], x[j] - x[i]]
+                labels += [1, 0]
+    w = _signed_logistic(np.array(diffs), np.array(labels), NAMES[kind])
     scorer: dict[str, Any] = {
-        "weights": {n: round(float(v), 4) for n, v in zip(NAMES[kind], stage1.coef_[0],
-                                                          strict=True)},
-        "bias": round(float(stage1.intercept_[0]), 4)}
+        "weights": {n: round(float(v), 4) for n, v in zip(NAMES[kind], w, strict=True)},
+        "bias": 0.0}
+    return _calibrate(scorer, fit_rows, kind, cands, len(labels))
+
+
+def _signed_logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...],
+                     l2: float = 1.0) -> np.ndarray:
+    """Logistic regression without intercept (the pairs are symmetric) whose weights keep
+    the sign each feature is defined with (``rag.evidence.SIGNS``): L-BFGS-B with bounds,
+    L2 penalty ``l2 / 2 * |w|^2`` as scikit-learn's C=1."""
+    from scipy.optimize import minimize
+
+    bounds = [(0.0, None) if SIGNS.get(n) == "+" else (None, 0.0) if SIGNS.get(n) == "-"
+              else (None, None) for n in names]
+    s = 2.0 * y - 1.0
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = s * (x @ w)
+        ll = np.logaddexp(0.0, -z)
+        grad = -(x.T @ (s * (1.0 / (1.0 + np.exp(z)))))
+        return float(ll.sum() + 0.5 * l2 * w @ w), grad + l2 * w
+
+    res = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds)
+    return np.asarray(res.x)
+
+
+def _calibrate(scorer: dict[str, Any], fit_rows: list[dict[str, Any]], kind: str,
+               cands: list[dict[str, Any]], pairs: int) -> dict[str, Any]:
+    """Stage 2: the probability that the best candidate is right, from its score, its
+    margin and what the question is like."""
+    from sklearn.linear_model import LogisticRegression
+
     x2, y2 = [], []
     for r in fit_rows:
         best, score, margin = _best(scorer, r["candidates"], kind)
@@ -221,7 +272,8 @@ def _fit_scorer(rows: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     scorer["calibration"] = {"bias": round(float(stage2.intercept_[0]), 4), "score": coef[0],
                              "margin": coef[1], **dict(zip(Q_NAMES, coef[2:], strict=True)),
                              "no_rival": NO_RIVAL}
-    scorer["fit"] = {"questions": len(fit_rows), "candidates": len(cands)}
+    scorer["fit"] = {"questions": len(fit_rows), "candidates": len(cands), "pairs": pairs,
+                     "stage1": STAGE1}
     return scorer
 
 
@@ -300,7 +352,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dry-run", action="store_true", help="report, but do not write the model")
     ap.add_argument("--passes", type=int, default=2, help="gather-and-fit passes (see above)")
+    ap.add_argument("--stage1", choices=("pairwise", "pointwise"), default="pairwise")
     args = ap.parse_args()
+    global STAGE1
+    STAGE1 = args.stage1
     setup(args.threads)
     FIT_DIR.mkdir(parents=True, exist_ok=True)
     cands_path = FIT_DIR / "candidates.jsonl"

@@ -48,6 +48,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("range_asked", "the question asks for a range and the figure is one"),
     ("bound_match", "the question asks for a cap or floor and the figure is one"),
     ("bound_unasked", "the figure is a cap or floor and the question asks for neither"),
+    ("bound_opposed", "the question asks for a cap and the figure is a floor, or the reverse"),
     ("other_part", "a part word (首期, 其中, 每家) precedes the figure and the question does "
                    "not ask for the part"),
     ("subject_match", "share of the question's terms in the figure's subject"),
@@ -63,12 +64,33 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("unit_match", "the question names the unit it asks in (多少公里) and the figure has it"),
     ("unit_mismatch", "the question names the unit it asks in and the figure has another"),
     ("clause_coverage", "share of the question's terms in the figure's own clause"),
+    ("head_in_clause", "the question names what it is about by a name suffix (基金, 公司, 计划) "
+                       "and the figure's clause or subject has it"),
+    ("head_missing", "the question names such a head and the figure's clause and subject lack it"),
     ("unasked_target", "the question names no stance and the figure is a target: a plain "
                        "question about a past year asks for what happened"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(n for n, _ in FEATURES)
+
+# The direction each feature may push a candidate, part of its definition: the fit may
+# give a feature any weight of its sign (or zero), never the other sign. Without this, two
+# correlated features can trade signs (stance_match came out negative beside
+# stance_opposed), and a weight then says the opposite of what the feature means.
+# "+" helps, "-" hurts, "±" either (no prior on the direction).
+SIGNS: dict[str, str] = {
+    "sentence_coverage": "+", "passage_coverage": "+", "proximity": "+", "rank_prior": "+",
+    "fused_ratio": "+", "heading_place": "+", "exact": "±", "in_title": "-", "range_asked": "+",
+    "bound_match": "+", "bound_unasked": "-", "bound_opposed": "-", "other_part": "-",
+    "subject_match": "+", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
+    "stance_base": "-", "period_stated": "+", "period_inferred": "+", "kind_primary": "+",
+    "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
+    "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
+    "crowding": "-",
+    # sentence candidates
+    "sentence_plain": "+", "length": "±",
+}
 
 # Features of a sentence candidate (a question that asks for no figure: who, which, what).
 SENTENCE_FEATURES: tuple[tuple[str, str], ...] = (
@@ -190,6 +212,9 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     metric = normalize(fact.metric).lower() if fact is not None and fact.metric else ""
     crowd = sum(1 for g in sent.figures if g.kind in q.kinds) - 1
     unit = asked_unit(q)
+    clause = _clause(low, fig)
+    head = asked_head(q)
+    subject = normalize(fig.subject).lower() if fig.subject else ""
     return {
         "sentence_coverage": weighted_coverage(q, low),
         "passage_coverage": pass_cov,
@@ -202,6 +227,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "range_asked": float(fig.high is not None and bool(_RANGE.search(q.text))),
         "bound_match": float(bool(q.bound) and fig.qualifier == q.bound),
         "bound_unasked": float(not q.bound and fig.qualifier in ("≤", "<")),
+        "bound_opposed": float(q.bound is not None and fig.qualifier in ("≤", "≥")
+                               and fig.qualifier != q.bound),
         "other_part": float(part is not None and part.group() not in q.text),
         "subject_match": coverage(q, normalize(fig.subject).lower()) if fig.subject and q.terms
         else 0.0,
@@ -215,7 +242,9 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
         "unit_match": float(unit is not None and unit in fig.text),
         "unit_mismatch": float(unit is not None and unit not in fig.text),
-        "clause_coverage": coverage(q, _clause(low, fig)),
+        "clause_coverage": coverage(q, clause),
+        "head_in_clause": float(head is not None and (head in clause or head in subject)),
+        "head_missing": float(head is not None and head not in clause and head not in subject),
         "unasked_target": float(q.stance is None and stance == "target"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
@@ -224,8 +253,11 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
 
 @lru_cache(maxsize=1)
 def _words() -> dict[str, Any]:
-    return dict(json.loads(resources.files("rag").joinpath("data/evidence_words.json").read_text(
-        encoding="utf-8")))
+    root = resources.files("rag")
+    data = dict(json.loads(root.joinpath("data/evidence_words.json").read_text(encoding="utf-8")))
+    facts = json.loads(root.joinpath("data/facts.json").read_text(encoding="utf-8"))
+    data["head_suffixes"] = list(facts["subject"]["suffixes"])
+    return data
 
 
 def asked_unit(q: Question) -> str | None:
@@ -238,6 +270,18 @@ def asked_unit(q: Question) -> str | None:
     for size in (2, 1):
         if tail[:size] in w["unit_words"]:
             return tail[:size]
+    return None
+
+
+def asked_head(q: Question) -> str | None:
+    """What the question is about, when it names it by a name suffix: 机器人产业基金 → 基金,
+    某公司 → 公司 (the suffixes of ``facts.json``); None when it names none."""
+    suffixes = _words()["head_suffixes"]
+    for alts in reversed(q.terms):
+        for a in alts:
+            for suf in suffixes:
+                if a.endswith(suf):
+                    return suf
     return None
 
 
