@@ -108,9 +108,7 @@ class Engine:
             if snap is not None and live == snap.root.name:
                 return snap
             if live is None and self.config.auto_index and self.config.corpus_dir is not None:
-                self.index()
-                assert self._snap is not None
-                return self._snap
+                self.index()  # writes the index; loaded below like any other version
             emb = self.embedder
             snap = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
             self._snap = snap
