@@ -59,6 +59,8 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("period_stated", "a year is asked and the figure's period, stated in its text, holds it"),
     ("period_inferred", "a year is asked and the figure's period, inferred (今年, a "
                         "heading, the document date), holds it"),
+    ("period_wide", "a year is asked and the figure's period spans several years (年均 over "
+                    "过去五年, a five-year plan): it holds the year without being about it"),
     ("kind_primary", "the figure is of the first kind the question expects"),
     ("rate_percent", "the question asks about a rate or growth and the figure is a percentage"),
     ("unit_match", "the question names the unit it asks in (多少公里) and the figure has it"),
@@ -84,7 +86,7 @@ SIGNS: dict[str, str] = {
     "fused_ratio": "+", "heading_place": "+", "exact": "±", "in_title": "-", "range_asked": "+",
     "bound_match": "+", "bound_unasked": "-", "bound_opposed": "-", "other_part": "-",
     "subject_match": "+", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
-    "stance_base": "-", "period_stated": "+", "period_inferred": "+", "kind_primary": "+",
+    "stance_base": "-", "period_stated": "+", "period_inferred": "+", "period_wide": "-", "kind_primary": "+",
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
     "crowding": "-",
@@ -238,6 +240,9 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "stance_base": float(stance == "base"),
         "period_stated": float(holds and bool(fact and fact.period_stated)),
         "period_inferred": float(holds and not (fact and fact.period_stated)),
+        "period_wide": float(holds and fact is not None and bool(fact.period_start)
+                             and bool(fact.period_end)
+                             and (fact.period_start or "")[:4] != (fact.period_end or "")[:4]),
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
         "unit_match": float(unit is not None and unit in fig.text),
