@@ -100,15 +100,17 @@ def write_variant(corpus: Path, label: str) -> None:
 # says its pid and re-indexes in a loop, alternating the two contents, until it is killed; the
 # server says how it ended.
 #
-# Why it is built this way (a hang in CI, issue 14): the server must be single-threaded when it
-# forks (numpy's OpenBLAS starts a worker thread at import; a fork copies no threads but every
-# lock they held, so a child can block forever), so the test starts it with one BLAS/OpenMP
-# thread and the server checks that it has exactly one thread before every fork. Protocol lines
-# go through their own pipe as single os.write calls (atomic below PIPE_BUF), never through a
-# buffered sys.stdout shared with the children and with whatever a library prints: a line
-# half-written by a child at its kill, or a library's stray output, can no longer swallow the
-# server's "ended". Children read nothing: their stdin is /dev/null, so no process but the
-# server can take a command meant for it. And the test reads every line with a deadline.
+# The hang in CI (issue 14), reproduced with the old harness under load: with
+# PYTHONUNBUFFERED=1 (set here and in CI) print() writes each of its arguments with a write()
+# of its own, so a child killed inside print("done", version, label) left "done" in the pipe
+# without a newline; the server's "ended 9" joined it ("doneended 9"), the test skipped that
+# line as unknown and waited forever for a line starting with "ended", while the server, its
+# child reaped, waited for the next command. Now protocol lines go through their own pipe, each
+# as one os.write (atomic below PIPE_BUF), never through sys.stdout (which children and
+# libraries also write to); an unknown line fails the test at once; every read has a deadline.
+# Also: the server forks single-threaded (one BLAS/OpenMP thread, checked before every fork: a
+# fork copies the locks of threads it does not copy), and children read /dev/null, so no
+# process but the server can take a command meant for it.
 INDEXER = r"""
 import os, sys, time
 from pathlib import Path
