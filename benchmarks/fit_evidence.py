@@ -159,7 +159,6 @@ def gather(limit: int, pool: int) -> list[dict[str, Any]]:
 
 
 NAMES = {"figure": FEATURE_NAMES, "sentence": SENTENCE_FEATURE_NAMES}
-NO_RIVAL = 5.0  # the margin of a best candidate that has no rival
 PAIRS = 40  # wrong candidates paired with each right one, best-ranked first
 STAGE1 = "pairwise"  # or "pointwise" (--stage1): the ablation in benchmarks/README.md
 
@@ -183,23 +182,23 @@ def _best(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str
     best = int(order[0])
     rival = next((float(scores[int(j)]) for j in order[1:]
                   if cands[int(j)]["value"] != cands[best]["value"]), None)
-    margin = float(scores[best]) - rival if rival is not None else NO_RIVAL
+    margin = float(scores[best]) - rival if rival is not None else None
     return best, float(scores[best]), margin
 
 
 Q_NAMES = tuple(n for n, _ in QUESTION_FEATURES)
 
 
-def _stage2(score: float, margin: float, qf: dict[str, float]) -> list[float]:
-    return [score, margin, *(qf.get(n, 0.0) for n in Q_NAMES)]
+def _stage2(score: float, margin: float | None, qf: dict[str, float]) -> list[float]:
+    return [score, margin or 0.0, float(margin is None), *(qf.get(n, 0.0) for n in Q_NAMES)]
 
 
 def _confidence(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str,
                 qf: dict[str, float]) -> float:
     _, score, margin = _best(scorer, cands, kind)
     c = scorer["calibration"]
-    z = c["bias"] + c["score"] * score + c["margin"] * margin + sum(
-        c.get(n, 0.0) * qf.get(n, 0.0) for n in Q_NAMES)
+    z = c["bias"] + c["score"] * score + c["margin"] * (margin or 0.0) + c["lone"] * float(
+        margin is None) + sum(c.get(n, 0.0) * qf.get(n, 0.0) for n in Q_NAMES)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -270,8 +269,8 @@ def _calibrate(scorer: dict[str, Any], fit_rows: list[dict[str, Any]], kind: str
     stage2 = LogisticRegression(C=1.0, max_iter=5000).fit(np.array(x2), np.array(y2))
     coef = [round(float(v), 4) for v in stage2.coef_[0]]
     scorer["calibration"] = {"bias": round(float(stage2.intercept_[0]), 4), "score": coef[0],
-                             "margin": coef[1], **dict(zip(Q_NAMES, coef[2:], strict=True)),
-                             "no_rival": NO_RIVAL}
+                             "margin": coef[1], "lone": coef[2],
+                             **dict(zip(Q_NAMES, coef[3:], strict=True))}
     scorer["fit"] = {"questions": len(fit_rows), "candidates": len(cands), "pairs": pairs,
                      "stage1": STAGE1}
     return scorer

@@ -376,8 +376,12 @@ class Scorer:
         c = self.calibration
         if not c:
             return _sigmoid(best)
-        margin = best - runner_up if runner_up is not None else c.get("no_rival", 5.0)
+        # a best candidate without a rival (no other value passed the hard checks) has no
+        # margin; how much that is worth is fitted as its own weight
+        lone = runner_up is None
+        margin = 0.0 if lone else best - runner_up
         z = c.get("bias", 0.0) + c.get("score", 1.0) * best + c.get("margin", 0.0) * margin
+        z += c.get("lone", 0.0) * float(lone)
         for name, value in (question or {}).items():
             z += c.get(name, 0.0) * value
         return _sigmoid(z)

@@ -101,7 +101,7 @@ def test_corrupt_index_is_reported_not_raised(env, tmp_path: Path):
 
 
 def test_ask_json_contract(env):
-    r = run(["ask", "北京机器人产业发展投资基金的目标规模是多少?", "--json"], env)
+    r = run(["ask", "苏州吴中区设立的机器人产业投资基金总规模多大?", "--json"], env)
     assert r.returncode == 0, r.stderr
     a = json.loads(r.stdout)
     assert set(a) == {"question", "rewritten_question", "found", "answer", "figures", "citations",
