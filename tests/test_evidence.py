@@ -40,10 +40,12 @@ def test_a_model_naming_an_unknown_feature_is_a_clear_error(tmp_path: Path):
 
 
 def test_confidence_rises_with_the_score_and_the_margin():
-    s = Scorer({}, 0.0, {"bias": -1.0, "score": 1.0, "margin": 0.5})
+    s = Scorer({}, 0.0, {"bias": -1.0, "score": 1.0, "margin": 0.5, "lone": 1.0})
     assert s.confidence(2.0, 1.0) < s.confidence(3.0, 1.0)  # higher score
     assert s.confidence(2.0, 1.5) < s.confidence(2.0, 0.0)  # wider margin
-    assert s.confidence(2.0, None) > s.confidence(2.0, 1.5)  # no rival at all
+    # no rival at all: worth the fitted "lone" weight instead of a margin
+    assert s.confidence(2.0, None) > s.confidence(2.0, 1.5)
+    assert s.confidence(2.0, None, {"years": 1.0}) == s.confidence(2.0, None)  # no weight, no effect
     m = EvidenceModel.from_dict(load_model().to_dict())
     assert m == load_model()  # to_dict and from_dict round-trip
 
