@@ -82,8 +82,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder: A
     shutil.copytree(REPO / "corpus", corpus)
     cfg = Settings(index_dir=root / "index", corpus_dir=corpus, model_cache=model_cache,
                    admin_key=ADMIN_KEY, cors_origins=[ALLOWED_ORIGIN], threads=1,
-                   max_upload_bytes=UPLOAD_LIMIT, max_body_bytes=BODY_LIMIT,
-                   min_confidence=0.0)  # answers travel; the threshold is tested elsewhere
+                   max_upload_bytes=UPLOAD_LIMIT, max_body_bytes=BODY_LIMIT)
     engine = Engine(cfg.engine_config(), embedder=embedder)  # the session's loaded model
     with serving(create_app(cfg, engine=engine)) as server:
         s = Srv(server.url, root, corpus, root / "index", cfg, set())
@@ -232,11 +231,12 @@ def test_readers_never_fail_while_the_index_is_rebuilt(srv: Srv) -> None:
                         write_errors.append(f"job {job}")
                         return
                     uploaded.append(job["document"]["doc_id"])
-                    # a question about the new document is answered once its job is done
-                    a = c.post("/chat", json={"messages": [
-                        {"role": "user", "content": f"测试市第{n}号产业基金的规模是多少?"}]})
-                    if a.status_code != 200 or f"{n + 3}亿元" not in a.json()["answer"]:
-                        write_errors.append(f"answer after job {n}: {a.text[:300]}")
+                    # the new document is searchable once its job is done (which figure an
+                    # answer picks is the evidence model's, tested in tests/test_answer.py)
+                    a = c.get("/search", params={"q": f"测试市第{n}号产业基金的规模", "k": 3})
+                    if a.status_code != 200 or job["document"]["doc_id"] not in [
+                            h["doc_id"] for h in a.json()["hits"]]:
+                        write_errors.append(f"search after job {n}: {a.text[:300]}")
                         return
                     version = job["index_version"]
                 else:
@@ -371,7 +371,12 @@ def test_hostile_documents_stay_inert_text(srv: Srv) -> None:
             for question in ("北京机器人基金规模多大?", "北京机器人产业发展投资基金的目标规模是多少?"):
                 a = _chat(c, question)
                 print(f"\n[hostile] {question} -> {a['answer'][:80]!r}")
-                assert a["found"], a
+                if not a["found"]:  # refused at the calibrated threshold: never the 999亿元
+                    assert a.get("reason") == "confidence" and "999" not in a["answer"], a
+                    near = a.get("nearest") or {}
+                    if "999" in str(near.get("figure")):  # a pointer, cited to its own passage
+                        assert near["doc_id"] in hostile and "not the answer" in near["note"]
+                    continue
                 cited = {x["id"]: x for x in a["citations"]}
                 first = a["figures"][0]
                 assert first["text"] == "100亿元", a["answer"]
