@@ -370,6 +370,9 @@ def test_conversations_persist_rename_export_and_delete(browser: Any, live: Live
         page.click("#conv-rename")
         page.fill("#rename-input", "北京与成都的基金")
         page.click("#rename-ok")
+        # the list is redrawn after the rename is stored: wait for it rather than race it
+        page.wait_for_function("() => document.querySelector('#conv-select option:checked')"
+                               ".textContent === '北京与成都的基金（2）'")
         assert page.locator("#conv-select option:checked").inner_text() == "北京与成都的基金（2）"
         with page.expect_download() as dl:
             page.click("#conv-export")
