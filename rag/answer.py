@@ -513,7 +513,8 @@ def compose(
         return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
                       reason=reason)
 
-    if q.aggregation in ("max", "min") and q.span is None and len(q.places) < 2:
+    if q.aggregation in ("max", "min") and q.span is None and not q.row_years \
+            and len(q.places) < 2:
         hits = search(q.text, max(k, 30), q.years)
         draft = _superlative(q, hits, model, threshold)
         if draft is None:
@@ -582,7 +583,7 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     if not given:
         return None
     d = _Draft(confidence=min(confidences), columns=(
-        _lang(q, "年份", "year") if q.span else _lang(q, "项目", "item"),
+        _lang(q, "年份", "year") if q.span or q.row_years else _lang(q, "项目", "item"),
         _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
     if q.aggregation in ("max", "min"):
         sign = 1.0 if q.aggregation == "max" else -1.0

@@ -88,6 +88,7 @@ class Question:
     # subject with the largest/smallest figure), "stances" (one figure per stance asked)
     aggregation: str = "single"
     span: tuple[int, int] | None = None  # 2008年至2013年 → (2008, 2013)
+    row_years: tuple[str, ...] = ()  # 2012年和2013年…哪年更多: the years compared, one row each
     stances: tuple[str, ...] = ()  # 预期目标和实际 → ("target", "actual")
     which_year: bool = False  # 哪一年: the answer is a year, found through its figure
     # a multi-part question's parts, each a question of its own (label, text):
@@ -324,6 +325,22 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
             if not _ASKS.search(text):
                 text = text.rstrip("?？。 ") + ("?" if q.english else "是多少?")
             out.append((str(year) if q.english else f"{year}年", analyse(text)))
+    elif q.row_years:
+        # each year compared is its own question: the other years taken out of the text
+        drop = [*words["more"], *words["less"], *words["which_year"], *words["per_year"]]
+        for yr in q.row_years:
+            text = q.text
+            for other in q.row_years:
+                if other == yr:
+                    continue
+                joined = rf"(?:和|与|及|、|\band\b)\s*{other}年?"
+                text = re.sub(joined, "", text) if re.search(joined, text) else re.sub(
+                    rf"{other}年?\s*(?:和|与|及|、|\band\b)?\s*", "", text)
+            text = _strip_words(text, drop)
+            text = re.sub(r"[?？]\s*(?=是多少)", "", text)
+            if not _ASKS.search(text):
+                text = text.rstrip("?？。 ") + ("?" if q.english else "是多少?")
+            out.append((f"{yr}年" if not q.english else yr, analyse(text)))
     elif q.aggregation == "parts":
         out = [(label, analyse(text)) for label, text in q.pieces]
     elif q.aggregation == "stances":
@@ -409,6 +426,14 @@ def analyse(text: str) -> Question:
     aggregation, which_year = _aggregation(low, span, stances)
     if span is not None and aggregation in ("trend", "max", "min"):
         years = tuple(y for y in years if not span[0] <= int(y) <= span[1])
+    row_years: tuple[str, ...] = ()
+    words = _aggregation_words()
+    if aggregation == "single" and len(years) >= 2 and not places and (
+            intent == "compare" or _has_word(low, words["per_year"])
+            or _has_word(low, [*words["more"], *words["less"]])):
+        aggregation = "min" if _has_word(low, words["less"]) else (
+            "max" if _has_word(low, words["more"]) else "trend")
+        row_years, years = years, ()
     pieces: tuple[tuple[str, str], ...] = ()
     if aggregation == "single" and intent not in ("compare", "list"):
         pieces = _pieces(norm, places)
@@ -420,6 +445,7 @@ def analyse(text: str) -> Question:
     return Question(
         aggregation=aggregation,
         pieces=pieces,
+        row_years=row_years,
         span=span if aggregation in ("trend", "max", "min") else None,
         stances=stances if aggregation == "stances" else (),
         which_year=which_year,

@@ -157,3 +157,10 @@ def test_default_answers_are_right_or_refused_with_a_reason(policy_engine: Engin
             if a.reason == "confidence":
                 assert a.nearest is not None and a.confidence is not None
     assert given >= 1  # the threshold does not refuse everything
+
+
+def test_two_years_compared_name_the_larger_with_both_rows_cited(policy_engine: Engine):
+    a = policy_engine.ask("2013年和2014年拟安排的财政赤字哪年更多？", min_confidence=0.0)
+    assert a.found and a.answer.startswith("2014年最高：13500亿元"), a.answer
+    assert _rows(a) == {"2013年": "1.2万亿元", "2014年": "13500亿元"}
+    _cited_rows_hold_their_figures(a)

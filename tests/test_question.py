@@ -98,9 +98,9 @@ def test_a_pronoun_whose_subject_was_asked_for_is_left_alone():
     ("2016到2025年哪一年的赤字率最高？", "max", (2016, 2025), ()),
     ("2010年至2014年哪一年拟安排的财政赤字最少？", "min", (2010, 2014), ()),
     ("2013年国内生产总值增长的预期目标和实际增长分别是多少？", "stances", None, ("target", "actual")),
-    # a cumulative span is one figure; two years joined by 和 are no span
+    # a cumulative span is one figure; two years joined by 和 are no span (but compared)
     ("2008年至2013年累计城镇新增就业多少？", "single", None, ()),
-    ("2012年和2013年拟安排的财政赤字哪年更多？", "single", None, ()),
+    ("2012年和2013年拟安排的财政赤字哪年更多？", "max", None, ()),  # one row a year
     ("北京机器人基金的规模多大?", "single", None, ()),
 ])
 def test_aggregate_questions(question, aggregation, span, stances):
@@ -148,3 +148,13 @@ def test_multi_part_questions_ask_each_part(question, parts):
                                       "北京机器人产业发展投资基金的目标规模是多少?"])
 def test_pairs_of_years_and_text_questions_are_not_split(question):
     assert analyse(question).aggregation != "parts"
+
+
+def test_years_compared_are_one_question_a_year():
+    from rag.question import sub_questions
+
+    q = analyse("2012年和2013年拟安排的财政赤字哪年更多？分别是多少？")
+    assert (q.aggregation, q.row_years, q.years) == ("max", ("2012", "2013"), ())
+    assert [(label, sq.text) for label, sq in sub_questions(q)] == [
+        ("2012年", "2012年拟安排的财政赤字是多少?"), ("2013年", "2013年拟安排的财政赤字是多少?")]
+    assert analyse("2013年和2014年的财政赤字哪年更少？").aggregation == "min"
