@@ -52,7 +52,13 @@ from rag.evidence import (  # noqa: E402
     question_features,
 )
 from rag.figures import extract_figures  # noqa: E402
-from rag.metrics import answer_checks, matches_any, strict_numeric  # noqa: E402
+from rag.metrics import (  # noqa: E402
+    Outcome,
+    answer_checks,
+    at_threshold,
+    matches_any,
+    strict_numeric,
+)
 from rag.qasets import (  # noqa: E402
     QAItem,
     external_split,
@@ -304,14 +310,12 @@ def _outcomes(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[st
 
 
 def _at(outs: list[dict[str, Any]], t: float) -> dict[str, float]:
-    n = len(outs)
-    answered = [o for o in outs if (o["found"] if o["confidence"] is None
-                                    else o["confidence"] >= t)]
-    wrong = [o for o in answered if not o["right_if_answered"]]
-    right = [o for o in answered if o["right_if_answered"]]
-    answerable = [o for o in outs if o["answerable"]]
-    return {"n": n, "accuracy": len([o for o in right if o["answerable"]]) / max(len(answerable), 1),
-            "wrong_rate": len(wrong) / max(n, 1), "coverage": len(answered) / max(n, 1)}
+    """The set's metrics at threshold ``t`` (``rag.metrics.at_threshold``); a scored
+    answer counts as given at its confidence even where composition dropped it."""
+    m = at_threshold([Outcome(o["confidence"], o["found"] or o["confidence"] is not None,
+                              bool(o["right_if_answered"]), o["answerable"]) for o in outs], t)
+    return {"n": m["questions"], "accuracy": m["accuracy"] or 0.0,
+            "wrong_rate": m["wrong_answer_rate"] or 0.0, "coverage": m["coverage"] or 0.0}
 
 
 def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float) -> float:
@@ -377,8 +381,9 @@ def main() -> None:
 
 
 def _bundled_reset() -> None:
-    from rag import evidence
+    from rag import evidence, vocab
 
+    vocab.data.cache_clear()  # the model file was just rewritten
     evidence._bundled.cache_clear()
 
 

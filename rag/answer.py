@@ -329,15 +329,10 @@ def _compare(q: Question, per_place: dict[str, Sequence[Hit]],
     if missing or len(best) < 2:
         return None, missing
 
-    def size(c: _Candidate) -> float:
-        f = c.figure
-        assert f is not None
-        return float(f.value if f.value is not None else (f.high or f.low or 0.0))
-
-    ranked = sorted(best, key=lambda pc: -size(pc[1]))
+    ranked = sorted(best, key=lambda pc: -_size(pc[1]))
     d = _Draft(confidence=min(confidences) if confidences else None)
     top, second = ranked[0], ranked[1]
-    if size(top[1]) == size(second[1]):
+    if _size(top[1]) == _size(second[1]):
         d.add(_lang(q, "两者相同：", "They are equal: "))
     else:
         d.add(_lang(q, f"{top[0]}更大：", f"{top[0]} is larger: "))

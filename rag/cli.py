@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rag.errors import QueryRejected, RagError
+from rag.errors import ConfigError, QueryRejected, RagError
 from rag.settings import Settings, prepare_runtime
 
 EXPLAIN_CANDIDATES = 2  # `rag ask --explain`: the chosen figure and the runner-up
@@ -543,7 +543,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
-    return Settings(**overrides)
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # name the setting: "1 validation error for Settings" is not
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first.get("loc") else "settings"
+        raise ConfigError(f"setting RAG_{name.upper()}: {first['msg']}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

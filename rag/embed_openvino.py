@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import numpy as np
 
 from rag.embed import QueryCache, model_fingerprint
 from rag.errors import ModelError
-from rag.model import file_lock
+from rag.model import build_folder, file_lock
 
 IR_MARKER = "openvino-conversion.json"
 """Written last into an IR folder; marks it complete."""
@@ -119,19 +118,7 @@ def prepare_ir(model_dir: Path, cache_dir: Path, *, force: bool = False) -> Path
     with file_lock(parent / f".{target.name}.lock"):
         if not force and is_complete(target):
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-        try:
-            _convert(model_dir, layout, tmp)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-                os.replace(target, old / "ir")
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise ModelError(f"cannot write OpenVINO model to {target}: {exc}") from None
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        build_folder(target, lambda tmp: _convert(model_dir, layout, tmp), what="OpenVINO model")
         _remove_other_irs(parent, model_dir.name, keep=target.name)
     return target
 

@@ -63,4 +63,4 @@ class ConfigError(RagError):
     """A setting or a data file that configures the library (a model of weights) is unusable."""
 
     exit_code = 2
-    http_status = 500
+    http_status = 503  # the service is misconfigured, as for a model that cannot load

@@ -326,7 +326,8 @@ def evaluate_project(engine: Engine, items: Sequence[QAItem], opts: EvalOptions,
             free = answer_checks(it, ans)
             conf = ans.get("confidence")
             points.append(Outcome(conf, bool(ans.get("found")),
-                                  bool(free["correct"]) if it.answerable else False))
+                                  bool(free["correct"]) if it.answerable else False,
+                                  it.answerable))
             refused = conf is not None and conf < threshold and bool(ans.get("found"))
             c = answer_checks(it, {**ans, "found": False}) if refused else free
             checks.append((it, c))

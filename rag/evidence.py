@@ -18,10 +18,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rag import vocab
 from rag.errors import ConfigError
 from rag.figures import Figure
 from rag.question import Question, place_core
@@ -256,15 +256,11 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     }
 
 
-@lru_cache(maxsize=1)
 def _words() -> dict[str, Any]:
-    root = resources.files("rag")
-    data = dict(json.loads(root.joinpath("data/evidence_words.json").read_text(encoding="utf-8")))
-    facts = json.loads(root.joinpath("data/facts.json").read_text(encoding="utf-8"))
-    data["head_suffixes"] = list(facts["subject"]["suffixes"])
-    return data
+    return vocab.data("evidence_words")
 
 
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
 def asked_unit(q: Question) -> str | None:
     """The unit a question asks in: 多少公里 → 公里, 几个 → 个; None when it names none."""
     w = _words()
@@ -278,10 +274,11 @@ def asked_unit(q: Question) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
 def asked_head(q: Question) -> str | None:
     """What the question is about, when it names it by a name suffix: 机器人产业基金 → 基金,
     某公司 → 公司 (the suffixes of ``facts.json``); None when it names none."""
-    suffixes = _words()["head_suffixes"]
+    suffixes = vocab.subject_suffixes()
     for alts in reversed(q.terms):
         for a in alts:
             for suf in suffixes:
@@ -297,6 +294,7 @@ def _clause(low: str, fig: Figure) -> str:
     return low[a + 1:min(ends) if ends else len(low)]
 
 
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
 def _asks_rate(q: Question) -> bool:
     low = q.text.lower()
     return any((re.search(r"\b" + re.escape(w), low) if w.isascii() else w in low)
@@ -379,7 +377,7 @@ class Scorer:
         # a best candidate without a rival (no other value passed the hard checks) has no
         # margin; how much that is worth is fitted as its own weight
         lone = runner_up is None
-        margin = 0.0 if lone else best - runner_up
+        margin = 0.0 if runner_up is None else best - runner_up
         z = c.get("bias", 0.0) + c.get("score", 1.0) * best + c.get("margin", 0.0) * margin
         z += c.get("lone", 0.0) * float(lone)
         for name, value in (question or {}).items():
@@ -445,6 +443,4 @@ def load_model(path: Path | None = None) -> EvidenceModel:
 
 @lru_cache(maxsize=1)
 def _bundled() -> EvidenceModel:
-    raw = json.loads(resources.files("rag").joinpath("data/evidence_model.json").read_text(
-        encoding="utf-8"))
-    return EvidenceModel.from_dict(raw)
+    return EvidenceModel.from_dict(vocab.data("evidence_model"))

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.figures import extract_figures
 from rag.qasets import DEFAULT_KS, QAItem, _close, figure_matches, gold_figures
 from rag.text import normalize
 
@@ -89,7 +88,7 @@ def span_hit(item: QAItem, answer: dict[str, Any]) -> bool:
     if any(normalize(s).lower() in body for s in item.spans):
         return True
     if item.numeric:
-        gold_figs = [f.to_dict() for s in item.spans for f in extract_figures(s)]
+        gold_figs = gold_figures(item)
         for f in answer.get("figures") or []:
             for g in gold_figs:
                 if g["kind"] == "date":
@@ -166,25 +165,28 @@ def answer_summary(checks: Sequence[tuple[QAItem, dict[str, Any]]]) -> dict[str,
 @dataclass(frozen=True)
 class Outcome:
     """One question asked with the refusal threshold at 0: the answer's confidence (None
-    when it has none and is given whenever found), whether it was found, and whether it is
-    right if given (always False for an unanswerable question)."""
+    when it has none and is given whenever found), whether it was found, whether it is
+    right if given (always False for an unanswerable question), and whether it has an
+    answer at all."""
 
     confidence: float | None
     found: bool
     right: bool
+    answerable: bool = True
 
     def given(self, threshold: float) -> bool:
         return self.found and (self.confidence is None or self.confidence >= threshold)
 
 
 def at_threshold(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
-    """Accuracy (right answers over all questions), wrong-answer rate (given and wrong,
-    over all questions) and coverage (share given) at one threshold."""
+    """Accuracy (right answers over answerable questions), wrong-answer rate (given and
+    wrong, over all questions) and coverage (share given) at one threshold."""
     n = len(outcomes)
+    answerable = sum(o.answerable for o in outcomes)
     given = [o for o in outcomes if o.given(threshold)]
     right = sum(o.right for o in given)
     return {"questions": n,
-            "accuracy": right / n if n else None,
+            "accuracy": right / answerable if answerable else None,
             "wrong_answer_rate": (len(given) - right) / n if n else None,
             "coverage": len(given) / n if n else None}
 

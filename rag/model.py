@@ -29,7 +29,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -126,20 +126,28 @@ def prepare_model(cache_dir: Path, *, force: bool = False, source: Path | None =
         if not force and _is_complete(target, sha):  # another process finished meanwhile
             return target
         _remove_stale_builds(cache_dir, target.name)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_dir))
-        try:
-            _convert(src, sha, tmp)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=cache_dir))
-                os.replace(target, old / "model")
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise ModelError(f"cannot write converted model to {target}: {exc}") from None
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        build_folder(target, lambda tmp: _convert(src, sha, tmp), what="converted model")
     return target
+
+
+def build_folder(target: Path, build: Callable[[Path], None], *, what: str) -> None:
+    """Build a folder in a temporary sibling and rename it over ``target`` (an old one is
+    moved aside and removed), so that an interrupted build never leaves a half-written
+    folder; the caller holds the lock."""
+    parent = target.parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    try:
+        build(tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+            os.replace(target, old / "previous")
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ModelError(f"cannot write {what} to {target}: {exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def resolve_model(spec: str, cache_dir: Path) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import jieba
 
-from rag import places
+from rag import places, vocab
 from rag.crosslingual import expand_groups, has_english
 from rag.figures import Figure, extract_figures
 from rag.text import QUERY_STOPWORDS, normalize, tokenize
@@ -207,11 +207,7 @@ def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, fl
 
 @lru_cache(maxsize=1)
 def _stance_words() -> dict[str, tuple[str, ...]]:
-    import json
-    from importlib import resources
-
-    raw = json.loads(resources.files("rag").joinpath("data/question_stance.json").read_text(
-        encoding="utf-8"))
+    raw = vocab.data("question_stance")
     return {k: tuple(v) for k, v in raw.items() if not k.startswith("_")}
 
 
@@ -228,16 +224,12 @@ def asked_stance(text: str) -> str | None:
     return best[1] if best else None
 
 
-@lru_cache(maxsize=1)
 def _aggregation_words() -> dict[str, Any]:
-    import json
-    from importlib import resources
-
-    return dict(json.loads(resources.files("rag").joinpath("data/aggregation.json").read_text(
-        encoding="utf-8")))
+    return vocab.data("aggregation")
 
 
-def _has_word(low: str, words: Sequence[str]) -> bool:
+def has_word(low: str, words: Sequence[str]) -> bool:
+    """Whether lower-cased ``low`` holds one of ``words`` (English ones as whole words)."""
     return any((re.search(r"\b" + re.escape(w) + r"\b", low) if w.isascii() else w in low)
                for w in words)
 
@@ -265,19 +257,19 @@ def year_span(text: str) -> tuple[int, int] | None:
 def _aggregation(low: str, span: tuple[int, int] | None,
                  stances: tuple[str, ...]) -> tuple[str, bool]:
     words = _aggregation_words()
-    which_year = _has_word(low, words["which_year"])
-    if span is not None and not _has_word(low, words["cumulative"]):
-        if which_year and _has_word(low, words["max"]):
+    which_year = has_word(low, words["which_year"])
+    if span is not None and not has_word(low, words["cumulative"]):
+        if which_year and has_word(low, words["max"]):
             return "max", True
-        if which_year and _has_word(low, words["min"]):
+        if which_year and has_word(low, words["min"]):
             return "min", True
         return "trend", which_year
     if len(stances) >= 2:
         return "stances", which_year
-    if which_year or _has_word(low, words["which"]):
-        if _has_word(low, words["max"]):
+    if which_year or has_word(low, words["which"]):
+        if has_word(low, words["max"]):
             return "max", which_year
-        if _has_word(low, words["min"]):
+        if has_word(low, words["min"]):
             return "min", which_year
     return "single", which_year
 
@@ -429,10 +421,10 @@ def analyse(text: str) -> Question:
     row_years: tuple[str, ...] = ()
     words = _aggregation_words()
     if aggregation == "single" and len(years) >= 2 and not places and (
-            intent == "compare" or _has_word(low, words["per_year"])
-            or _has_word(low, [*words["more"], *words["less"]])):
-        aggregation = "min" if _has_word(low, words["less"]) else (
-            "max" if _has_word(low, words["more"]) else "trend")
+            intent == "compare" or has_word(low, words["per_year"])
+            or has_word(low, [*words["more"], *words["less"]])):
+        aggregation = "min" if has_word(low, words["less"]) else (
+            "max" if has_word(low, words["more"]) else "trend")
         row_years, years = years, ()
     pieces: tuple[tuple[str, str], ...] = ()
     if aggregation == "single" and intent not in ("compare", "list"):
@@ -475,16 +467,8 @@ def is_elliptical(text: str) -> bool:
     return len(norm) <= 8 and not q.terms and bool(q.places or q.years)
 
 
-@lru_cache(maxsize=1)
 def _followup_words() -> dict[str, Any]:
-    import json
-    from importlib import resources
-
-    root = resources.files("rag")
-    data = dict(json.loads(root.joinpath("data/followup.json").read_text(encoding="utf-8")))
-    facts = json.loads(root.joinpath("data/facts.json").read_text(encoding="utf-8"))
-    data["subject_suffixes"] = list(facts["subject"]["suffixes"])
-    return data
+    return vocab.data("followup")
 
 
 def _word_re(words: Sequence[str]) -> re.Pattern[str]:
@@ -496,7 +480,7 @@ def _word_re(words: Sequence[str]) -> re.Pattern[str]:
 def _subject_phrase(previous: str, places: tuple[str, ...]) -> str | None:
     """The previous question's subject: from its first place (or the start of the name) to
     the end of its last name with a subject suffix (南京的机器人基金), else its places."""
-    suffix = _word_re(_followup_words()["subject_suffixes"])
+    suffix = _word_re(vocab.subject_suffixes())
     ends = [m.end() for m in suffix.finditer(previous)]
     mentions = [previous.find(p) for p in _place_mentions(previous, places)]
     mentions = [i for i in mentions if i >= 0]
@@ -539,8 +523,7 @@ def _shift_year(fragment: str, previous: str, old: Question) -> str | None:
     if not old.years:
         return None
     for word, delta in sorted(_followup_words()["relative_years"].items(), key=lambda kv: -len(kv[0])):
-        if (re.search(r"\b" + re.escape(word) + r"\b", fragment, re.I) if word.isascii()
-                else word in fragment):
+        if has_word(fragment.lower(), [word]):
             year = old.years[0]
             return previous.replace(year, str(int(year) + int(delta)))
     return None

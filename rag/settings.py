@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     threads: int | None = None  # encoder threads (RAG_THREADS); None: the measured default
     embed_backend: str = "openvino"  # or "torch" (RAG_EMBED_BACKEND)
     evidence_model: Path | None = None
-    min_confidence: float | None = None
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     # server (``rag serve``)
     host: str = "127.0.0.1"
     port: int = 8000

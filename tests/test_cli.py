@@ -248,3 +248,13 @@ def test_remove_is_explicit(policy_env, tmp_path: Path):
     assert json.loads(r.stdout)["removed"] == ["2013-政府工作报告.txt"]
     r = run(["info", "--json"], e)
     assert json.loads(r.stdout)["documents"] == 2
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1.5", "setting RAG_MIN_CONFIDENCE: Input should be less than or equal to 1"),
+    ("abc", "setting RAG_MIN_CONFIDENCE: Input should be a valid number"),
+])
+def test_a_bad_setting_is_named_in_one_line(env, value: str, message: str):
+    r = run(["info"], {**env, "RAG_MIN_CONFIDENCE": value})
+    assert r.returncode == 2 and r.stderr.startswith(f"rag: error: {message}"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
