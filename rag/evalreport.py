@@ -37,6 +37,16 @@ def format_tables(report: EvalReport) -> str:
             lines.append(f"| {s.name} | {mode} | {scored} | {s.passages} | "
                          + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
     out = ["\n".join(lines)]
+    halves = [s for s in report.sets if len(s.retrieval_halves) > 1]
+    if halves:  # a set not already split into halves by name, half by half
+        rows = ["| set | half | mode | questions | " + " | ".join(cols) + " |",
+                "|---|---|---|---:|" + "---:|" * len(cols)]
+        for s in halves:
+            for half, per_mode in s.retrieval_halves.items():
+                for mode, m in per_mode.items():
+                    rows.append(f"| {s.name} | {half} | {mode} | {int(m['questions'])} | "
+                                + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
+        out.append("\n".join(rows))
     proj = [s for s in report.sets if s.kind == "project" and s.answers]
     if proj:
         rows = ["| set | answerable | answer acc | figure acc (n) | text acc (n) | refusal acc (n) "

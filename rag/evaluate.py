@@ -251,6 +251,8 @@ class SetReport:
     questions: int
     passages: int
     retrieval: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the same per fit/test half (rag.qasets.external_split of the id where a set has none)
+    retrieval_halves: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)
 
@@ -268,10 +270,14 @@ def _bar(items: Sequence[Any], desc: str, progress: bool) -> Iterable[Any]:
 def evaluate_retrieval(engine: Engine, cases: Sequence[tuple[str, str]],
                        gold: dict[str, set[str]], n_relevant: dict[str, int],
                        opts: EvalOptions, *, desc: str = "retrieval",
+                       halves: dict[str, str] | None = None,
+                       by_half: dict[str, dict[str, dict[str, float]]] | None = None,
                        ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
     """Rank every case (id, query) with every mode; ``gold[id]`` holds the ids (passage ids,
     or the external passage ids) that count as relevant. Returns metrics per mode and, per
-    case and mode, the rank of the first relevant passage (None when not in the top)."""
+    case and mode, the rank of the first relevant passage (None when not in the top); with
+    ``halves`` (case id → fit | test), fills ``by_half[half][mode]`` with the metrics of
+    each half's cases."""
     depth = max(max(opts.ks), RANK_DEPTH)
     metrics: dict[str, dict[str, float]] = {}
     per_case: dict[str, dict[str, Any]] = {cid: {} for cid, _ in cases}
@@ -285,6 +291,12 @@ def evaluate_retrieval(engine: Engine, cases: Sequence[tuple[str, str]],
             rel = [h.passage.passage_id in gold[cid] for h in hits]
             rankings.append((rel, n_relevant[cid]))
             per_case[cid][mode] = next((i for i, r in enumerate(rel, start=1) if r), None)
+        if halves is not None and by_half is not None:
+            for half in sorted(set(halves.values())):
+                part = [rk for (cid, _), rk in zip(cases, rankings, strict=True)
+                        if halves.get(cid) == half]
+                by_half.setdefault(half, {})[mode] = {**retrieval_metrics(part, opts.ks),
+                                                      "questions": float(len(part))}
         m = retrieval_metrics(rankings, opts.ks)
         # wall time only: the embedder may serve repeated queries from its cache (see
         # benchmarks/query.py for latency)
@@ -306,8 +318,10 @@ def evaluate_project(engine: Engine, items: Sequence[QAItem], opts: EvalOptions,
         cases.append((it.id, effective_query(it)))
     n_rel = {cid: max(len(g), 1) for cid, g in gold.items()}
     report = SetReport(name, "project", len(items), len(snap.passages))
+    halves = {it.id: it.split or external_split(it.id) for it in items if it.gold is not None}
     report.retrieval, ranks = evaluate_retrieval(engine, cases, gold, n_rel, opts,
-                                                 desc=name)
+                                                 desc=name, halves=halves,
+                                                 by_half=report.retrieval_halves)
     details: dict[str, dict[str, Any]] = {
         it.id: {"id": it.id, "type": it.type, "question": it.question,
                 "query": effective_query(it) if it.gold else None,
@@ -355,7 +369,9 @@ def evaluate_external(engine: Engine, items: Sequence[QAItem], opts: EvalOptions
     n_rel = dict.fromkeys(gold, 1)
     cases = [(it.id, it.question) for it in items]
     report = SetReport(name, "external", len(items), len(snap.passages))
-    report.retrieval, ranks = evaluate_retrieval(engine, cases, gold, n_rel, opts, desc=name)
+    report.retrieval, ranks = evaluate_retrieval(
+        engine, cases, gold, n_rel, opts, desc=name,
+        halves={it.id: external_split(it.id) for it in items}, by_half=report.retrieval_halves)
     details: dict[str, dict[str, Any]] = {
         it.id: {"id": it.id, "question": it.question, "rank": ranks[it.id]} for it in items}
     if opts.answers:
