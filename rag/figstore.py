@@ -172,8 +172,18 @@ _PAST = re.compile(r"了|已")
 _HELD = re.compile(r"控制在$")
 
 
+def _under_plan_heading(period: Period, context: Period | None, year: int) -> bool:
+    """The period comes from a heading, or the passage stands under one that names the
+    document's year alone (``二、关于1998年政府工作的建议``: a 今年 earlier in the paragraph
+    does not make ``粮食总产量稳定在…`` a result, 1998)."""
+    if period.basis.startswith("heading"):
+        return True
+    return context is not None and context.basis.startswith("heading") \
+        and context.start[:4] == context.end[:4] == str(year)
+
+
 def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clause: str,
-                   f: Figure, sentence: str = "") -> str:
+                   f: Figure, sentence: str = "", context: Period | None = None) -> str:
     """When a figure is decides between result and plan, over the words around it:
 
     * nothing said: before the document's year a result (a report reviews the past), from
@@ -204,8 +214,8 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
             stance = "target"  # a span not over yet, or this year's budget or plan
         elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause):
             stance = "actual"
-        elif stance == "actual" and first == last == doc.year and period.basis.startswith(
-                "heading") and not _PAST.search(clause):
+        elif stance == "actual" and first == last == doc.year and _under_plan_heading(
+                period, context, doc.year) and not _PAST.search(clause):
             stance = "target"  # under 二、2005年工作总体部署: the year's plan
     if stance == "target" and (f.qualifier == "≤" or (
             f.qualifier == "=" and _HELD.search(sentence[max(0, f.start - 4):f.start]))):
@@ -277,14 +287,17 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
             if f.kind == "date":
                 period = periods.resolve(sentence, f.start, f.end, doc=doc, context=None)
             else:
-                period = periods.resolve(sentence, f.start, f.end, doc=doc, context=context)
+                # the passage, not the sentence alone: a year that opens an earlier sentence of
+                # the paragraph governs (``1956年，全国农業总产值…；粮食…的产量为…``, 1957)
+                period = periods.resolve(text, a + f.start, a + f.end, doc=doc, context=context)
                 period = _from_to(sentence, figs, i, period)
             named = facts.name_subject(sentence, f.subject) if f.subject else None
             subject = named or _standalone(facts.subject(sentence, f.start, f.end), sentence)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)
-                stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence)
+                stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
+                                        context)
             values = {**figure_values(f), "subject": subject}
             implied = implied_unit(sentence, f)
             if implied is not None:

@@ -434,7 +434,7 @@ class _Ctx:
 
     def sentence_start(self, pos: int) -> int:
         i = pos
-        while i > 0 and self.text[i - 1] not in "。！？!?\n":
+        while i > 0 and self.text[i - 1] not in "。！？!?；;\n":
             i -= 1
         return i
 
