@@ -105,7 +105,8 @@ _D = "[0-9０-９]"
 _NOT_AFTER_ARABIC = r"(?<![A-Za-z0-9０-９.．/第])(?<![A-Za-z][-_])"
 _ARABIC = (
     rf"(?:{_D}{{1,3}}(?:,{_D}{{3}})+|[０-９]{{1,3}}(?:，[０-９]{{3}}){{2,}}"
-    rf"|[０-９]{{1,3}}，[０-９]{{3}}(?=[万亿億萬])|{_D}{{1,24}})"
+    rf"|[０-９]{{1,3}}，[０-９]{{3}}(?=[万亿億萬])|[0-9]{{1,3}}(?:，[0-9]{{3}})+(?=[^0-9，、。；\s])"  # 33，212万吨 (1980)
+    rf"|{_D}{{1,24}})"
     rf"(?:[.．]{_D}{{1,12}})?"
     rf"(?!{_D}|[.．]{_D})"
 )
@@ -166,7 +167,7 @@ _ALTERNATIVES = [
     rf"(?P<ddate>(?<![0-9０-９])(?P<dd>{_DAY}){_SP}日(?!元))",
     rf"(?P<cpctr>百分之(?P<pr1>{_CNNUM}|{_ARABIC})[至到—－-](?:百分之)?(?P<pr2>{_CNNUM}|{_ARABIC})"
     rf"(?P<prq>{_QSUF})?)",
-    rf"(?P<cpct>百分之(?P<pn>{_CNNUM}|{_ARABIC})(?P<pq>{_QSUF})?)",
+    rf"(?P<cpct>(?P<pqp>{_QPRE})?百分之(?P<pn>{_CNNUM}|{_ARABIC})(?P<pq>{_QSUF})?)",  # 近百分之二 (1957)
     rf"(?P<cfrac>(?P<fd>{_CNNUM})分之(?P<fn>{_CNNUM}))",
     rf"(?P<afrac>{_NOT_AFTER_ARABIC}(?P<fa>{_ARABIC})/(?P<fb>{_ARABIC})(?![/0-9０-９]))",
     rf"(?P<general>{_GENERAL})",
@@ -455,7 +456,7 @@ class _Extractor:
         v = _float(_decimal(m.group("pn")))
         if v is None:
             return None
-        q = _qualifier(m.group("pq")) if m.group("pq") else "="
+        q = next((_qualifier(g) for g in (m.group("pqp"), m.group("pq")) if g), "=")
         return _Raw(m.start(), m.end(), v, None, None, "%", "percent", q)
 
     def _fraction(self, m: re.Match[str], num: Decimal | None, den: Decimal | None) -> _Raw | None:
