@@ -43,6 +43,7 @@ class EngineConfig:
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     ann: str = "flat"
+    store: str = "faiss"  # faiss | milvus-lite:PATH.db | http://HOST:PORT (rag.store)
     max_query_chars: int = 500
     auto_index: bool = True
     embed_batch_size: int = 16

@@ -34,6 +34,7 @@ from rag.question import analyse, rewrite
 from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, year_filter
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
+from rag.store import VectorStore, open_store
 from rag.types import Answer, DocumentInfo, FigureRow, Hit
 
 UPLOADS = "uploads"
@@ -78,6 +79,8 @@ class Engine:
         self._checked = 0.0
         self._figure_rows: dict[str, list[FigureRow]] = {}
         self._evidence: EvidenceModel | None = None
+        # where segments and versions live (RAG_STORE); nothing connects before first use
+        self.store: VectorStore = open_store(config.store, config.index_dir)
 
     # -- components -----------------------------------------------------------------------
 
@@ -102,15 +105,14 @@ class Engine:
             return snap
         with self._load_lock:
             snap = self._snap
-            root = self.config.index_dir
             self._checked = time.monotonic()
-            live = store.current_version(root)
+            live = self.store.current_version()
             if snap is not None and live == snap.root.name:
                 return snap
             if live is None and self.config.auto_index and self.config.corpus_dir is not None:
                 self.index()  # writes the index; loaded below like any other version
             emb = self.embedder
-            snap = store.load_snapshot(root, model_fingerprint=emb.fingerprint, dim=emb.dim)
+            snap = self.store.load_snapshot(model_fingerprint=emb.fingerprint, dim=emb.dim)
             self._snap = snap
             return snap
 
@@ -119,17 +121,16 @@ class Engine:
         without the model check, so that ``rag figures`` starts without loading torch. Never
         used for search."""
         snap = self._snap
-        root = self.config.index_dir
-        live = store.current_version(root) if root.is_dir() else None
+        live = self.store.current_version()
         if snap is not None and snap.root.name == live:
             return snap
         if live is None:
             if self.config.auto_index and self.config.corpus_dir is not None:
                 return self.snapshot()
-            raise IndexMissing(f"no index in {root}; build one with `rag index`")
+            raise IndexMissing(f"no index in {self.store.label}; build one with `rag index`")
         plain = self._plain
         if plain is None or plain.root.name != live:
-            plain = store.load_snapshot(root)
+            plain = self.store.load_snapshot()
             self._plain = plain
         return plain
 
@@ -169,8 +170,8 @@ class Engine:
         itself when segments pile up or dead rows outnumber live ones."""
         t0 = time.perf_counter()
         emb = self.embedder
-        with store.write_lock(self.config.index_dir):
-            out = segments.compact(self.config.index_dir, self._identity(emb))
+        with self.store.write_lock():
+            out = segments.compact(self.store, self._identity(emb))
         self._snap = None
         return IndexReport(out.version, True, len(out.documents), out.passages, 0, out.reused,
                            [], [], [], len(out.documents), time.perf_counter() - t0, None, [],
@@ -193,8 +194,8 @@ class Engine:
         ident = self._identity(emb)
         skipped = list(skipped or [])
         report = progress or _no_progress
-        with store.write_lock(cfg.index_dir):
-            up = segments.Update(cfg.index_dir, ident)
+        with self.store.write_lock():
+            up = segments.Update(self.store, ident)
             removing = up.removal(remove) if remove else None
             to_chunk: list[tuple[Any, DocumentInfo]] = []
             for n_file, (path, source) in enumerate(files, start=1):
@@ -332,13 +333,13 @@ class Engine:
     def info(self) -> dict[str, Any]:
         """Index facts from the manifest; does not load the model."""
         root = self.config.index_dir
-        live = store.current_version(root) if root.is_dir() else None
+        live = self.store.current_version()
         out: dict[str, Any] = {"index_dir": str(root), "model": self.config.model,
                                "version": None}
         if live is None:
             return out
         snap = self._snap if self._snap and self._snap.root.name == live else None
-        manifest = snap.manifest if snap else store.read_manifest(root / live)
+        manifest = snap.manifest if snap else self.store.read_manifest(live)
         out.update(
             version=manifest.version,
             created=manifest.created,

@@ -64,3 +64,10 @@ class ConfigError(RagError):
 
     exit_code = 2
     http_status = 503  # the service is misconfigured, as for a model that cannot load
+
+
+class StoreUnavailable(RagError):
+    """The configured vector database (Milvus) cannot be reached or failed a request."""
+
+    exit_code = 5
+    http_status = 503

@@ -108,6 +108,8 @@ class Snapshot:
         """Stored vectors of the given rows (reused when a document did not change)."""
         if not rows:
             return np.zeros((0, self.manifest.dim), dtype=np.float32)
+        if hasattr(self.dense, "reconstruct_rows"):  # a store that fetches many at once
+            return np.asarray(self.dense.reconstruct_rows(rows), dtype=np.float32)
         return np.vstack([self.dense.reconstruct(int(r)) for r in rows]).astype(np.float32)
 
 
@@ -342,10 +344,21 @@ def read_manifest(folder: Path) -> Manifest:
     path = folder / "manifest.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        manifest = Manifest(**raw)
     except FileNotFoundError:
         raise IndexCorrupt(f"{path}: manifest is missing") from None
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, OSError) as exc:
+        raise IndexCorrupt(f"{path}: manifest is unreadable ({exc})") from None
+    return parse_manifest(raw, path)
+
+
+def parse_manifest(raw: object, path: Path | str) -> Manifest:
+    """A manifest from its decoded JSON, checked; ``path`` names where it came from (a file,
+    or a version row of another store) in the errors."""
+    try:
+        if not isinstance(raw, dict):
+            raise TypeError("not an object")
+        manifest = Manifest(**raw)
+    except (ValueError, TypeError) as exc:
         raise IndexCorrupt(f"{path}: manifest is unreadable ({exc})") from None
     if manifest.format != FORMAT_VERSION:
         raise IndexMismatch(
@@ -365,7 +378,7 @@ def read_manifest(folder: Path) -> Manifest:
             and (r["source"] is None or isinstance(r["source"], str)) for r in manifest.runs):
         raise IndexCorrupt(f"{path}: manifest is unreadable (malformed runs of live rows)")
     if sum(r["end"] - r["start"] for r in manifest.runs) != manifest.passages:
-        raise IndexCorrupt(f"{folder}: the runs of live rows do not add up to "
+        raise IndexCorrupt(f"{path}: the runs of live rows do not add up to "
                            f"{manifest.passages} passages")
     return manifest
 

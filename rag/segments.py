@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from rag import figstore
-from rag import index as store
+from rag import figstore, index
 from rag.chunk import ChunkConfig, chunk_document
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, NotFound
 from rag.ingest import ParsedDocument
 from rag.retrieve import passage_index_text, passage_tokens
+from rag.store import VectorStore, as_store
 from rag.types import DocumentInfo, FigureFact, Passage
 
 MAX_SEGMENTS = 12
@@ -94,20 +94,21 @@ class Update:
     (damaged, another model or format) the run rebuilds from scratch and ``reason`` says why.
     """
 
-    def __init__(self, root: Path, ident: Identity) -> None:
-        self.root, self.ident = root, ident
+    def __init__(self, root: Path | VectorStore, ident: Identity) -> None:
+        self.store = store = as_store(root)
+        self.ident = ident
         try:
-            live = store.current_version(root) if root.is_dir() else None
+            live = store.current_version()
         except IndexCorrupt:
             live = None  # a damaged CURRENT pointer: rebuilt like any damage
-        store.remove_leftovers(root, keep={live} if live else set())
+        store.remove_leftovers(keep={live} if live else set())
         self.live = live
         self.reason: str | None = None
-        self.manifest: store.Manifest | None = None
+        self.manifest: index.Manifest | None = None
         docs: list[DocumentInfo] = []
         try:
-            _, self.manifest, docs = store.open_version(
-                root, model_fingerprint=ident.model_fingerprint, dim=ident.dim)
+            self.manifest, docs = store.open_version(
+                model_fingerprint=ident.model_fingerprint, dim=ident.dim)
         except IndexMissing:
             pass
         except (IndexCorrupt, IndexMismatch) as exc:
@@ -199,19 +200,19 @@ class Update:
                            0, reused, len(self.manifest.segments))
         report("writing", 0, 1)
         if self.manifest is None or self.refigure:
-            manifest, docs = _rewrite(self.root, self.ident, self.live if self.manifest else None,
+            manifest, docs = _rewrite(self.store, self.ident, self.live if self.manifest else None,
                                       kept, new, vectors)
         else:
             manifest, docs = self._append(kept, new, vectors)
         previous = {self.live} if self.live else set()
         compacted = False
         if len(manifest.segments) > MAX_SEGMENTS or manifest.dead > manifest.passages:
-            store.remove_leftovers(self.root, keep={f"v-{manifest.version}"} | previous)
+            self.store.remove_leftovers(keep={f"v-{manifest.version}"} | previous)
             previous = {f"v-{manifest.version}"}
-            manifest, docs = _rewrite(self.root, self.ident, f"v-{manifest.version}", docs, [],
+            manifest, docs = _rewrite(self.store, self.ident, f"v-{manifest.version}", docs, [],
                                       np.zeros((0, self.ident.dim), dtype=np.float32))
             compacted = True
-        store.remove_leftovers(self.root, keep={f"v-{manifest.version}"} | previous)
+        self.store.remove_leftovers(keep={f"v-{manifest.version}"} | previous)
         report("writing", 1, 1)
         return Outcome(manifest.version, True, docs, manifest.passages, manifest.figures,
                        len(vectors), reused, len(manifest.segments), compacted)
@@ -220,7 +221,7 @@ class Update:
         return sorted(self._new, key=lambda n: n.info.source)
 
     def _append(self, kept: list[DocumentInfo], new: list[_New], vectors: np.ndarray
-                ) -> tuple[store.Manifest, list[DocumentInfo]]:
+                ) -> tuple[index.Manifest, list[DocumentInfo]]:
         """The live segments that still hold a kept document, plus one new segment."""
         assert self.manifest is not None
         old_segments = self.manifest.segments
@@ -234,8 +235,8 @@ class Update:
         docs = {d.source: d for d in kept}
         if new:
             rows = [p for n in new for p in n.passages]
-            segments.append(store.write_segment(
-                self.root, passages=rows, tokens=[t for n in new for t in n.tokens],
+            segments.append(self.store.write_segment(
+                passages=rows, tokens=[t for n in new for t in n.tokens],
                 vectors=vectors, figures=[f for n in new for f in n.figures],
                 dim=self.ident.dim, ann=self.ident.ann))
             start = 0
@@ -249,8 +250,8 @@ class Update:
                 start = end
         order = sorted(docs)
         listed = [docs[s] for s in order]
-        return store.write_version(
-            self.root, segments=segments, runs=[runs[s] for s in order if s in runs],
+        return self.store.write_version(
+            segments=segments, runs=[runs[s] for s in order if s in runs],
             documents=listed, figures=sum(d.figures for d in listed),
             **_version_args(self.ident)), listed
 
@@ -271,26 +272,27 @@ def _assemble(new: list[_New], vectors: np.ndarray, dim: int) -> np.ndarray:
     return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
 
 
-def compact(root: Path, ident: Identity) -> Outcome:
+def compact(root: Path | VectorStore, ident: Identity) -> Outcome:
     """Rewrite the live rows of the current version into one segment (no encoding). Call
     with the write lock held; the index must be loadable."""
-    _, manifest, docs = store.open_version(root, model_fingerprint=ident.model_fingerprint,
-                                           dim=ident.dim)
+    store = as_store(root)
+    manifest, docs = store.open_version(model_fingerprint=ident.model_fingerprint,
+                                        dim=ident.dim)
     live = f"v-{manifest.version}"
-    out, listed = _rewrite(root, ident, live, docs, [], np.zeros((0, ident.dim), dtype=np.float32))
-    store.remove_leftovers(root, keep={f"v-{out.version}", live})
+    out, listed = _rewrite(store, ident, live, docs, [], np.zeros((0, ident.dim), dtype=np.float32))
+    store.remove_leftovers(keep={f"v-{out.version}", live})
     return Outcome(out.version, True, listed, out.passages, out.figures, 0, out.passages,
                    len(out.segments), True)
 
 
-def _rewrite(root: Path, ident: Identity, live: str | None, kept: list[DocumentInfo],
-             new: list[_New], vectors: np.ndarray) -> tuple[store.Manifest, list[DocumentInfo]]:
+def _rewrite(store: VectorStore, ident: Identity, live: str | None, kept: list[DocumentInfo],
+             new: list[_New], vectors: np.ndarray) -> tuple[index.Manifest, list[DocumentInfo]]:
     """One segment of the kept documents' live rows (read from version ``live``; figures
     made again when the figure store's code changed) and the new documents, and a version."""
     rows: dict[str, tuple[list[Passage], list[list[str]], np.ndarray, list[tuple[FigureFact, ...]]]] = {}
     if kept:
         assert live is not None
-        snap = store.load_snapshot(root, model_fingerprint=ident.model_fingerprint,
+        snap = store.load_snapshot(model_fingerprint=ident.model_fingerprint,
                                    dim=ident.dim, name=live)
         fresh = snap.manifest.figure_digest != ident.figure_digest
         all_vectors = snap.dense.reconstruct_n(0, snap.dense.ntotal) if len(snap.passages) else None
@@ -323,13 +325,13 @@ def _rewrite(root: Path, ident: Identity, live: str | None, kept: list[DocumentI
     segments = []
     if present:
         segments.append(store.write_segment(
-            root, passages=[p for s in present for p in rows[s][0]],
+            passages=[p for s in present for p in rows[s][0]],
             tokens=[t for s in present for t in rows[s][1]],
             vectors=np.vstack([rows[s][2] for s in present]).astype(np.float32),
             figures=[f for s in present for f in rows[s][3]], dim=ident.dim, ann=ident.ann))
     listed = [docs[s] for s in order]
     return store.write_version(
-        root, segments=segments, runs=runs, documents=listed,
+        segments=segments, runs=runs, documents=listed,
         figures=sum(d.figures for d in listed), **_version_args(ident)), listed
 
 

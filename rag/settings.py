@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from platformdirs import user_cache_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.chunk import ChunkConfig
@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     figure_weight: float = 0.5
     top_k: int = 5
     ann: str = "flat"
+    store: str = "faiss"  # RAG_STORE: faiss | milvus-lite:PATH.db | http://HOST:PORT
     max_query_chars: int = 500
     auto_index: bool = True
     threads: int | None = None  # encoder threads (RAG_THREADS); None: the measured default
@@ -47,6 +48,17 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     max_body_bytes: int = 4 * 1024 * 1024
     max_upload_bytes: int = 2 * 1024 * 1024
+
+    @field_validator("store")
+    @classmethod
+    def _store_kind(cls, v: str) -> str:
+        from rag.errors import ConfigError
+        from rag.store import check_spec
+
+        try:
+            return check_spec(v.strip())
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -63,6 +75,7 @@ class Settings(BaseSettings):
                 top_k=self.top_k,
             ),
             ann=self.ann,
+            store=self.store,
             max_query_chars=self.max_query_chars,
             auto_index=self.auto_index,
             max_upload_bytes=self.max_upload_bytes,
