@@ -78,6 +78,7 @@ from rag.qasets import (
     set_name,
 )
 from rag.retrieve import MODES, passage_index_text, passage_tokens
+from rag.store import open_store, write_snapshot
 from rag.types import Passage
 
 # --------------------------------------------------------------------------- indexing
@@ -158,22 +159,24 @@ def encode_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache |
 
 def index_passages(root: Path, passages: Sequence[Passage], embedder: Embedder, *,
                    cache: VectorCache | None = None, ann: str = "flat",
-                   progress: bool = False) -> store.Snapshot:
+                   progress: bool = False, store_spec: str = "faiss") -> store.Snapshot:
     """Index the given passage records as they are (no chunking) as the live version of
-    ``root``, and return it. Vectors come from ``cache`` where it has them."""
+    ``root`` (in the store ``store_spec`` names, rag.store), and return it. Vectors come
+    from ``cache`` where it has them."""
     texts = [passage_index_text(p) for p in passages]
     vectors = encode_cached(embedder, texts, cache, progress=progress)
     tokens = [passage_tokens(p) for p in passages]
-    with store.write_lock(root):
-        live = store.current_version(root) if root.is_dir() else None
-        store.remove_leftovers(root, keep={live} if live else set())
-        snap = store.write_snapshot(
-            root, passages=list(passages), tokens=tokens, vectors=vectors, documents=[],
+    st = open_store(store_spec, root)
+    with st.write_lock():
+        live = st.current_version()
+        st.remove_leftovers(keep={live} if live else set())
+        snap = write_snapshot(
+            st, passages=list(passages), tokens=tokens, vectors=vectors, documents=[],
             model=embedder.name, model_fingerprint=embedder.fingerprint, dim=embedder.dim,
             chunking={"records": True}, chunk_digest="records", ann=ann,
             figures=[figstore.annotate(p) for p in passages], figure_digest=figstore.store_digest(),
         )
-        store.remove_leftovers(root, keep={snap.root.name})
+        st.remove_leftovers(keep={snap.root.name})
     return snap
 
 
@@ -181,7 +184,8 @@ def passages_engine(root: Path, passages: Sequence[Passage], embedder: Embedder,
                     base: EngineConfig, *, cache: VectorCache | None = None,
                     progress: bool = False) -> Engine:
     """An engine over the given passage records (indexed into ``root``)."""
-    index_passages(root, passages, embedder, cache=cache, ann=base.ann, progress=progress)
+    index_passages(root, passages, embedder, cache=cache, ann=base.ann, progress=progress,
+                   store_spec=base.store)
     cfg = replace(base, index_dir=root, corpus_dir=None, auto_index=False)
     return Engine(cfg, embedder=embedder)
 
