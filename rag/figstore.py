@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from rag import facts, periods
 from rag.figures import Figure, extract_figures
+from rag.hanzi import fold
 from rag.periods import DocDate, Period
 from rag.text import sentence_spans
 from rag.types import FigureFact, FigureRow, Passage, figure_values
@@ -41,7 +42,7 @@ def _source_digest() -> str:
 
     h = hashlib.sha256()
     for mod in ("figures.py", "numbers.py", "figure_words.py", "figure_names.py", "figure_tokens.py",
-                "facts.py", "periods.py", "figstore.py"):
+                "facts.py", "periods.py", "figstore.py", "hanzi.py"):
         f = resources.files("rag").joinpath(mod)
         if f.is_file():
             h.update(f.read_bytes())
@@ -274,15 +275,27 @@ def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
     return None
 
 
+def _verbatim(phrase: str | None, folded: str, original: str) -> str | None:
+    """``phrase`` (found in the folded sentence) as the original writes it: 手工業总产值, not
+    手工业总产值 (1957), character by character (the fold keeps one for one)."""
+    if not phrase:
+        return phrase
+    if folded == original:
+        return phrase
+    back = {f: o for f, o in zip(folded, original, strict=True) if f != o}
+    return "".join(back.get(ch, ch) for ch in phrase)
+
+
 def annotate(p: Passage) -> tuple[FigureFact, ...]:
     """The figures of one passage with metric, subject, period and stance."""
     doc = doc_date(p.date)
     context = heading_context(p.headings, doc)
-    text = p.text
+    original = p.text
+    text = fold(original)  # 較 as 较 (1957): analysed folded, copied out verbatim
     out: list[FigureFact] = []
     for a, b in sentence_spans(text):
         sentence = text[a:b]
-        figs = extract_figures(sentence)
+        figs = extract_figures(original[a:b])
         for i, f in enumerate(figs):
             if f.kind == "date":
                 period = periods.resolve(sentence, f.start, f.end, doc=doc, context=None)
@@ -298,7 +311,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
                                         context)
-            values = {**figure_values(f), "subject": subject}
+            values = {**figure_values(f), "subject": _verbatim(subject, sentence, original[a:b])}
             implied = implied_unit(sentence, f)
             if implied is not None:
                 values["unit"], values["kind"] = implied
@@ -306,7 +319,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 **values,
                 start=a + f.start,
                 end=a + f.end,
-                metric=facts.metric(sentence, f.start, f.end),
+                metric=_verbatim(facts.metric(sentence, f.start, f.end), sentence, original[a:b]),
                 stance=stance,
                 period_start=period.start if period else None,
                 period_end=period.end if period else None,

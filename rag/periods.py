@@ -388,6 +388,8 @@ def _flags(text: str, ex: _Expr) -> None:
         ex.since = True
     og = d["origin"]
     one_year = ex.years is not None and ex.years[0] == ex.years[1]
+    if one_year and ex.kind == "abs" and any(pre.endswith(w) for w in d["destination"]["before"]):
+        ex.clause_only = True
     if one_year and any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
         ex.origin = True
 
@@ -434,7 +436,7 @@ class _Ctx:
 
     def sentence_start(self, pos: int) -> int:
         i = pos
-        while i > 0 and self.text[i - 1] not in "。！？!?；;\n":
+        while i > 0 and self.text[i - 1] not in "。！？!?\n":
             i -= 1
         return i
 
@@ -515,6 +517,14 @@ class _Ctx:
                 return True
         return False
 
+    def _clause_initial(self, ex: _Expr) -> bool:
+        """The expression opens its clause (``1956年，…；``, 1957; ``，2003年中央财政支出…；``, 2004):
+        only such a time reaches past a ``；`` to the clauses after it."""
+        i = ex.start
+        while i > 0 and self.text[i - 1] in " \t—“‘(（":
+            i -= 1
+        return i == 0 or self.text[i - 1] in "，,；;：:。！？!?\n"
+
     def governing(self, pos: int, *, skip_parts: bool = False) -> Period | None:
         """Rules 2-4: left in the sentence, a sentence-initial expression earlier in the paragraph, context."""
         s0 = self.sentence_start(pos)
@@ -524,6 +534,8 @@ class _Ctx:
         for ex in reversed(left):
             if skip_parts and ex.kind == "part":
                 continue
+            if re.search(r"[；;]", self.text[ex.end : pos]) and not self._clause_initial(ex):
+                continue  # 接近了第一个五年計划最后一年的指标；粮食…的产量为… (1957): not a time of what follows
             return self.period(ex)
         # rule 3: earlier sentences of the same paragraph that begin with a time expression
         p0 = self.text.rfind("\n", 0, s0) + 1
