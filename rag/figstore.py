@@ -114,6 +114,8 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     * an average annual rate (``1997年国内生产总值…平均每年增长11%`` under 过去五年, 1998;
       ``１９８７年…平均每年增长１１．１％``, 1988) is over the span its heading sets, when the
       year the sentence names is that span's last;
+    * a change over the same part of another year (``今年上半年又比去年同期增长24.2％``, 1980;
+      ``第一季度…比去年同期增长６２％``, 1956) is of the governing part of the year alone;
     * a change measured from a stated base year (``2007年…比2002年增长65.5%``, 2008;
       ``１９９２年同１９８７年相比，钢产量增长百分之四十二``, 1993) covers the years after the
       base up to the governing year; the level it reaches does not (``…，达到８０００万吨``, 1993;
@@ -147,9 +149,11 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
             and _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
         return Period(last, last, period.stated, f"the level at the end of {period.basis}")
     if first == last and not _LEVEL_VERB.search(sentence[max(0, f.start - 6):f.start]):
-        for s, _e, base in periods.find_time_expressions(sentence[:f.start], doc=doc):
+        for s, e, base in reversed(periods.find_time_expressions(sentence[:f.start], doc=doc)):
             if base is None or not _BASE_BEFORE.search(sentence[max(0, s - 1):s]):
                 continue
+            if sentence.startswith("同期", e):
+                break  # 今年上半年又比去年同期增长24.2％ (1980): of the half-year alone
             b = base.end[:4]
             if b.isdigit() and int(b) < int(last):
                 return Period(str(int(b) + 1), last, period.stated and base.stated,
@@ -218,6 +222,9 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
         elif stance == "actual" and first == last == doc.year and _under_plan_heading(
                 period, context, doc.year) and not _PAST.search(clause):
             stance = "target"  # under 二、2005年工作总体部署: the year's plan
+    if stance == "target" and period is not None and doc is not None and len(period.end) > 4 \
+            and period.start[:4] == period.end[:4] == str(doc.year) and not _PLAN_WORDS.search(clause):
+        stance = "actual"  # a part of the year reported: 第一季度…比去年同期增长 (1956), 今年上半年 (1980)
     if stance == "target" and (f.qualifier == "≤" or (
             f.qualifier == "=" and _HELD.search(sentence[max(0, f.start - 4):f.start]))):
         stance = "cap"
