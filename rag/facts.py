@@ -535,6 +535,18 @@ def _actor_or_place(text: str) -> str | None:
     return best[1] if best else None
 
 
+def metric_actor(metric: str | None) -> str | None:
+    """The actor that opens a metric phrase (``城镇居民家庭人均可支配收入``, ``农村居民家庭人均
+    纯收入``, 2003; ``城镇居民人均可支配收入``, 2006/2008), for a figure whose own clause names
+    no subject: the quantity says whose it is."""
+    if not metric:
+        return None
+    m = _vocab().actors.match(metric)
+    if m is None or metric[m.end():m.end() + 1] in ("到", "和", "与", "及", "、", "至"):
+        return None  # 从中央到地方，一律削减１０％ (1985): a range of actors, not one
+    return m.group()
+
+
 def subject(sentence: str, start: int, end: int) -> str | None:
     """Who or what the figure at ``sentence[start:end]`` is about (a fund, programme, company,
     organisation, actor or place named in the sentence), or None."""

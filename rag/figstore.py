@@ -318,6 +318,9 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
                                         context)
+            metric = facts.metric(sentence, f.start, f.end)
+            if subject is None:
+                subject = _standalone(facts.metric_actor(metric), sentence)
             values = {**figure_values(f), "subject": _verbatim(subject, sentence, original[a:b])}
             implied = implied_unit(sentence, f)
             if implied is not None:
@@ -326,7 +329,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 **values,
                 start=a + f.start,
                 end=a + f.end,
-                metric=_verbatim(facts.metric(sentence, f.start, f.end), sentence, original[a:b]),
+                metric=_verbatim(metric, sentence, original[a:b]),
                 stance=stance,
                 period_start=period.start if period else None,
                 period_end=period.end if period else None,
