@@ -347,10 +347,10 @@ def _noun(seg: str, *, plain: bool = False) -> str:
         head = _noun(seg[: share.start()])
         if head:
             return (head + share.group())[-int(me["max_share_chars"]):]
-    cut = 0
-    for m in v.boundary.finditer(seg):
-        if m.group("b"):
-            cut = m.end()
+    cuts = [0] + [m.end() for m in v.boundary.finditer(seg) if m.group("b")]
+    cut = cuts[-1]
+    if len(cuts) > 1 and seg[cut - 1] == "的" and seg[cut:] in me["owned_heads"]:
+        cut = cuts[-2]  # 生产资料工业的产值 (1957), not 产值
     noun = seg[cut:].strip(' \u3000“”"')
     while True:
         y = _YEAR_RE.match(noun)
@@ -424,6 +424,9 @@ def _topic(w: _Win) -> str:
                                                            a, w.cl_a - 1))
            if a <= _a < w.cl_a):
         return ""
+    for open_, close in _vocab().data["metric"]["frames"]:
+        if clause.endswith(close) and open_ in clause:
+            clause = clause[: clause.rfind(open_, 0, len(clause) - len(close))]  # 粮食总产量在…的基础上
     return _noun(_strip_tail(clause))
 
 
