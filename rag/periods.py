@@ -197,6 +197,7 @@ class _Expr:
     point: bool = False
     since: bool = False
     anaphoric: bool = False  # 上年/本年: from the governing year, else the doc year
+    demonstrative: bool = False  # 这一年: else the last year of the sentence before
     counted: int = 0  # 五年平均每年: the N years up to the governing year
     clause_only: bool = False  # 年初: governs its own clause only
     origin: bool = False  # 由/从 YEAR 的 A (上升)到 B: governs A only
@@ -331,6 +332,7 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         months = _months(rest) if rest else None
         ex = _Expr(s, e, label, "rel", (a, b), months, False, why=word)
         ex.anaphoric = bool(d["relative_years"][word].get("anaphoric", False))
+        ex.demonstrative = bool(d["relative_years"][word].get("demonstrative", False))
         return ex
     if kind == "counted":
         nm = re.search(_N, raw)
@@ -443,6 +445,8 @@ class _Ctx:
     def period(self, ex: _Expr) -> Period | None:
         doc = self.doc
         anchor = self.governing(ex.start, skip_parts=True) if ex.anaphoric else None
+        if ex.demonstrative and (anchor is None or anchor is self.context):
+            anchor = self._previous_year(ex.start) or anchor
         if ex.counted and anchor is not None:
             base_year = anchor.years()[1]
             y1, y2 = base_year - ex.counted + 1, base_year
@@ -516,6 +520,19 @@ class _Ctx:
             if a >= 0 and not re.search(r"[，,；;。！？!?\n]", self.text[a : ex.start]):
                 return True
         return False
+
+    def _previous_year(self, pos: int) -> Period | None:
+        """The last single stated year of the sentence before ``pos``'s, in its paragraph
+        (``…1956年手工業…也都得到了發展。这一年，手工業总产值…``, 1957)."""
+        s0 = self.sentence_start(pos)
+        if s0 == 0 or self.text[s0 - 1] == "\n":
+            return None
+        s = self.sentence_start(s0 - 1)
+        for e in reversed(self.exprs):
+            if s <= e.start and e.end <= s0 and e.kind == "abs" and not e.base and e.years \
+                    and e.years[0] == e.years[1]:
+                return self.period(e)
+        return None
 
     def _clause_initial(self, ex: _Expr) -> bool:
         """The expression opens its clause (``1956年，…；``, 1957; ``，2003年中央财政支出…；``, 2004):
