@@ -550,7 +550,7 @@ def metric_actor(metric: str | None) -> str | None:
     return m.group()
 
 
-def subject(sentence: str, start: int, end: int) -> str | None:
+def subject(sentence: str, start: int, end: int, depth: int = 0) -> str | None:
     """Who or what the figure at ``sentence[start:end]`` is about (a fund, programme, company,
     organisation, actor or place named in the sentence), or None."""
     w = _window(sentence, start, end)
@@ -574,4 +574,10 @@ def subject(sentence: str, start: int, end: int) -> str | None:
     own = _noun(_strip_tail(s[_segment_start(s, w.sent_a, w.start) : w.start]), plain=True)
     if own and not _vocab().change_tail.fullmatch(own):
         return None  # the clause names its own quantity: earlier clauses are about something else
+    prev = _previous_figure(w)
+    if prev is not None and depth < 3:
+        # the figure continues the previous one's quantity, so it has that one's subject:
+        # …，1979年社会商品零售总额1，753亿元，比上年增加225亿元，增长14.7％ (1980), not the
+        # 农民 of an earlier clause
+        return subject(sentence, prev.start, prev.end, depth + 1)
     return _actor_or_place(s[w.sent_a : w.cl_a])

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag import facts, periods
+from rag import facts, periods, respective
 from rag.figures import Figure, extract_figures
 from rag.hanzi import fold
 from rag.periods import DocDate, Period
@@ -42,7 +42,7 @@ def _source_digest() -> str:
 
     h = hashlib.sha256()
     for mod in ("figures.py", "numbers.py", "figure_words.py", "figure_names.py", "figure_tokens.py",
-                "facts.py", "periods.py", "figstore.py", "hanzi.py"):
+                "facts.py", "periods.py", "figstore.py", "hanzi.py", "respective.py"):
         f = resources.files("rag").joinpath(mod)
         if f.is_file():
             h.update(f.read_bytes())
@@ -293,6 +293,13 @@ def _verbatim(phrase: str | None, folded: str, original: str) -> str | None:
     return "".join(back.get(ch, ch) for ch in phrase)
 
 
+def _subject(sentence: str, f: Figure, metric: str | None) -> str | None:
+    """The figure's own subject, else the actor that opens its metric (2003, 2006)."""
+    named = facts.name_subject(sentence, f.subject) if f.subject else None
+    subject = named or _standalone(facts.subject(sentence, f.start, f.end), sentence)
+    return subject if subject is not None else _standalone(facts.metric_actor(metric), sentence)
+
+
 def annotate(p: Passage) -> tuple[FigureFact, ...]:
     """The figures of one passage with metric, subject, period and stance."""
     doc = doc_date(p.date)
@@ -303,6 +310,9 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
     for a, b in sentence_spans(text):
         sentence = text[a:b]
         figs = extract_figures(original[a:b])
+        metrics = [facts.metric(sentence, f.start, f.end) for f in figs]
+        subjects = [_subject(sentence, f, m) for f, m in zip(figs, metrics, strict=True)]
+        respective.pair(sentence, figs, metrics, subjects, lambda n: _standalone(facts.metric_actor(n), n))
         for i, f in enumerate(figs):
             if f.kind == "date":
                 period = periods.resolve(sentence, f.start, f.end, doc=doc, context=None)
@@ -311,17 +321,12 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 # the paragraph governs (``1956年，全国农業总产值…；粮食…的产量为…``, 1957)
                 period = periods.resolve(text, a + f.start, a + f.end, doc=doc, context=context)
                 period = _from_to(sentence, figs, i, period)
-            named = facts.name_subject(sentence, f.subject) if f.subject else None
-            subject = named or _standalone(facts.subject(sentence, f.start, f.end), sentence)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
                                         context)
-            metric = facts.metric(sentence, f.start, f.end)
-            if subject is None:
-                subject = _standalone(facts.metric_actor(metric), sentence)
-            values = {**figure_values(f), "subject": _verbatim(subject, sentence, original[a:b])}
+            values = {**figure_values(f), "subject": _verbatim(subjects[i], sentence, original[a:b])}
             implied = implied_unit(sentence, f)
             if implied is not None:
                 values["unit"], values["kind"] = implied
@@ -329,7 +334,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 **values,
                 start=a + f.start,
                 end=a + f.end,
-                metric=_verbatim(metric, sentence, original[a:b]),
+                metric=_verbatim(metrics[i], sentence, original[a:b]),
                 stance=stance,
                 period_start=period.start if period else None,
                 period_end=period.end if period else None,
