@@ -378,7 +378,8 @@ def _metric(w: _Win, depth: int = 0) -> tuple[str, str] | None:
             if not mod or mod.start() == mod.end():
                 break
             seg = seg[: mod.start()]
-        seg = re.sub(r"比(?![重例率])[^，；：。比]{1,12}$", "", seg)  # 比一九五二年, not 比重
+        # the base: 比一九五二年, 較1955年 (1957, read folded as 较), not 比重, 较大
+        seg = re.sub(r"(?:比|较)(?![重例率好大多少为])[^，；：。比较]{1,12}$", "", seg)
         seg = _strip_tail(seg)
     noun = _object(w, seg) or _noun(seg)
     if not noun and depth < 3:

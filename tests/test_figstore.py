@@ -182,3 +182,45 @@ def test_words_are_not_stored_as_figures():
         if f.text == "一年":  # 提前一年完成 is a duration; 过去一年, 一年来 are not
             assert "过去一年" not in sentence and "一年来" not in sentence, sentence
         assert f.text not in ("一、", "二、", "三、", "一是", "二是")
+
+
+def _figure(doc: str, text: str, sentence_part: str) -> FigureFact:
+    for p, figs in _store(doc):
+        for f in figs:
+            if f.text == text and sentence_part in p.text[f.sentence_start:f.sentence_end]:
+                return f
+    raise AssertionError(f"{text} not stored in {doc}")
+
+
+def test_traditional_characters_are_read_and_kept_verbatim():
+    """較1955年 (1957, partly traditional) is a comparison base like 较, not the figure's year;
+    the stored metric is copied as written (手工業), and the fold keeps every offset."""
+    from rag.hanzi import fold
+
+    text = (POLICY / "1957-政府工作报告.txt").read_text(encoding="utf-8")
+    folded = fold(text)
+    assert len(folded) == len(text) and "較" in text and "較" not in folded
+    f = _figure("1957-政府工作报告.txt", "16％", "較1955年增長了16％")
+    assert figstore.period_years(f) == (1956, 1956)  # 这一年 = the 1956年 of the sentence before
+    assert f.metric and "手工業" in f.metric and f.stance == "actual"
+
+
+def test_respectively_pairs_each_figure_with_its_own_noun():
+    """分别增长9.6%和6.2% after the urban and the rural income (2006): each has its own."""
+    urban = _figure("2006-政府工作报告.txt", "9.6%", "分别增长9.6%和6.2%")
+    rural = _figure("2006-政府工作报告.txt", "6.2%", "分别增长9.6%和6.2%")
+    assert (urban.subject, rural.subject) == ("城镇居民", "农村居民")
+    assert urban.metric and urban.metric.startswith("城镇居民人均可支配收入")
+    assert rural.metric and rural.metric.startswith("农村居民人均纯收入")
+    # coordinated nouns before 分别 (2013): 化学需氧量、二氧化硫排放总量分别下降15.7%和17.5%
+    cod = _figure("2013-政府工作报告.txt", "15.7%", "分别下降15.7%和17.5%")
+    so2 = _figure("2013-政府工作报告.txt", "17.5%", "分别下降15.7%和17.5%")
+    assert cod.metric and cod.metric.startswith("化学需氧量")
+    assert so2.metric and so2.metric.startswith("二氧化硫排放总量")
+
+
+def test_a_reported_part_of_the_year_is_a_result_of_that_part():
+    """今年上半年又比去年同期增长24.2％ in the August 1980 report: a result of 1980's first
+    half, not a plan, and not a change since the year before the base."""
+    f = _figure("1980-政府工作报告.txt", "24.2％", "今年上半年又比去年同期增长24.2％")
+    assert (f.period_start, f.period_end, f.stance) == ("1980-01", "1980-06", "actual")
