@@ -129,6 +129,10 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
       in March reviews the past year), else of its year.
     """
     if period is None:
+        if stance == "unknown" and not _PLAN_WORDS.search(sentence):
+            # a level reported without a plan word is a result: 其中工农业总产值１５１０４亿元
+            # (1987), 其中有…共约三百万人 (1957)
+            stance = "actual"
         if doc is None or stance not in ("target", "actual"):
             return None
         if stance == "target":
