@@ -22,7 +22,7 @@ from rag.periods import DocDate, Period
 from rag.text import sentence_spans
 from rag.types import FigureFact, FigureRow, Passage, figure_values
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: traditional characters folded, 分别 pairs, metric actors as subjects
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
                 "anniversary")
