@@ -14,9 +14,9 @@ What it does:
    ``--reuse`` refits from them without asking again.
 2. Stage 1: logistic regression over the candidates of fit questions (label: the
    candidate's figure equals the gold one) gives the feature weights.
-3. Stage 2: logistic regression over fit questions (inputs: the best candidate's logit and
-   its margin over the best candidate with another value; label: the best is right) gives
-   the answer's confidence.
+3. Stage 2: logistic regression over fit questions (inputs: the best candidate's logit,
+   its margin over the best candidate with another value, the question's features and the
+   best candidate's own features; label: the best is right) gives the answer's confidence.
 4. The threshold is the lowest confidence at which every fit set's wrong-answer rate
    (answered with a wrong figure, over all its questions, unanswerable ones included) is at
    most ``--target``. Nothing is fitted on the test halves.
@@ -49,6 +49,7 @@ from rag.evidence import (  # noqa: E402
     QUESTION_FEATURES,
     SENTENCE_FEATURE_NAMES,
     SIGNS,
+    TOP,
     question_features,
 )
 from rag.figures import extract_figures  # noqa: E402
@@ -165,6 +166,8 @@ def gather(limit: int, pool: int) -> list[dict[str, Any]]:
 
 
 NAMES = {"figure": FEATURE_NAMES, "sentence": SENTENCE_FEATURE_NAMES}
+STAGE2_C = 0.3  # stage 2's L2 strength, chosen by out-of-fold wrong rates on the fit halves
+OOF: dict[tuple[str, str], float] = {}  # out-of-fold confidence of each fit question
 PAIRS = 40  # wrong candidates paired with each right one, best-ranked first
 STAGE1 = "pairwise"  # or "pointwise" (--stage1): the ablation in benchmarks/README.md
 
@@ -195,16 +198,22 @@ def _best(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str
 Q_NAMES = tuple(n for n, _ in QUESTION_FEATURES)
 
 
-def _stage2(score: float, margin: float | None, qf: dict[str, float]) -> list[float]:
-    return [score, margin or 0.0, float(margin is None), *(qf.get(n, 0.0) for n in Q_NAMES)]
+def _stage2(score: float, margin: float | None, qf: dict[str, float],
+            top: dict[str, float], kind: str) -> list[float]:
+    return [score, margin or 0.0, float(margin is None), *(qf.get(n, 0.0) for n in Q_NAMES),
+            *(top.get(n, 0.0) for n in NAMES[kind])]
+
+
+def _stage2_names(kind: str) -> list[str]:
+    return ["score", "margin", "lone", *Q_NAMES, *(TOP + n for n in NAMES[kind])]
 
 
 def _confidence(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str,
                 qf: dict[str, float]) -> float:
-    _, score, margin = _best(scorer, cands, kind)
+    best, score, margin = _best(scorer, cands, kind)
     c = scorer["calibration"]
-    z = c["bias"] + c["score"] * score + c["margin"] * (margin or 0.0) + c["lone"] * float(
-        margin is None) + sum(c.get(n, 0.0) * qf.get(n, 0.0) for n in Q_NAMES)
+    x = _stage2(score, margin, qf, cands[best]["features"], kind)
+    z = c["bias"] + sum(c.get(n, 0.0) * v for n, v in zip(_stage2_names(kind), x, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -263,27 +272,60 @@ def _signed_logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...],
 
 def _calibrate(scorer: dict[str, Any], fit_rows: list[dict[str, Any]], kind: str,
                cands: list[dict[str, Any]], pairs: int) -> dict[str, Any]:
-    """Stage 2: the probability that the best candidate is right, from its score, its
-    margin and what the question is like."""
-    from sklearn.linear_model import LogisticRegression
-
-    x2, y2 = [], []
-    for r in fit_rows:
-        best, score, margin = _best(scorer, r["candidates"], kind)
-        x2.append(_stage2(score, margin, r["question_features"]))
-        y2.append(int(bool(r["candidates"][best]["right"])))
-    stage2 = LogisticRegression(C=1.0, max_iter=5000).fit(np.array(x2), np.array(y2))
-    coef = [round(float(v), 4) for v in stage2.coef_[0]]
-    scorer["calibration"] = {"bias": round(float(stage2.intercept_[0]), 4), "score": coef[0],
-                             "margin": coef[1], "lone": coef[2],
-                             **dict(zip(Q_NAMES, coef[3:], strict=True))}
     scorer["fit"] = {"questions": len(fit_rows), "candidates": len(cands), "pairs": pairs,
                      "stage1": STAGE1}
     return scorer
 
 
+def _stage2_row(model: dict[str, Any], r: dict[str, Any]) -> tuple[list[float], int]:
+    """Stage 2's inputs for a question (shared inputs, a figure/sentence indicator, then
+    one block of the best candidate's features per kind, the other block zero) and
+    whether its best candidate is right."""
+    kind = r["kind"]
+    best, score, margin = _best(model[kind], r["candidates"], kind)
+    shared = [score, margin or 0.0, float(margin is None),
+              *(r["question_features"].get(n, 0.0) for n in Q_NAMES)]
+    blocks = [[r["candidates"][best]["features"].get(n, 0.0) if k == kind else 0.0
+               for n in NAMES[k]] for k in NAMES]
+    return [*shared, float(kind == "figure"), *(v for b in blocks for v in b)], int(
+        bool(r["candidates"][best]["right"]))
+
+
+def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Stage 2: the probability that the best candidate is right, fitted once over the fit
+    questions of both kinds (the sentence questions alone are too few), then stored as
+    each scorer's calibration: the shared weights, the figure indicator in the figure
+    scorer's bias, and each kind's ``top:`` weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"]]
+    pairs = [_stage2_row(model, r) for r in fit_rows]
+    x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    stage2 = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x, y)
+    coef = [round(float(v), 4) for v in stage2.coef_[0]]
+    shared = dict(zip(("score", "margin", "lone", *Q_NAMES), coef, strict=False))
+    at = 3 + len(Q_NAMES)
+    indicator, blocks = coef[at], coef[at + 1:]
+    bias = round(float(stage2.intercept_[0]), 4)
+    for k in NAMES:
+        w, blocks = blocks[:len(NAMES[k])], blocks[len(NAMES[k]):]
+        model[k]["calibration"] = {
+            "bias": round(bias + (indicator if k == "figure" else 0.0), 4), **shared,
+            **{TOP + n: v for n, v in zip(NAMES[k], w, strict=True)}}
+    # The threshold is chosen on out-of-fold confidences: with the best candidate's
+    # features in stage 2, in-sample confidences would be optimistic about the fit sets.
+    oof = np.zeros(len(y))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+        fold = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x[tr], y[tr])
+        oof[te] = fold.predict_proba(x[te])[:, 1]
+    OOF.update({(r["set"], r["id"]): float(p) for r, p in zip(fit_rows, oof, strict=True)})
+
+
 def fit(rows: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    OOF.clear()
     model: dict[str, Any] = {kind: _fit_scorer(rows, kind) for kind in NAMES}
+    _calibrate_all(model, rows)
     model["threshold"] = _threshold(rows, model, target)
     return model
 
@@ -318,9 +360,17 @@ def _at(outs: list[dict[str, Any]], t: float) -> dict[str, float]:
             "wrong_rate": m["wrong_answer_rate"] or 0.0, "coverage": m["coverage"] or 0.0}
 
 
+def _judged(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`_outcomes` with each fit question's out-of-fold confidence."""
+    return [{**o, "confidence": OOF.get((o["set"], o["id"]), o["confidence"])}
+            if o["split"] == "fit" and o["candidates"] and o["kind"] else o
+            for o in _outcomes(rows, model)]
+
+
 def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float) -> float:
-    """The lowest threshold at which every fit set is at or under the target."""
-    outs = _outcomes(rows, model)
+    """The lowest threshold at which every fit set is at or under the target, judged by
+    the out-of-fold confidence of each fit question."""
+    outs = _judged(rows, model)
     sets = sorted({o["set"] for o in outs if o["split"] == "fit"})
     for t in (i / 200 for i in range(200)):
         if all(_at([o for o in outs if o["set"] == s and o["split"] == "fit"], t)["wrong_rate"]
@@ -330,7 +380,8 @@ def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float)
 
 
 def report(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
-    outs = _outcomes(rows, model)
+    """Every set at the threshold; fit questions by their out-of-fold confidence."""
+    outs = _judged(rows, model)
     t = model["threshold"]
     table = []
     for s in ("seed", "policy", "cmrc2018", "drcd_simplified"):

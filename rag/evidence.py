@@ -354,6 +354,9 @@ def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> fl
     return best
 
 
+TOP = "top:"  # calibration weights on the best candidate's features carry this prefix
+
+
 @dataclass(frozen=True)
 class Scorer:
     """Logistic weights over named features, and a second stage that turns the best
@@ -368,9 +371,14 @@ class Scorer:
         return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in feats.items())
 
     def confidence(self, best: float, runner_up: float | None,
-                   question: dict[str, float] | None = None) -> float:
+                   question: dict[str, float] | None = None,
+                   features: dict[str, float] | None = None) -> float:
         """Probability that the best candidate is the answer, from its logit, its margin
-        over the runner-up and what the question is like (:func:`question_features`)."""
+        over the runner-up, what the question is like (:func:`question_features`) and the
+        best candidate's own features (weights named ``top:<feature>``): the logit ranks
+        the figures of one question, while how sure to be of the winner depends on more
+        than its lead (a winner that matches no metric word is often a question the
+        corpus does not answer)."""
         c = self.calibration
         if not c:
             return _sigmoid(best)
@@ -382,6 +390,8 @@ class Scorer:
         z += c.get("lone", 0.0) * float(lone)
         for name, value in (question or {}).items():
             z += c.get(name, 0.0) * value
+        for name, value in (features or {}).items():
+            z += c.get(TOP + name, 0.0) * value
         return _sigmoid(z)
 
     def to_dict(self) -> dict[str, Any]:
