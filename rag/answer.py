@@ -28,7 +28,7 @@ from rag.evidence import (
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
-from rag.question import Question, place_core, sub_questions
+from rag.question import Question, filter_figures, place_core, sub_questions
 from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
@@ -70,6 +70,8 @@ class _Draft:
     # an aggregate answer's rows: label, figure (None: not found), its sentence
     rows: list[tuple[str, Figure | None, _Sentence | None]] = field(default_factory=list)
     columns: tuple[str, ...] = ()
+    # figures the answer computes from its cited rows (共5个: the rows counted), not quotes
+    derived: list[str] = field(default_factory=list)
 
     def add(self, text: str, hit: Hit | None = None) -> None:
         self.parts.append((text, hit))
@@ -171,7 +173,8 @@ def _confidence(model: EvidenceModel, cands: Sequence[_Candidate],
     rival = _rival(cands)
     scorer = model.sentence if cands[0].figure is None else model.figure
     qf = question_features(q, len(cands)) if q is not None else None
-    return scorer.confidence(cands[0].score, rival.score if rival else None, qf)
+    return scorer.confidence(cands[0].score, rival.score if rival else None, qf,
+                             cands[0].features)
 
 
 def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
@@ -420,7 +423,8 @@ def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:
                     confidence=d.confidence, table=table)
     # a row's label (2008年) is the period the figure store resolved for the row's figure
     # (去年 in the 2009 report), or a year the question asked for: not a figure to cite
-    return enforce_citations(answer, labels=frozenset(lab for lab, _, _ in d.rows))
+    return enforce_citations(answer, labels=frozenset(lab for lab, _, _ in d.rows),
+                             derived=frozenset(d.derived))
 
 
 def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, cid: int) -> None:
@@ -431,14 +435,16 @@ def _add_figure(out: list[AnswerFigure], seen: set[tuple[str, int]], f: Figure, 
     out.append(AnswerFigure(**figure_values(f), citation=cid))
 
 
-def enforce_citations(answer: Answer, labels: frozenset[str] = frozenset()) -> Answer:
+def enforce_citations(answer: Answer, labels: frozenset[str] = frozenset(),
+                      derived: frozenset[str] = frozenset()) -> Answer:
     """Drop any part of the answer holding a figure that no cited passage contains.
 
     Each sentence of the answer is checked: every figure in it must equal (by text, or by
     value and unit) a figure of a passage that the sentence cites. A sentence that fails is
     removed; if nothing is left, the answer becomes "not found". The figures list keeps only
     figures of cited passages. ``labels`` are an aggregate answer's row labels, which
-    name the rows rather than state figures.
+    name the rows rather than state figures; ``derived`` are figures the answer computed
+    from rows it cites (a count), allowed only in a sentence that cites.
     """
     if not answer.found:
         return answer
@@ -454,6 +460,8 @@ def enforce_citations(answer: Answer, labels: frozenset[str] = frozenset()) -> A
         for f in extract_figures(body):
             if f.kind in ("date", "number") and f.text in labels:
                 continue  # a row's year label (2012年, or 2012 in English)
+            if f.text in derived and cites:
+                continue
             sources = [g for c in cites for g in cited_figs.get(c, [])]
             if not any(g.text == f.text or _same_value(g, f) for g in sources):
                 ok = False
@@ -508,6 +516,12 @@ def compose(
         return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
                       reason=reason)
 
+    if q.aggregation == "count" and q.span is None:
+        hits = search(q.text, max(k, 30), q.years)
+        draft = _count_subjects(q, hits, model, threshold)
+        if draft is None:
+            return nothing(reason="confidence")
+        return _finish(question, rewritten, draft)
     if q.aggregation in ("max", "min") and q.span is None and not q.row_years \
             and len(q.places) < 2:
         hits = search(q.text, max(k, 30), q.years)
@@ -580,6 +594,10 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     d = _Draft(confidence=min(confidences), columns=(
         _lang(q, "年份", "year") if q.span or q.row_years else _lang(q, "项目", "item"),
         _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
+    if q.aggregation == "count":
+        _counted_rows(q, d, rows, [lab for lab, c in given if c is not None and _matches(
+            q, c.figure)], sum(c is None for _, c in rows))
+        return d
     if q.aggregation in ("max", "min"):
         sign = 1.0 if q.aggregation == "max" else -1.0
         best = max(sign * _size(c) for _, c in given if c is not None)
@@ -611,13 +629,15 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     return d
 
 
-def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
-                 threshold: float) -> _Draft | None:
-    """哪个城市的基金规模最大: the best figure of each subject (its section or the figure's
-    subject; with 哪一年, the figure's year), each scored and refused on its own, then
-    the largest (smallest) with every tie, and the other rows as a table."""
+def _subject_rows(q: Question, hits: Sequence[Hit], model: EvidenceModel,
+                  threshold: float) -> tuple[list[tuple[str, _Candidate, float]], int]:
+    """The best figure of each subject (its section or the figure's subject; with 哪一年,
+    the figure's year), each scored and kept only at or above the threshold; and how many
+    subjects were refused."""
     kinds = q.kinds if q.kinds and q.kinds != ("date",) else ("money", "count", "percent",
                                                                "ratio", "number")
+    if q.aggregation == "count":
+        kinds = tuple(dict.fromkeys(f.kind for f in filter_figures(q)))  # 几个城市…100亿元: money
     groups: dict[str, list[_Candidate]] = {}
     for c in _candidates(q, hits, kinds=kinds, model=model):
         if c.figure is None:
@@ -637,9 +657,26 @@ def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
             groups.setdefault(label, []).append(c)
     rows: list[tuple[str, _Candidate, float]] = []
     for label, cands in groups.items():
+        if not q.which_year:
+            # each subject's row is judged as the question about that subject would be
+            # (北京市的机器人产业基金规模): its place matched, no superlative asked
+            sq = replace(q, places=(label,), aggregation="single", bound=None)
+            mine = {id(c.sentence.hit) for c in cands}
+            cands = [c for c in _candidates(sq, [h for h in hits if id(h) in mine], kinds=kinds,
+                                            model=model)
+                     if c.figure is not None and _label(c.sentence.hit, c.figure) == label
+                     and not (c.features and c.features.get("head_missing"))] or cands
         conf = _confidence(model, cands, q)
         if conf is not None and conf >= threshold:
             rows.append((label, cands[0], conf))
+    return rows, len(groups) - len(rows)
+
+
+def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
+                 threshold: float) -> _Draft | None:
+    """哪个城市的基金规模最大: the rows of :func:`_subject_rows`, then the largest
+    (smallest) with every tie, and the other rows as a table."""
+    rows, _ = _subject_rows(q, hits, model, threshold)
     if len(rows) < 2:
         return None  # a superlative over one subject is no answer to "which"
     sign = 1.0 if q.aggregation == "max" else -1.0
@@ -671,6 +708,68 @@ def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
         if c.sentence not in d.evidence:
             d.evidence.append(c.sentence)
     return d
+
+
+def _matches(q: Question, f: Figure | None) -> bool:
+    return f is not None and any(_same_value(f, g) for g in filter_figures(q))
+
+
+def _count_subjects(q: Question, hits: Sequence[Hit], model: EvidenceModel,
+                    threshold: float) -> _Draft | None:
+    """一共有几个城市设立了100亿元的基金: the subjects whose best figure (each scored and
+    refused on its own) equals the question's figure, counted and named, every row cited."""
+    rows, refused = _subject_rows(q, hits, model, threshold)
+    if not rows:
+        return None
+    hit_rows = [r for r in rows if _matches(q, r[1].figure)]
+    d = _Draft(confidence=min(r[2] for r in rows), columns=(
+        _lang(q, "对象", "subject"), _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
+    _counted_rows(q, d, [(lab, c) for lab, c, _ in rows], [lab for lab, _, _ in hit_rows],
+                  refused)
+    return d
+
+
+def _counted_rows(q: Question, d: _Draft, rows: Sequence[tuple[str, _Candidate | None]],
+                  hit: Sequence[str], missing: int) -> None:
+    """The count, the rows that hold the figure (each cited), then every row as a table."""
+    n = len(hit)
+    if n:
+        # rows not found may hold the figure too: then the count is a lower bound
+        head = _lang(q, f"至少{n}个：" if missing else f"共{n}个：",
+                     f"at least {n}: " if missing else f"{n}: ")
+        d.add(head)
+        d.derived.extend(f.text for f in extract_figures(head))
+        first = True
+        for lab, c in rows:
+            if c is not None and c.figure is not None and lab in hit:
+                d.add(_lang(q, "" if first else "、", "" if first else ", ") + lab
+                      + _lang(q, " ", ": "))
+                d.add(c.figure.text, c.sentence.hit)
+                d.used.append((c.figure, c.sentence.hit))
+                first = False
+    else:
+        # the filter figure is the question's, not the corpus's: said in words only
+        target = "、".join(f.text for f in filter_figures(q))
+        d.add(_lang(q, f"没有找到{target}的对象", f"none found at {target}"))
+    others = [(lab, c) for lab, c in rows if c is not None and c.figure is not None
+              and lab not in hit]
+    for i, (lab, c) in enumerate(others):
+        assert c is not None and c.figure is not None
+        d.add(_lang(q, "。其余：" if i == 0 else "；", ". Others: " if i == 0 else "; ")
+              + f"{lab}{_lang(q, '：', ': ')}")
+        d.add(c.figure.text, c.sentence.hit)
+        d.used.append((c.figure, c.sentence.hit))
+    if missing:
+        d.add(_lang(q, f"（另有{missing}项未找到，未计入）", f" ({missing} not found, not counted)"))
+        d.derived.extend(f.text for f in extract_figures(d.parts[-1][0]))
+    d.add(_lang(q, "。", "."))
+    for lab, c in rows:
+        if c is None or c.figure is None:
+            d.rows.append((lab, None, None))
+            continue
+        d.rows.append((lab, c.figure, c.sentence))
+        if c.sentence not in d.evidence:
+            d.evidence.append(c.sentence)
 
 
 def _size(c: _Candidate) -> float:

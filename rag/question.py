@@ -255,9 +255,12 @@ def year_span(text: str) -> tuple[int, int] | None:
 
 
 def _aggregation(low: str, span: tuple[int, int] | None,
-                 stances: tuple[str, ...]) -> tuple[str, bool]:
+                 stances: tuple[str, ...], has_filter: bool = False) -> tuple[str, bool]:
     words = _aggregation_words()
     which_year = has_word(low, words["which_year"])
+    if has_filter and (has_word(low, words["count_years"]) if span is not None
+                       else has_word(low, words["count_subjects"])):
+        return "count", False
     if span is not None and not has_word(low, words["cumulative"]):
         if which_year and has_word(low, words["max"]):
             return "max", True
@@ -299,6 +302,12 @@ def _strip_words(text: str, words: Sequence[str]) -> str:
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
+def filter_figures(q: Question) -> list[Figure]:
+    """The figures a counting question checks its rows against (一共有几个城市设立了
+    100亿元的基金 → 100亿元): the question's figures other than bare years."""
+    return [f for f in q.figures if not _YEAR.fullmatch(f.text)]
+
+
 def sub_questions(q: Question) -> list[tuple[str, Question]]:
     """The single-figure questions an aggregate question is made of, each with its row
     label: one a year for a trend or a which-year superlative, one a stance for
@@ -306,13 +315,21 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
     words = _aggregation_words()
     out: list[tuple[str, Question]] = []
     if q.span is not None:
-        m = _span_match(q.text)
         drop = list(words["per_year"]) + list(words["which_year"])
         if q.aggregation in ("max", "min"):
             drop += list(words["max"]) + list(words["min"])
+        base = q.text
+        if q.aggregation == "count":
+            # each year asks for its figure; the filter figure is what the rows are
+            # checked against, not a word of the sub-question
+            drop += list(words["count_years"])
+            for f in filter_figures(q):
+                base = re.sub(r"(?:是|为|达到|定为|设为|in|was|of)?\s*" + re.escape(f.text)
+                              + r"(?:左右)?", "", base)
         for year in range(q.span[0], q.span[1] + 1):
             said = f" in {year} " if q.english else f"{year}年"
-            text = q.text[:m.start()] + said + q.text[m.end():] if m else said + q.text
+            mm = _span_match(base)
+            text = base[:mm.start()] + said + base[mm.end():] if mm else said + base
             text = _strip_words(text, drop)
             if not _ASKS.search(text):
                 text = text.rstrip("?？。 ") + ("?" if q.english else "是多少?")
@@ -415,8 +432,9 @@ def analyse(text: str) -> Question:
     low = norm.lower()
     span = year_span(norm)
     stances = asked_stances(norm)
-    aggregation, which_year = _aggregation(low, span, stances)
-    if span is not None and aggregation in ("trend", "max", "min"):
+    aggregation, which_year = _aggregation(
+        low, span, stances, has_filter=any(not _YEAR.fullmatch(f.text) for f in figures))
+    if span is not None and aggregation in ("trend", "max", "min", "count"):
         years = tuple(y for y in years if not span[0] <= int(y) <= span[1])
     row_years: tuple[str, ...] = ()
     words = _aggregation_words()
@@ -426,6 +444,10 @@ def analyse(text: str) -> Question:
         aggregation = "min" if has_word(low, words["less"]) else (
             "max" if has_word(low, words["more"]) else "trend")
         row_years, years = years, ()
+    if aggregation == "count":
+        # 一共有几个城市: the counting words are the question's, no passage's terms
+        counting = {*words["cumulative"], *words["count_words"]}
+        terms = tuple(t for t in terms if t[0] not in counting)
     pieces: tuple[tuple[str, str], ...] = ()
     if aggregation == "single" and intent not in ("compare", "list"):
         pieces = _pieces(norm, places)
@@ -438,7 +460,7 @@ def analyse(text: str) -> Question:
         aggregation=aggregation,
         pieces=pieces,
         row_years=row_years,
-        span=span if aggregation in ("trend", "max", "min") else None,
+        span=span if aggregation in ("trend", "max", "min", "count") else None,
         stances=stances if aggregation == "stances" else (),
         which_year=which_year,
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),

@@ -6,6 +6,7 @@ units), the section the citation must come from, or that the corpus cannot answe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -241,3 +242,20 @@ def test_a_multi_part_question_answers_every_part(corpus_engine):
     assert a.found and a.table is not None, a.answer
     rows = {r["label"]: r["figure"]["text"] if r["figure"] else None for r in a.table["rows"]}
     assert rows == {"总规模": "100亿元", "何时进入投资阶段": "2025年3月"}, a.answer
+
+
+def test_a_count_of_cities_names_each_city_counted(corpus_engine):
+    """一共有几个城市设立了100亿元的基金: every city counted is named with its cited 100亿元
+    (北京, 上海, 深圳, 苏州, 成都 on the page); a 2亿元 or 50亿元 fund is not counted."""
+    a = corpus_engine.ask("一共有几个城市设立了100亿元的基金?", min_confidence=0.0)
+    assert a.found and a.table is not None, a.answer
+    m = re.match(r"(?:共|至少)(\d+)个：([^。]*)", a.answer)
+    assert m, a.answer
+    counted = m.group(2)
+    assert "2亿元" not in counted and "50亿元" not in counted, a.answer
+    assert int(m.group(1)) == len(re.findall(r"\[\d+\]", counted)) >= 4, a.answer
+    assert all(city in counted for city in ("北京", "上海", "深圳", "苏州", "成都")), a.answer
+    d = corpus_engine.ask("一共有几个城市设立了100亿元的基金?")
+    if d.found:
+        assert d.answer.startswith("至少") or d.answer.startswith("共"), d.answer
+        assert "2亿元" not in d.answer.split("。")[0], d.answer
