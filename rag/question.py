@@ -27,7 +27,6 @@ _ASKING = frozenset(
 )
 _GENERIC_PLACES = frozenset({"城市", "地方", "全国", "国内", "国家", "各地", "中国", "我国", "全省",
                              "全市", "省", "市", "区", "县", "地区", "本地", "当地"})
-_PLACE_SUFFIX = re.compile(r"(特别行政区|自治区|自治州|省|市|区|县|州)$")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
@@ -102,8 +101,7 @@ class Question:
 
 def place_core(place: str) -> str:
     """``北京市`` → ``北京``: the part a passage is sure to contain."""
-    core = _PLACE_SUFFIX.sub("", place)
-    return core if len(core) >= 2 else place
+    return places.short_form(place)  # the one place normaliser
 
 
 def find_places(text: str) -> list[str]:

@@ -158,3 +158,13 @@ def test_years_compared_are_one_question_a_year():
     assert [(label, sq.text) for label, sq in sub_questions(q)] == [
         ("2012年", "2012年拟安排的财政赤字是多少?"), ("2013年", "2013年拟安排的财政赤字是多少?")]
     assert analyse("2013年和2014年的财政赤字哪年更少？").aggregation == "min"
+
+
+def test_one_place_normaliser_for_questions_and_the_gazetteer():
+    """question.place_core is places.short_form: 广西壮族自治区 is 广西 in both (they disagreed)."""
+    from rag.places import short_form
+    from rag.question import place_core
+
+    for name in ("广西壮族自治区", "新疆维吾尔自治区", "北京市", "香港特别行政区", "吴中区"):
+        assert place_core(name) == short_form(name)
+    assert place_core("广西壮族自治区") == "广西"
