@@ -2,12 +2,13 @@
 Work Reports (``tests/data/policy_figures.jsonl``), for the ``fit`` split (labels the rules
 were tuned on) and the held-out ``test`` split apart.
 
-    .venv/bin/python benchmarks/figure_accuracy.py [--errors]
+    .venv/bin/python benchmarks/figure_accuracy.py [--errors] [--fit-reports 1957,1975,...]
 
 Prints a markdown table (no model needed: the reports are parsed, chunked and annotated as
 at index time). ``--errors`` adds, per field, the fit-split labels that are wrong, with what
 the store made of them; the test split's errors are never listed (no rule may be fitted to
-them, so nobody should read them).
+them, so nobody should read them). ``--fit-reports`` adds a row for some fit reports alone
+(the 123 labels added later: 1957,1975,1980,1987,1997,2003,2006).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from _common import md_table  # noqa: E402
 
 from rag import figstore  # noqa: E402
-from tests.test_figstore import FIELDS, _labels, accuracy, find  # noqa: E402
+from tests.test_figstore import FIELDS, _labels, accuracy, field_checks, find  # noqa: E402
 
 
 def _fit_errors() -> None:
@@ -49,6 +50,7 @@ def _fit_errors() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", action="store_true", help="list the fit split's errors per field")
+    parser.add_argument("--fit-reports", default="", help="comma-separated years: a row for these fit reports")
     args = parser.parse_args()
     labels = _labels()
     table = []
@@ -56,6 +58,13 @@ def main() -> None:
         share, rows = accuracy(split)
         docs = {lab["doc"] for lab in labels if lab["split"] == split}
         table.append([split, len(docs), len(rows), *(share[f] for f in FIELDS)])
+    years = {y.strip() for y in args.fit_reports.split(",") if y.strip()}
+    if years:
+        some = [lab for lab in labels if lab["split"] == "fit" and lab["doc"][:4] in years]
+        checks = [field_checks(lab, find(lab)) for lab in some]
+        n = max(len(checks), 1)
+        table.append([f"fit {','.join(sorted(years))}", len({lab['doc'] for lab in some}), len(checks),
+                      *(sum(c[f] for c in checks) / n for f in FIELDS)])
     print(md_table(["split", "reports", "figures", *FIELDS], table))
     if args.errors:
         _fit_errors()
