@@ -29,7 +29,6 @@ from rag.text import normalize, sentence_spans
 from rag.types import FigureFact, Hit, Passage, figure_values
 
 _CLAUSE = re.compile(r"[,，;；。]")
-_PART = re.compile(r"首期|一期|二期|其中|单笔|每家|每个|每人|每户|每项")
 _RANGE = re.compile(r"范围|区间|\brange\b", re.I)
 _OPPOSED = {("target", "actual"), ("actual", "target"), ("cap", "actual"), ("actual", "cap")}
 
@@ -208,7 +207,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     text = normalize(sent.text)
     low = text.lower()
     before = sent.text[max(0, fig.start - 6):fig.start]
-    part = _PART.search(before)
+    part = _part_pattern().search(before)
     holds = _period_holds(q, fact)
     stance = fact.stance if fact is not None else "unknown"
     metric = normalize(fact.metric).lower() if fact is not None and fact.metric else ""
@@ -254,6 +253,12 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
+
+
+@lru_cache(maxsize=1)
+def _part_pattern() -> re.Pattern[str]:
+    w = _words()
+    return re.compile("|".join(map(re.escape, [*w["part_words"], *w["per_unit_words"]])))
 
 
 def _words() -> dict[str, Any]:

@@ -167,7 +167,6 @@ def _terms(text: str, places: list[str], english: bool,
 
 
 _CODE = re.compile(r"[a-z]+\d+[a-z\d\-]*|\d+[a-z]+[a-z\d\-]*")
-PART_WORDS = ("首期", "一期", "二期", "首批", "第一批", "其中")
 _COUNTED = re.compile(r"(?:多少|几)(?:个|家|项|条|座|所|名|批|种|大|款|只|类|位)?"
                       r"([\u4e00-\u9fffA-Za-z0-9]{2,})")
 
@@ -462,7 +461,7 @@ def analyse(text: str) -> Question:
         stances=stances if aggregation == "stances" else (),
         which_year=which_year,
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
-        parts=tuple(w for w in PART_WORDS if w in norm),
+        parts=tuple(w for w in vocab.data("evidence_words")["part_words"] if w in norm),
         counted=_counted(norm) if intent == "count" else None,
         stance=asked_stance(norm),
         focus=_focus(norm, terms),
