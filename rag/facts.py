@@ -541,11 +541,17 @@ def _actor_or_place(text: str) -> str | None:
 
 def metric_actor(metric: str | None) -> str | None:
     """The actor that opens a metric phrase (``城镇居民家庭人均可支配收入``, ``农村居民家庭人均
-    纯收入``, 2003; ``城镇居民人均可支配收入``, 2006/2008), for a figure whose own clause names
-    no subject: the quantity says whose it is."""
+    纯收入``, 2003; ``城镇居民人均可支配收入``, 2006/2008; a group of enterprises or units:
+    ``规模以上工业企业实现利润``, 2002; ``全民所有制单位基本建设投资``, 1987), for a figure whose
+    own clause names no subject: the quantity says whose it is."""
     if not metric:
         return None
     m = _vocab().actors.match(metric)
+    if m is None:
+        heads = "|".join(map(re.escape, _vocab().data["subject"]["group_heads"]))
+        m = re.match(rf"[\u4e00-\u9fff]{{2,12}}?(?:{heads})(?=[\u4e00-\u9fff]{{2}})", metric)
+        if m and metric.startswith(tuple(_vocab().data["subject"]["not_group_before"]), m.end()):
+            m = None  # 累计单位国内生产总值能耗 (2010): per unit of GDP
     if m is None or metric[m.end():m.end() + 1] in ("到", "和", "与", "及", "、", "至"):
         return None  # 从中央到地方，一律削减１０％ (1985): a range of actors, not one
     return m.group()
