@@ -25,8 +25,8 @@ FIELDS = ("value", "period", "stance", "metric", "subject")
 # fit split (312 labels, 24 reports; the rules were written from its errors) and on the
 # held-out test split (142 labels, 7 other reports; no rule is fitted to it, and its failures
 # report shares only, never the labels that are wrong).
-FIT_FLOORS = {"value": 0.99, "period": 0.95, "stance": 0.955, "metric": 0.945, "subject": 0.955}
-TEST_FLOORS = {"value": 0.92, "period": 0.76, "stance": 0.85, "metric": 0.81, "subject": 0.73}
+FIT_FLOORS = {"value": 0.99, "period": 0.95, "stance": 0.955, "metric": 0.945, "subject": 0.965}
+TEST_FLOORS = {"value": 0.92, "period": 0.76, "stance": 0.85, "metric": 0.81, "subject": 0.76}
 MISSING_AT_MOST = {"fit": 0.02, "test": 0.08}
 
 
