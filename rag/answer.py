@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rag import vocab
 from rag.evidence import (
     EvidenceModel,
     SentenceFigures,
@@ -598,6 +599,8 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
         _counted_rows(q, d, rows, [lab for lab, c in given if c is not None and _matches(
             q, c.figure)], sum(c is None for _, c in rows))
         return d
+    if q.aggregation == "difference":
+        _difference(q, d, given)
     if q.aggregation in ("max", "min"):
         sign = 1.0 if q.aggregation == "max" else -1.0
         best = max(sign * _size(c) for _, c in given if c is not None)
@@ -770,6 +773,53 @@ def _counted_rows(q: Question, d: _Draft, rows: Sequence[tuple[str, _Candidate |
         d.rows.append((lab, c.figure, c.sentence))
         if c.sentence not in d.evidence:
             d.evidence.append(c.sentence)
+
+
+def _difference(q: Question, d: _Draft, given: Sequence[tuple[str, _Candidate]]) -> None:
+    """2013年比2012年高多少: the first row's figure minus the second's, computed only for
+    two single values of one kind and unit, in 个百分点 for percentages and otherwise in
+    the larger figure's scale word; 约 when either is approximate. Both rows are cited in
+    the sentence that states it."""
+    if len(given) != 2:
+        return
+    (la, ca), (lb, cb) = given
+    fa, fb = ca.figure, cb.figure
+    if fa is None or fb is None or fa.value is None or fb.value is None or \
+            fa.kind != fb.kind or fa.unit != fb.unit or fa.kind == "date":
+        return
+    if ca.sentence is cb.sentence and fa.start == fb.start:
+        return  # one figure found for both rows: nothing to subtract
+    diff = fa.value - fb.value
+    about = _lang(q, "约", "about ") if (fa.qualifier or fb.qualifier) else ""
+    if fa.kind == "percent" or fa.unit == "%":
+        amount = _lang(q, f"{_plain(abs(diff))}个百分点", f"{_plain(abs(diff))} percentage points")
+    else:
+        big = fa if abs(fa.value) >= abs(fb.value) else fb
+        word, scale = next(((w, float(v)) for w, v in _aggregation_vocab("scales")
+                            if w in big.text), ("", 1.0))
+        amount = f"{_plain(abs(diff) / scale)}{word}{fa.unit}"
+    up = diff > 0
+    if diff == 0:
+        text = _lang(q, f"{la}与{lb}相同", f"{la} and {lb} are the same")
+    else:
+        rise = "高" if fa.kind == "percent" or fa.unit == "%" else "多"
+        text = _lang(q, f"{la}比{lb}{rise if up else ('低' if rise == '高' else '少')}{about}{amount}",
+                     f"{la} is {about}{amount} {'higher' if up else 'lower'} than {lb}")
+    d.add(text + _lang(q, "（", " ("))
+    d.add(fa.text, ca.sentence.hit)
+    d.add(_lang(q, "，", ", "))
+    d.add(fb.text, cb.sentence.hit)
+    d.add(_lang(q, "）。", "). "))
+    d.derived.extend(f.text for f in extract_figures(text))
+
+
+def _plain(x: float) -> str:
+    """A computed value as a reader writes it: 0.1, 1500, 2.35 (no float noise)."""
+    return f"{round(x, 4):.4f}".rstrip("0").rstrip(".")
+
+
+def _aggregation_vocab(name: str) -> Any:
+    return vocab.data("aggregation")[name]
 
 
 def _size(c: _Candidate) -> float:

@@ -265,7 +265,7 @@ def _aggregation(low: str, span: tuple[int, int] | None,
             return "min", True
         return "trend", which_year
     if len(stances) >= 2:
-        return "stances", which_year
+        return ("difference" if has_word(low, words["difference"]) else "stances"), which_year
     if which_year or has_word(low, words["which"]):
         if has_word(low, words["max"]):
             return "max", which_year
@@ -333,15 +333,19 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
             out.append((str(year) if q.english else f"{year}年", analyse(text)))
     elif q.row_years:
         # each year compared is its own question: the other years taken out of the text
-        drop = [*words["more"], *words["less"], *words["which_year"], *words["per_year"]]
+        drop = [*words["more"], *words["less"], *words["which_year"], *words["per_year"],
+                *words["difference"]]
         for yr in q.row_years:
             text = q.text
             for other in q.row_years:
                 if other == yr:
                     continue
-                joined = rf"(?:和|与|及|、|\band\b)\s*{other}年?"
+                joined = rf"(?:和|与|及|、|比|\b(?:and|or)\b|\bthan(?:\s+in)?\b)\s*{other}年?"
                 text = re.sub(joined, "", text) if re.search(joined, text) else re.sub(
-                    rf"{other}年?\s*(?:和|与|及|、|\band\b)?\s*", "", text)
+                    rf"(?:\bin\s+)?{other}年?\s*(?:和|与|及|、|比|\b(?:and|or)\b)?\s*", "", text)
+                # the comparison's frame, left without its year: 比2012年 → 2012年
+                text = re.sub(r"^\s*比|\bthan(?:\s+in)?\s*(?=[?？]|$)|\bthan\s+(?=in\s+\d{4})", "",
+                              text)
             text = _strip_words(text, drop)
             text = re.sub(r"[?？]\s*(?=是多少)", "", text)
             if not _ASKS.search(text):
@@ -349,7 +353,7 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
             out.append((f"{yr}年" if not q.english else yr, analyse(text)))
     elif q.aggregation == "parts":
         out = [(label, analyse(text)) for label, text in q.pieces]
-    elif q.aggregation == "stances":
+    elif q.stances:
         words_of = _stance_words()
         for stance in q.stances:
             others = {w for st, ws in words_of.items() if st != stance for w in ws}
@@ -435,12 +439,18 @@ def analyse(text: str) -> Question:
         years = tuple(y for y in years if not span[0] <= int(y) <= span[1])
     row_years: tuple[str, ...] = ()
     words = _aggregation_words()
+    if aggregation == "single" and len(years) == 2 and not places and has_word(
+            low, words["difference"]):
+        aggregation = "difference"
+        row_years, years = years, ()
     if aggregation == "single" and len(years) >= 2 and not places and (
             intent == "compare" or has_word(low, words["per_year"])
             or has_word(low, [*words["more"], *words["less"]])):
         aggregation = "min" if has_word(low, words["less"]) else (
             "max" if has_word(low, words["more"]) else "trend")
         row_years, years = years, ()
+    if aggregation == "difference":
+        terms = tuple(t for t in terms if not any(t[0] in w for w in words["difference"]))
     if aggregation == "count":
         # 一共有几个城市: the counting words are the question's, no passage's terms
         counting = {*words["cumulative"], *words["count_words"]}
@@ -458,7 +468,7 @@ def analyse(text: str) -> Question:
         pieces=pieces,
         row_years=row_years,
         span=span if aggregation in ("trend", "max", "min", "count") else None,
-        stances=stances if aggregation == "stances" else (),
+        stances=stances if aggregation in ("stances", "difference") else (),
         which_year=which_year,
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
         parts=tuple(w for w in vocab.data("evidence_words")["part_words"] if w in norm),

@@ -200,3 +200,36 @@ def test_a_count_over_years_counts_the_rows_holding_the_figure(policy_engine: En
         assert dn <= n
         if any(fig is None for fig in _rows(d).values()):
             assert "至少" in d.answer or "at least" in d.answer, d.answer
+
+
+@pytest.mark.parametrize("question", [
+    "2013年比2012年国内生产总值增长高多少?",
+    "2014年比2013年的财政赤字多多少?",
+])
+def test_a_difference_is_computed_from_its_two_cited_rows(policy_engine: Engine, question):
+    """Two years compared with a difference word: both rows scored and cited, and the
+    difference stated is the first row's figure minus the second's, in 个百分点 for
+    percentages and in the larger figure's scale word otherwise."""
+    from rag.figures import extract_figures
+
+    for threshold in (0.0, None):
+        a = policy_engine.ask(question, min_confidence=threshold)
+        if threshold is None and not a.found:
+            continue  # refused at the default threshold: a row was not sure enough
+        assert a.found and a.table is not None, a.answer
+        rows = [r for r in a.table["rows"] if r["figure"]]
+        texts = {c.id: c.text for c in a.citations}
+        for r in rows:
+            assert r["figure"]["text"] in texts[r["citation"]], r
+        if len(rows) < 2 or rows[0]["figure"]["text"] == rows[1]["figure"]["text"]:
+            continue
+        first = a.answer.split("（")[0]
+        stated = extract_figures(first)[-1]
+        va, vb = rows[0]["figure"]["value"], rows[1]["figure"]["value"]
+        if rows[0]["figure"]["unit"] == "%":
+            assert stated.text.endswith("个百分点") or "百分点" in first, a.answer
+            assert abs(abs(va - vb) - float(re.search(r"[\d.]+", stated.text).group())) < 1e-6
+        else:
+            assert abs(abs(va - vb) - stated.value) <= 1e-6 * max(abs(va), abs(vb)), a.answer
+        word = "高" if rows[0]["figure"]["unit"] == "%" else "多"
+        assert (word in first) == (va > vb), a.answer
