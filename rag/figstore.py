@@ -42,7 +42,7 @@ def _source_digest() -> str:
 
     h = hashlib.sha256()
     for mod in ("figures.py", "numbers.py", "figure_words.py", "figure_names.py", "figure_tokens.py",
-                "facts.py", "periods.py", "figstore.py", "hanzi.py", "respective.py"):
+                "facts.py", "periods.py", "time_words.py", "figstore.py", "hanzi.py", "respective.py"):
         f = resources.files("rag").joinpath(mod)
         if f.is_file():
             h.update(f.read_bytes())
