@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.qasets import DEFAULT_KS, QAItem, _close, figure_matches, gold_figures
+from rag.qasets import DEFAULT_KS, QAItem, _close, figure_matches, gold_figures, same_date
 from rag.text import normalize
 
 RANK_DEPTH = 10  # MRR and nDCG are computed over the first 10 results
@@ -105,7 +105,7 @@ def matches_any(fig: dict[str, Any], gold: Sequence[dict[str, Any]]) -> bool:
     value, or by range (units are not compared: a span's unit may be spelled otherwise)."""
     for g in gold:
         if g["kind"] == "date" or fig.get("kind") == "date":
-            if fig.get("date") and fig.get("date") == g.get("date"):
+            if same_date(fig.get("date"), g.get("date")):
                 return True
         elif g["value"] is not None:
             if _close(fig.get("value"), g["value"]):

@@ -353,10 +353,18 @@ def _close(a: Any, b: Any) -> bool:
         return False
     return abs(float(a) - float(b)) <= _REL_TOL * max(abs(float(a)), abs(float(b)), 1e-12)
 
+def same_date(answer: str | None, gold: str | None) -> bool:
+    """An answer date equals a gold one, or names a day or month within it: 1859年6月21日
+    answers 哪一年 whose gold span is 1859年 (DRCD), the date as the passage gives it."""
+    if not answer or not gold:
+        return False
+    return answer == gold or answer.startswith(gold + "-")
+
+
 def figure_matches(fig: dict[str, Any], gold: dict[str, Any]) -> bool:
     """Whether an answer figure (``AnswerFigure.to_dict()``) equals a numeric gold answer."""
     if "date" in gold:
-        return fig.get("kind") == "date" and fig.get("date") == gold["date"]
+        return fig.get("kind") == "date" and same_date(fig.get("date"), gold["date"])
     if "unit" in gold and fig.get("unit", "") != gold["unit"]:
         return False
     if "value" in gold:

@@ -368,3 +368,16 @@ def test_the_policy_set_loads_and_every_gold_quote_is_in_a_passage_of_its_report
 
 def _gold_docs(g) -> list[str]:
     return [g.doc, *(d for m in g.more for d in _gold_docs(m))]
+
+
+def test_a_date_answer_within_the_gold_date_matches():
+    """哪一年 with gold 1859年: the passage's 1859年6月21日 is right; 1860 or a bare month of
+    another year is not."""
+    from rag.metrics import matches_any
+    from rag.qasets import same_date
+
+    assert same_date("1859-06-21", "1859") and same_date("1859-06", "1859")
+    assert not same_date("1860-06-21", "1859") and not same_date("18590", "1859")
+    gold = [{"kind": "date", "date": "1859", "value": None, "low": None, "high": None}]
+    assert matches_any({"kind": "date", "date": "1859-06-21"}, gold)
+    assert not matches_any({"kind": "date", "date": "1858-06-21"}, gold)
