@@ -64,6 +64,9 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("rate_percent", "the question asks about a rate or growth and the figure is a percentage"),
     ("unit_match", "the question names the unit it asks in (多少公里) and the figure has it"),
     ("unit_mismatch", "the question names the unit it asks in and the figure has another"),
+    ("implied_unit_match", "the question names no unit and asks no rate, but what it "
+                           "measures implies a unit (钢产量: 吨) and the figure has it"),
+    ("implied_unit_mismatch", "such a question, and the figure has none of the implied units"),
     ("clause_coverage", "share of the question's terms in the figure's own clause"),
     ("head_in_clause", "the question names what it is about by a name suffix (基金, 公司, 计划) "
                        "and the figure's clause or subject has it"),
@@ -87,6 +90,7 @@ SIGNS: dict[str, str] = {
     "subject_match": "+", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
     "stance_base": "-", "period_stated": "+", "period_inferred": "+", "period_wide": "-", "kind_primary": "+",
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
+    "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
     "crowding": "-",
     # sentence candidates
@@ -213,6 +217,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     metric = normalize(fact.metric).lower() if fact is not None and fact.metric else ""
     crowd = sum(1 for g in sent.figures if g.kind in q.kinds) - 1
     unit = asked_unit(q)
+    implied = implied_units(q) if unit is None else ()
     clause = _clause(low, fig)
     head = asked_head(q)
     subject = normalize(fig.subject).lower() if fig.subject else ""
@@ -246,6 +251,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
         "unit_match": float(unit is not None and unit in fig.text),
         "unit_mismatch": float(unit is not None and unit not in fig.text),
+        "implied_unit_match": float(bool(implied) and any(u in fig.text for u in implied)),
+        "implied_unit_mismatch": float(bool(implied) and not any(u in fig.text for u in implied)),
         "clause_coverage": coverage(q, clause),
         "head_in_clause": float(head is not None and (head in clause or head in subject)),
         "head_missing": float(head is not None and head not in clause and head not in subject),
@@ -277,6 +284,21 @@ def asked_unit(q: Question) -> str | None:
         if tail[:size] in w["unit_words"]:
             return tail[:size]
     return None
+
+
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
+def implied_units(q: Question) -> tuple[str, ...]:
+    """The units what a question measures implies (钢产量 → 吨, 公斤 …) when it asks no
+    rate: the last implying noun of the question decides (工业总产值 → 元, not 工业)."""
+    if _asks_rate(q):
+        return ()
+    best: tuple[int, tuple[str, ...]] = (-1, ())
+    for row in _words()["implied_units"]:
+        for noun in row["nouns"]:
+            at = q.text.rfind(noun)
+            if at > best[0]:
+                best = (at, tuple(row["units"]))
+    return best[1]
 
 
 @lru_cache(maxsize=64)  # asked once per question, not per candidate
