@@ -1,13 +1,17 @@
 """Query latency in process: ``Engine.search`` (each mode) and ``Engine.ask`` over the
 project index, beside the bare query encode + FAISS search of the same queries.
 
-    .venv/bin/python benchmarks/query.py [--external 400] [--threads 1]
+    .venv/bin/python benchmarks/query.py [--external 400] [--threads 1] [--index DIR]
 
 Queries: every question of ``corpus/qa.jsonl`` (follow-ups as written, with their turns for
 ``ask``) plus a seeded sample of CMRC 2018 + DRCD questions; each query is timed once, in a
 fixed order, after a warm-up, with the embedder's recent-query cache emptied before each call
 (one extra row: ``ask`` again right after, its query vector cached). Prints a markdown table
 of p50/p95 milliseconds; the ratio is p50 of the call / p50 of the bare encode + search.
+``--index`` times an index built before (e.g. the 42 reports or a DRCD pool of
+``benchmarks/fit_retrieval.py``) instead of the seed page indexed afresh. The hybrid row is
+timed twice: the fitted score fusion (the default) and the rank fusion it replaced
+(``fusion="rrf"``), side by side on the same index, with their p50 ratio printed below.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--external", type=int, default=400, help="external questions (default 400)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--index", type=Path, help="an existing index folder to time (read only)")
     args = ap.parse_args()
     setup(args.threads)
 
-    from rag.config import EngineConfig
+    from dataclasses import replace
+
+    from rag.config import EngineConfig, RetrievalConfig
     from rag.engine import Engine
     from rag.qasets import load_qa
     from rag.text import normalize
@@ -44,9 +51,16 @@ def main() -> None:
         corpus.mkdir()
         for f in CORPUS.glob("*.txt"):
             shutil.copy(f, corpus / f.name)
-        engine = Engine(EngineConfig(index_dir=tmp / "index", corpus_dir=corpus), embedder=emb)
-        engine.index()
+        if args.index is not None:
+            cfg = EngineConfig(index_dir=args.index, corpus_dir=None, auto_index=False)
+        else:
+            cfg = EngineConfig(index_dir=tmp / "index", corpus_dir=corpus)
+        engine = Engine(cfg, embedder=emb)
+        if args.index is None:
+            engine.index()
         snap = engine.snapshot()
+        rrf = Engine(replace(cfg, auto_index=False, retrieval=RetrievalConfig(fusion="rrf")),
+                     embedder=emb)
         for q, turns in queries[:10]:  # warm-up
             engine.ask(q, history=turns)
 
@@ -58,6 +72,8 @@ def main() -> None:
         calls = [
             ("bare encode + FAISS search", lambda q, t: bare(q), True),
             ("Engine.search hybrid (k=5)", lambda q, t: engine.search(q, k=5), True),
+            ("Engine.search hybrid, rank fusion (k=5)",
+             lambda q, t: rrf.search(q, k=5, snapshot=snap), True),
             ("Engine.search dense (k=5)", lambda q, t: engine.search(q, k=5, mode="dense"), True),
             ("Engine.search bm25 (k=5)", lambda q, t: engine.search(q, k=5, mode="bm25"), True),
             ("Engine.ask", lambda q, t: engine.ask(q, history=t), True),
@@ -76,8 +92,11 @@ def main() -> None:
     rows = [[name, len(ts), pctl(ts, 50), pctl(ts, 95), max(ts), pctl(ts, 50) / base]
             for name, ts in times.items()]
     print(f"query latency — {len(queries)} queries ({len(qa)} project + {args.external} "
-          f"CMRC/DRCD) over the corpus index ({len(snap.passages)} passages); {machine()}\n")
+          f"CMRC/DRCD) over {args.index or 'the corpus index'} ({len(snap.passages)} passages); {machine()}\n")
     print(md_table(["call", "queries", "p50 ms", "p95 ms", "max ms", "p50 / bare p50"], rows))
+    ratio = pctl(times["Engine.search hybrid (k=5)"], 50) / pctl(
+        times["Engine.search hybrid, rank fusion (k=5)"], 50)
+    print(f"\nhybrid p50, score fusion / rank fusion: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,16 @@ from rag.embed import DEFAULT_THREADS, EMBED_BACKENDS
 from rag.index import ANN_KINDS
 from rag.model import DEFAULT_MODEL_NAME
 
+FUSIONS = ("score", "rrf")
+
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Hybrid retrieval: weighted reciprocal-rank fusion of dense and BM25 rankings."""
+    """Hybrid retrieval: ``fusion`` "score" ranks the candidates of both rankings by the
+    fitted score model (rag.fusion, weights in rag/data/retrieval_model.json); "rrf" is the
+    weighted reciprocal-rank fusion of dense and BM25 rankings the weights below set."""
 
+    fusion: str = "score"
     dense_weight: float = 0.3
     bm25_weight: float = 1.0
     rrf_k: int = 10
@@ -30,6 +35,8 @@ class RetrievalConfig:
             raise ValueError("fusion weights must be non-negative")
         if self.dense_weight == 0 and self.bm25_weight == 0:
             raise ValueError("at least one fusion weight must be positive")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.rrf_k < 1 or self.candidates < 1 or not 1 <= self.top_k <= self.max_k:
             raise ValueError("rrf_k, candidates and top_k must be positive, top_k <= max_k")
 

@@ -1,13 +1,16 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 (jieba tokens) rankings fused by weighted
-reciprocal rank. Each hit keeps the score of each retriever so callers can see why."""
+"""Hybrid retrieval: dense (FAISS) and BM25 (jieba tokens) rankings fused by a fitted score
+model over both (rag.fusion; or, with ``fusion="rrf"``, by weighted reciprocal rank). Each
+hit keeps the score of each retriever so callers can see why."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
+from rag import fusion
 from rag.config import RetrievalConfig
 from rag.crosslingual import expand
 from rag.embed import Embedder
@@ -134,14 +137,19 @@ def search(
     n = total if filters else min(total, max(cfg.candidates, k))
     dense: list[tuple[int, float]] = []
     bm25: list[tuple[int, float]] = []
+    qvec: np.ndarray | None = None
     if mode in ("hybrid", "dense") and (mode == "dense" or cfg.dense_weight > 0):
         qvec = embedder.encode_queries([normalize(query)])[0]
         dense = dense_ranking(snap, qvec, n)
+        if mode == "hybrid" and cfg.fusion == "score":
+            return _score_fused(snap, query, qvec, dense, k=k, cfg=cfg, filters=filters)
     if mode in ("hybrid", "bm25") and (mode == "bm25" or cfg.bm25_weight > 0):
         bm25 = bm25_ranking(snap, bm25_query(query), n)
     if filters:
         dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
         bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
+    if mode == "hybrid" and cfg.fusion == "score":  # dense weight 0: BM25 features only
+        return _score_fused(snap, query, None, [], k=k, cfg=cfg, filters=filters)
     figure: list[tuple[int, float]] = []
     if mode == "hybrid" and cfg.figure_weight > 0:
         figure = figure_ranking(snap, query, [i for i, _ in dense[:cfg.figure_depth]]
@@ -164,6 +172,58 @@ def search(
         )
         for r, i in enumerate(order, start=1)
     ]
+
+
+def fusion_candidates(snap: Snapshot, query: str, qvec: np.ndarray | None,
+                      dense: list[tuple[int, float]], *, depth: int, figure_depth: int,
+                      prf_depth: int, prf_size: int, proximity: bool = True,
+                      filters: Filters | None = None) -> fusion.Candidates:
+    """The feature rows the score model ranks (rag.fusion): the first ``depth`` passages of
+    the dense ranking given and of BM25, with figure evidence for a figure question."""
+    from rag.evidence import figure_evidence
+    from rag.question import analyse
+
+    q = analyse(query)
+    terms = fusion.term_scores(snap.bm25, bm25_query(query), len(snap.passages))
+
+    def figure(rows: list[int]) -> dict[int, float]:
+        return {i: figure_evidence(q, snap.passages[i].text, snap.figures[i]) for i in rows}
+
+    accept = (lambda i: filters.accepts(snap.passages[i])) if filters else None
+    return fusion.candidates(snap, terms, dense, qvec, depth=depth, asks_figure=bool(q.kinds),
+                             figure=figure, figure_depth=figure_depth, prf_depth=prf_depth,
+                             prf_size=prf_size, accept=accept, use_proximity=proximity)
+
+
+def _score_fused(snap: Snapshot, query: str, qvec: np.ndarray | None,
+                 dense: list[tuple[int, float]], *, k: int, cfg: RetrievalConfig,
+                 filters: Filters | None) -> list[Hit]:
+    model = _model()
+    uses_prf = "prf" in model.features
+    c = fusion_candidates(snap, query, qvec, dense, depth=max(model.depth, k),
+                          figure_depth=cfg.figure_depth if cfg.figure_weight > 0 else 0,
+                          prf_depth=model.prf_depth if uses_prf else 0,
+                          prf_size=model.prf_size if uses_prf else 0,
+                          proximity=bool({"window", "bigram"} & set(model.features)),
+                          filters=filters)
+    scores = model.score(c)
+    order = sorted(range(len(c.rows)), key=lambda j: (-scores[j], c.rows[j]))[:k]
+    return [
+        Hit(
+            passage=snap.passages[c.rows[j]],
+            scores=Scores(dense=c.dense.get(c.rows[j]), bm25=c.bm25.get(c.rows[j]),
+                          fused=float(scores[j])),
+            rank=r,
+            figures=snap.figures[c.rows[j]],
+        )
+        for r, j in enumerate(order, start=1)
+    ]
+
+
+@cache
+def _model() -> fusion.FusionModel:
+    """The shipped fusion weights, read once."""
+    return fusion.load_model()
 
 
 def year_filter(years: Sequence[str], base: Filters | None = None) -> Filters | None:

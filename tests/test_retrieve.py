@@ -1,0 +1,117 @@
+"""Hybrid retrieval: the fitted score fusion (rag.fusion) against its own single modes on a
+real DRCD sample (held-out half, real model), its features on the real corpus index, and
+the model file's validation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import fusion
+from rag.config import RetrievalConfig
+from rag.errors import ConfigError
+from rag.qasets import external_split, load_external
+from rag.retrieve import Filters, fusion_candidates
+from rag.retrieve import search as retrieve
+from rag.text import normalize
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+DRCD = (EVAL / "qa_drcd_simplified.jsonl", EVAL / "passages_drcd_simplified.jsonl")
+
+
+def _mrr(ranks: list[int | None]) -> float:
+    return sum(1.0 / r for r in ranks if r is not None) / len(ranks)
+
+
+@pytest.fixture(scope="module")
+def drcd_sample(tmp_path_factory, embedder):
+    """120 DRCD passages indexed as records (real model) and their held-out questions."""
+    from rag.evaluate import index_passages
+
+    if not DRCD[0].is_file():
+        pytest.skip("the DRCD files are not here")
+    items, passages = load_external(*DRCD)
+    pids = sorted(passages)[:120]
+    keep = set(pids)
+    questions = [it for it in items if it.passage_id in keep and external_split(it.id) == "test"]
+    snap = index_passages(tmp_path_factory.mktemp("drcd"), [passages[p] for p in pids], embedder)
+    return snap, questions[::2]
+
+
+@pytest.mark.slow
+def test_score_fusion_beats_either_mode_on_held_out_drcd(drcd_sample, embedder):
+    snap, questions = drcd_sample
+    assert len(questions) >= 80
+    ranks: dict[str, list[int | None]] = {"hybrid": [], "bm25": [], "dense": [], "rrf": []}
+    cfg = RetrievalConfig()
+    assert cfg.fusion == "score"
+    for it in questions:
+        for mode in ranks:
+            c = replace(cfg, fusion="rrf") if mode == "rrf" else cfg
+            hits = retrieve(snap, embedder, it.question, k=10, cfg=c,
+                            mode="hybrid" if mode == "rrf" else mode)
+            ranks[mode].append(next((h.rank for h in hits
+                                     if h.passage.passage_id == it.passage_id), None))
+    mrr = {m: _mrr(r) for m, r in ranks.items()}
+    assert mrr["hybrid"] >= max(mrr["bm25"], mrr["dense"]), mrr
+    assert mrr["hybrid"] >= mrr["rrf"], mrr
+    assert mrr["hybrid"] >= 0.9, mrr
+
+
+def test_features_on_the_corpus_index(corpus_engine, embedder):
+    """Each candidate's features are what they say: BM25 normalised to the best passage,
+    the cosine gap 0 at the best dense passage, ranks in (0, 1), coverage a share."""
+    from rag.retrieve import dense_ranking
+
+    snap = corpus_engine.snapshot()
+    query = "地方政府产业基金的规模在什么范围内？"
+    qvec = embedder.encode_queries([normalize(query)])[0]
+    dense = dense_ranking(snap, qvec, 100)
+    c = fusion_candidates(snap, query, qvec, dense, depth=10, figure_depth=5, prf_depth=3,
+                          prf_size=10)
+    f = {name: c.features[:, j] for j, name in enumerate(fusion.FEATURES)}
+    assert len(c.rows) == len(set(c.rows)) >= 10
+    assert f["bm25"].max() == pytest.approx(1.0) and f["bm25"].min() >= 0
+    assert f["cosine_gap"].max() == pytest.approx(0.0, abs=1e-5) and f["cosine_gap"].max() <= 1e-5
+    for name in ("bm25_rank", "dense_rank", "coverage", "prf"):
+        assert ((f[name] >= 0) & (f[name] <= 1)).all(), name
+    assert c.query[3] == 1.0  # 什么范围 asks for a figure
+    assert f["figure"].max() > 0
+    # a row's cosine is its stored vector's, whether or not the dense list had it
+    vecs = snap.vectors(c.rows)
+    best = max(s for _, s in dense)
+    np.testing.assert_allclose(f["cosine_gap"], vecs @ qvec - best, atol=1e-4)
+
+
+def test_score_fusion_honours_filters_and_k(corpus_engine):
+    snap = corpus_engine.snapshot()
+    title = snap.passages[-1].title
+    hits = corpus_engine.search("人形机器人产业基金", k=5, filters=Filters(title=title))
+    assert hits and all(title in h.passage.title for h in hits)
+    many = corpus_engine.search("人形机器人产业基金", k=40)
+    assert len(many) == min(40, len(snap.passages))
+    assert [h.rank for h in many] == list(range(1, len(many) + 1))
+    assert all(a.scores.fused >= b.scores.fused for a, b in pairwise(many))
+
+
+def test_the_shipped_model_loads_and_a_bad_one_is_a_config_error(tmp_path):
+    m = fusion.load_model()
+    assert m.features and set(m.features) <= set(fusion.FEATURES)
+    assert fusion.FusionModel.from_dict(m.to_dict()) == m
+    bad = tmp_path / "m.json"
+    bad.write_text(json.dumps({**m.to_dict(), "features": ["bm25", "clicks"]}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="clicks"):
+        fusion.load_model(bad)
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        fusion.load_model(bad)
+
+
+def test_fusion_must_be_known():
+    with pytest.raises(ValueError, match="fusion"):
+        RetrievalConfig(fusion="max")
