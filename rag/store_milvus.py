@@ -64,22 +64,30 @@ def _client(uri: str, label: str) -> Any:
             # Milvus Lite serves in-process and logs a traceback for a call it does not
             # implement (AllocTimestamp, while an index is created) that pymilvus gets past
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
             from pymilvus import MilvusClient
 
             try:
                 client = MilvusClient(uri=uri, timeout=CONNECT_TIMEOUT)
             except Exception as exc:  # MilvusException, milvus_lite's DataDirLockedError …
-                raise StoreUnavailable(f"{label}: cannot connect ({_message(exc)})") from None
+                hint = ("; only one process may open a Milvus Lite .db: let several share it "
+                        "through `milvus-lite server`") if uri.endswith(".db") else ""
+                raise StoreUnavailable(f"{label}: cannot connect ({_message(exc)}){hint}") from None
             _CLIENTS[uri] = client
         return client
 
 
 def close_clients() -> None:
-    """Close every client this process opened (tests stop servers between them)."""
+    """Close every client this process opened, and the Milvus Lite databases it opened, so
+    that another process may open them."""
     with _CLIENTS_LOCK:
-        for client in _CLIENTS.values():
+        for uri, client in _CLIENTS.items():
             with contextlib.suppress(Exception):
                 client.close()
+            if uri.endswith(".db"):  # stop Milvus Lite's in-process server: frees the .db
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(uri)
         _CLIENTS.clear()
 
 

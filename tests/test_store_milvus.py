@@ -122,19 +122,19 @@ def _ranked(engine: Engine, query: str, mode: str) -> list[tuple[str, float]]:
 
 @pytest.mark.slow
 def test_real_model_same_rankings_and_answers_as_faiss(tmp_path: Path, milvus_spec: str, embedder):
-    """The bundled page and three Government Work Reports through both stores: every seed
+    """The bundled page and two Government Work Reports through both stores: every seed
     question ranks the same passages with the same fused scores in every mode, and gets the
     same answer."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS_FILE, corpus / CORPUS_FILE.name)
-    reports = sorted(p for p in POLICY.iterdir() if p.suffix in (".txt", ".md"))[-3:]
+    reports = sorted(POLICY.glob("[12][09][0-9][0-9]-*.txt"))[-2:]
     for p in reports:
         shutil.copy(p, corpus / p.name)
     fe, me = _engines(tmp_path, corpus, milvus_spec, embedder)
     rf, rm = fe.index(), me.index()
     assert (rf.passages, rf.documents, rf.figures) == (rm.passages, rm.documents, rm.figures)
-    assert len(reports) == 3 and rm.documents == 4
+    assert len(reports) == 2 and rm.documents == 3
     questions = [json.loads(line)["question"] for line in
                  (CORPUS / "qa.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     questions += ["2013年国内生产总值增长多少?", "城镇新增就业多少万人"]
@@ -207,7 +207,7 @@ print("ready", flush=True)
 i = int(sys.argv[4])
 while True:
     write_variant(corpus, "AB"[i % 2])
-    engine.index()
+    print("done", engine.index().version, flush=True)
     i += 1
 """
 
@@ -244,7 +244,10 @@ def test_sigkill_during_indexing_leaves_a_readable_version(tmp_path: Path, milvu
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.startswith("ready"), line + proc.stdout.read()
-        time.sleep(rng.uniform(0.05, 2.5))
+        for _ in range(rng.randint(0, 2)):  # let it finish some runs, then kill it mid-way
+            line = proc.stdout.readline()
+            assert line.startswith("done"), line + proc.stdout.read()
+        time.sleep(rng.uniform(0.0, 1.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
