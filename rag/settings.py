@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     model_cache: Path = Field(default_factory=lambda: Path(user_cache_dir("rag-zh")) / "models")
     chunk_size: int = 240
     chunk_overlap: int = 60
+    fusion: str = "score"  # RAG_FUSION: score (fitted, rag.fusion) | rrf (rank fusion)
     dense_weight: float = 0.3
     bm25_weight: float = 1.0
     rrf_k: int = 10
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
             model_cache=self.model_cache,
             chunking=ChunkConfig(size=self.chunk_size, overlap=self.chunk_overlap),
             retrieval=RetrievalConfig(
+                fusion=self.fusion,
                 dense_weight=self.dense_weight,
                 bm25_weight=self.bm25_weight,
                 rrf_k=self.rrf_k,
