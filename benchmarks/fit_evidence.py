@@ -113,8 +113,11 @@ def _record(set_name: str, split: str, item: QAItem, ans: dict[str, Any],
         "found": bool(ans.get("found")), "correct": bool(strict_numeric(item, ans))}
     q = analyse(ans.get("rewritten_question") or item.question)
     qf = question_features(q, len(cands))
+    # an answer made of several figures (a comparison, a table) is judged as given: its
+    # explained candidates are one part's, not what the answer says
+    composite = bool(ans.get("table")) or q.intent == "compare" or q.aggregation != "single"
     return {"set": set_name, "split": split, "id": item.id, "answerable": item.answerable,
-            "question_features": qf,
+            "question_features": qf, "composite": composite,
             "scored": ans.get("confidence") is not None, "confidence": ans.get("confidence"),
             "kind": cands[0]["kind"] if cands else None,
             "found": bool(ans.get("found")), "correct": bool(check["correct"]),
@@ -220,7 +223,8 @@ def _confidence(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str,
 def _fit_scorer(rows: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"] == kind]
+    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"] == kind
+                and not r.get("composite")]
     cands = [c for r in fit_rows for c in r["candidates"]]
     # Stage 1 learns to rank within a question: logistic regression on the difference of a
     # right and a wrong candidate of the same question (both orders). Fitted pointwise,
@@ -299,7 +303,8 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"]]
+    fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"]
+                and not r.get("composite")]
     pairs = [_stage2_row(model, r) for r in fit_rows]
     x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     stage2 = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x, y)
@@ -335,7 +340,7 @@ def _outcomes(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[st
     model, or the unscored answer as given) is right."""
     out = []
     for r in rows:
-        if r["candidates"] and r["kind"]:
+        if r["candidates"] and r["kind"] and not r.get("composite"):
             cs, kind = r["candidates"], r["kind"]
             best, _, _ = _best(model[kind], cs, kind)
             out.append({**r, "confidence": _confidence(model[kind], cs, kind,
@@ -363,7 +368,8 @@ def _at(outs: list[dict[str, Any]], t: float) -> dict[str, float]:
 def _judged(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
     """:func:`_outcomes` with each fit question's out-of-fold confidence."""
     return [{**o, "confidence": OOF.get((o["set"], o["id"]), o["confidence"])}
-            if o["split"] == "fit" and o["candidates"] and o["kind"] else o
+            if o["split"] == "fit" and o["candidates"] and o["kind"] and not o.get("composite")
+            else o
             for o in _outcomes(rows, model)]
 
 
