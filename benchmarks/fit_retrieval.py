@@ -150,10 +150,10 @@ def gather(limit: int, pool: int) -> list[dict[str, Any]]:
 
 
 def _design(r: dict[str, Any], feats: tuple[str, ...], by_query: bool) -> np.ndarray:
-    from rag.fusion import FEATURES
+    from rag.fusion import FEATURES, QUERY_FEATURES
 
     f = r["features"][:, [FEATURES.index(x) for x in feats]]
-    q = r["query"] if by_query else np.array([1.0, 0, 0, 0], dtype=np.float32)
+    q = r["query"] if by_query else np.eye(len(QUERY_FEATURES), dtype=np.float32)[0]
     return (f[:, :, None] * q[None, None, :]).reshape(len(f), -1)
 
 

@@ -3,9 +3,9 @@ row of features (normalised BM25 score, cosine gap to the best passage raw and o
 spread of the dense ranking, both ranks, the idf-weighted share of query terms it holds,
 how closely they stand (best window, adjacent pairs), figure evidence, a
 pseudo-relevance-feedback score) and a linear score over them, with weights that depend on
-the question (its length, how rare its terms are, whether it asks for a figure). The
-weights are fitted on the fit halves of the QA sets by ``benchmarks/fit_retrieval.py`` and
-shipped in ``rag/data/retrieval_model.json``.
+the question (its length, how rare its terms are, whether it asks for a figure, whether it
+is English). The weights are fitted on the fit halves of the QA sets by
+``benchmarks/fit_retrieval.py`` and shipped in ``rag/data/retrieval_model.json``.
 
 Why not rank fusion: reciprocal ranks throw away how far apart two passages are, so a weak
 dense ranking pulls a confident BM25 ranking down; scores keep the margin, and the fitted
@@ -28,7 +28,7 @@ from rag.vocab import data
 # candidate features, each multiplied by every question feature (QUERY_FEATURES)
 FEATURES = ("bm25", "bm25_rank", "cosine_gap", "dense_rank", "coverage", "figure", "prf",
             "window", "bigram", "cosine_z", "bm25_top", "dense_top")
-QUERY_FEATURES = ("bias", "length", "rarity", "asks_figure")
+QUERY_FEATURES = ("bias", "length", "rarity", "asks_figure", "latin")
 WINDOW = 24  # tokens: about one sentence, where a question's words cluster
 RANK_K = 10.0  # a rank r enters as RANK_K / (RANK_K + r): reciprocal-rank fusion's term, scaled to (0, 1)
 
@@ -99,14 +99,23 @@ def proximity(t: Terms, tokens: Sequence[str]) -> tuple[float, float]:
     return best / total, (len(seen_pairs) / len(pairs) if pairs else 0.0)
 
 
-def query_features(t: Terms, n_docs: int, asks_figure: bool) -> np.ndarray:
+def latin_share(query: str) -> float:
+    """The share of a question's letters that are Latin: an English question over Chinese
+    passages, which the dense model serves poorly and BM25 through its Chinese expansion."""
+    latin = sum(1 for ch in query if ch.isascii() and ch.isalpha())
+    han = sum(1 for ch in query if "\u4e00" <= ch <= "\u9fff")
+    return latin / (latin + han) if latin + han else 0.0
+
+
+def query_features(t: Terms, n_docs: int, asks_figure: bool, latin: float = 0.0) -> np.ndarray:
     """The question's features: 1, its length (terms / 10, at most 2), the mean idf of its
-    terms over the largest idf the index allows (rarity) and whether it asks for a figure."""
+    terms over the largest idf the index allows (rarity), whether it asks for a figure and
+    the share of its letters that are Latin."""
     length = min(len(t.terms) / 10.0, 2.0)
     top = float(np.log(1 + (n_docs - 0.5) / 1.5)) if n_docs > 1 else 1.0
     present = t.idf[np.any(t.scores > 0, axis=1)] if t.terms else t.idf
     rarity = float(present.mean()) / top if len(present) and top > 0 else 0.0
-    return np.array([1.0, length, rarity, float(asks_figure)], dtype=np.float32)
+    return np.array([1.0, length, rarity, float(asks_figure), latin], dtype=np.float32)
 
 
 def prf_terms(snap: Snapshot, t: Terms, bm25_top: Sequence[int], n_terms: int,
@@ -155,7 +164,7 @@ def candidates(snap: Snapshot, t: Terms, dense: Sequence[tuple[int, float]],
                figure: Callable[[list[int]], dict[int, float]] | None = None,
                figure_depth: int = 20, prf_depth: int = 3, prf_size: int = 10,
                accept: Callable[[int], bool] | None = None,
-               use_proximity: bool = True) -> Candidates:
+               use_proximity: bool = True, latin: float = 0.0) -> Candidates:
     """Features of the union of the first ``depth`` passages of each ranking (``dense``:
     the dense ranking, best first; BM25 is ranked here from ``t``). ``figure`` scores rows
     for a figure question (called with the first ``figure_depth`` of each ranking);
@@ -185,7 +194,7 @@ def candidates(snap: Snapshot, t: Terms, dense: Sequence[tuple[int, float]],
                    max((s for _, s in dense), default=0.0))
     f = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
     if not rows:
-        return Candidates(rows, f, query_features(t, n_docs, asks_figure), {}, {})
+        return Candidates(rows, f, query_features(t, n_docs, asks_figure, latin), {}, {})
     idx = np.array(rows)
     top_bm25 = float(total[order[0]]) if order else 0.0
     if top_bm25 > 0:
@@ -215,7 +224,7 @@ def candidates(snap: Snapshot, t: Terms, dense: Sequence[tuple[int, float]],
             top = float(prf.max())
             if top > 0:
                 f[:, 6] = prf[idx] / top
-    return Candidates(rows, f, query_features(t, n_docs, asks_figure),
+    return Candidates(rows, f, query_features(t, n_docs, asks_figure, latin),
                       {i: float(total[i]) for i in rows if total[i] > 0},
                       {i: dense_score[i] for i in rows if i in dense_score})
 

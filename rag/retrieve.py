@@ -192,7 +192,8 @@ def fusion_candidates(snap: Snapshot, query: str, qvec: np.ndarray | None,
     accept = (lambda i: filters.accepts(snap.passages[i])) if filters else None
     return fusion.candidates(snap, terms, dense, qvec, depth=depth, asks_figure=bool(q.kinds),
                              figure=figure, figure_depth=figure_depth, prf_depth=prf_depth,
-                             prf_size=prf_size, accept=accept, use_proximity=proximity)
+                             prf_size=prf_size, accept=accept, use_proximity=proximity,
+                             latin=fusion.latin_share(query))
 
 
 def _score_fused(snap: Snapshot, query: str, qvec: np.ndarray | None,

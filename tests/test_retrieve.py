@@ -80,7 +80,7 @@ def test_features_on_the_corpus_index(corpus_engine, embedder):
     assert f["cosine_gap"].max() == pytest.approx(0.0, abs=1e-5) and f["cosine_gap"].max() <= 1e-5
     for name in ("bm25_rank", "dense_rank", "coverage", "prf"):
         assert ((f[name] >= 0) & (f[name] <= 1)).all(), name
-    assert c.query[3] == 1.0  # 什么范围 asks for a figure
+    assert c.query[3] == 1.0 and c.query[4] == 0.0  # asks for a figure, in Chinese
     assert f["figure"].max() > 0
     # a row's cosine is its stored vector's, whether or not the dense list had it
     vecs = snap.vectors(c.rows)
@@ -110,6 +110,12 @@ def test_the_shipped_model_loads_and_a_bad_one_is_a_config_error(tmp_path):
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(ConfigError):
         fusion.load_model(bad)
+
+
+def test_latin_share_tells_an_english_question():
+    assert fusion.latin_share("How many 5G base stations will Shandong have?") == 1.0
+    assert fusion.latin_share("山东5G基站有多少个？") == pytest.approx(1 / 9)
+    assert fusion.latin_share("？") == 0.0
 
 
 def test_fusion_must_be_known():
