@@ -408,8 +408,11 @@ _STANCE_LABELS = {"target": ("目标", "target"), "actual": ("实际", "actual")
                   "cap": ("上限", "cap")}
 
 
+@lru_cache(maxsize=512)
 def analyse(text: str) -> Question:
-    """Work out what a question asks and about what."""
+    """Work out what a question asks and about what. Memoised (a Question is frozen): the
+    engine, retrieval's figure ranking and the evidence features share one analysis of a
+    question per ask instead of each redoing it."""
     norm = normalize(text).strip()
     english = has_english(norm) and not re.search(r"[\u4e00-\u9fff]", norm)
     intent = _intent(norm)
