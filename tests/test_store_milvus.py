@@ -112,9 +112,26 @@ def _engines(tmp_path: Path, corpus: Path, spec: str, emb, **kw) -> tuple[Engine
     return faiss_engine, milvus_engine
 
 
-def _ranked(engine: Engine, query: str, mode: str) -> list[tuple[str, float]]:
-    return [(h.passage.passage_id, round(h.scores.fused, 6))
-            for h in engine.search(query, k=10, mode=mode)]
+def _ranked(engine: Engine, query: str, mode: str) -> tuple[list[str], list[float]]:
+    hits = engine.search(query, k=10, mode=mode)
+    return [h.passage.passage_id for h in hits], [h.scores.fused for h in hits]
+
+
+def _close(a: object, b: object) -> bool:
+    """Equal, floats up to float32 rounding (the scores an answer cites)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return b == pytest.approx(a, rel=1e-5, abs=1e-6)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _same_ranking(a: tuple[list[str], list[float]], b: tuple[list[str], list[float]]) -> bool:
+    """The same passages in the same order with the same fused scores, up to float32 rounding
+    of inner products (Milvus and FAISS sum the products in their own order)."""
+    return a[0] == b[0] and b[1] == pytest.approx(a[1], rel=1e-5, abs=1e-6)
 
 
 # --------------------------------------------------------------------------- same results
@@ -141,8 +158,8 @@ def test_real_model_same_rankings_and_answers_as_faiss(tmp_path: Path, milvus_sp
     assert len(questions) > 5
     for q in questions:
         for mode in ("hybrid", "dense", "bm25"):
-            assert _ranked(fe, q, mode) == _ranked(me, q, mode), (q, mode)
-        assert fe.ask(q).to_dict() == me.ask(q).to_dict(), q
+            assert _same_ranking(_ranked(fe, q, mode), _ranked(me, q, mode)), (q, mode)
+        assert _close(fe.ask(q).to_dict(), me.ask(q).to_dict()), q
     assert [d.to_dict() for d in fe.documents()] == [d.to_dict() for d in me.documents()]
     # nothing changed: nothing written, and the Milvus version stays the live one
     again = me.index()
