@@ -532,9 +532,10 @@ def compose(
         return _finish(question, rewritten, draft)
     subs = sub_questions(q)
     if subs:
-        draft = _aggregate(q, subs, search, k, model, threshold)
+        draft, scored = _aggregate(q, subs, search, k, model, threshold)
         if draft is None:
-            return nothing(reason="terms")
+            # rows were found but none was sure enough, or nothing was found at all
+            return nothing(reason="confidence" if scored else "terms")
         return _finish(question, rewritten, draft)
     if q.intent == "compare" and len(q.places) >= 2:
         per_place: dict[str, Sequence[Hit]] = {}
@@ -572,18 +573,20 @@ def compose(
 
 def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
                search: Callable[[str, int, Sequence[str]], list[Hit]], k: int,
-               model: EvidenceModel, threshold: float) -> _Draft | None:
+               model: EvidenceModel, threshold: float) -> tuple[_Draft | None, bool]:
     """An answer made of single-figure answers, one row each (a year of a trend, a stance):
     a row whose best figure falls below the threshold says so instead of giving it. A
     which-year superlative names the row with the largest (smallest) figure, ties
     included. The confidence is the weakest given row's."""
     rows: list[tuple[str, _Candidate | None]] = []
     confidences: list[float] = []
+    scored_any = False
     for label, sq in subs:
         hits = search(sq.text, k, sq.years)
         cands = [c for c in _candidates(sq, hits, kinds=sq.kinds or q.kinds, model=model)
                  if c.figure is not None]
         conf = _confidence(model, cands, sq)
+        scored_any = scored_any or bool(cands)
         if cands and conf is not None and conf >= threshold:
             rows.append((label, cands[0]))
             confidences.append(conf)
@@ -591,14 +594,14 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
             rows.append((label, None))
     given = [(lab, c) for lab, c in rows if c is not None]
     if not given:
-        return None
+        return None, bool(confidences) or scored_any
     d = _Draft(confidence=min(confidences), columns=(
         _lang(q, "年份", "year") if q.span or q.row_years else _lang(q, "项目", "item"),
         _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
     if q.aggregation == "count":
         _counted_rows(q, d, rows, [lab for lab, c in given if c is not None and _matches(
             q, c.figure)], sum(c is None for _, c in rows))
-        return d
+        return d, True
     if q.aggregation == "difference":
         _difference(q, d, given)
     if q.aggregation in ("max", "min"):
@@ -629,7 +632,7 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
             d.evidence.append(row.sentence)
         d.rows.append((lab, row.figure, row.sentence))
     d.add(_lang(q, "。", "."))
-    return d
+    return d, True
 
 
 def _subject_rows(q: Question, hits: Sequence[Hit], model: EvidenceModel,

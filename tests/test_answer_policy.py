@@ -233,3 +233,31 @@ def test_a_difference_is_computed_from_its_two_cited_rows(policy_engine: Engine,
             assert abs(abs(va - vb) - stated.value) <= 1e-6 * max(abs(va), abs(vb)), a.answer
         word = "高" if rows[0]["figure"]["unit"] == "%" else "多"
         assert (word in first) == (va > vb), a.answer
+
+
+@pytest.mark.parametrize(("turns", "question", "figure"), [
+    # the year swapped, relative to the previous question's year
+    (["What was China's GDP growth target for 2014?"], "And the year before?", "7.5%左右"),
+    # the stance swapped: the target of the same year asked, then its result
+    (["What was China's GDP growth target for 2013?"], "And the actual?",
+     "7.7%"),
+])
+def test_english_follow_ups_swap_one_slot(policy_engine: Engine, turns, question, figure):
+    """An English follow-up keeps the previous question's other slots and swaps one; the
+    ranked answer is the figure of the swapped slot, and at the default threshold the
+    answer is that figure or a refusal, each figure cited."""
+    from rag.figures import extract_figures
+
+    ranked = policy_engine.ask(question, history=turns, min_confidence=0.0)
+    rewritten = ranked.rewritten_question or ""
+    assert "2013" in rewritten and "GDP" in rewritten, rewritten
+    if "year" in question:
+        assert ranked.found and ranked.figures[0].text == figure, (rewritten, ranked.answer)
+    # (the stance swap's ranked answer can still be another 实际增长 of 2013, 9.3% rural
+    # income: the default threshold must refuse it rather than give it)
+    a = policy_engine.ask(question, history=turns)
+    assert (a.found and a.figures[0].text == figure) or a.reason == "confidence", a.answer
+    texts = [c.text for c in a.citations]
+    body = re.sub(r"\[\d+\]", "", a.answer)
+    for f in extract_figures(body.split("Source:")[0]):
+        assert any(f.text in t for t in texts), (f.text, a.answer)
