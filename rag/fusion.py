@@ -238,7 +238,14 @@ class FusionModel:
     depth: int = 30
     prf_depth: int = 3
     prf_size: int = 10
+    # questions written mostly in Latin letters are ranked by rank fusion instead: the fit
+    # halves hold 22 English questions, too few for the weights that concern them
+    max_latin: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def applies(self, query: str) -> bool:
+        """Whether this model ranks ``query`` (else the caller falls back to rank fusion)."""
+        return latin_share(query) <= self.max_latin
 
     def vector(self) -> np.ndarray:
         return np.array([self.weights.get(f"{f}*{q}", 0.0) for f in self.features
@@ -252,7 +259,7 @@ class FusionModel:
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "query_features": list(QUERY_FEATURES),
                 "depth": self.depth, "prf_depth": self.prf_depth, "prf_size": self.prf_size,
-                "weights": self.weights, "meta": self.meta}
+                "max_latin": self.max_latin, "weights": self.weights, "meta": self.meta}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FusionModel:
@@ -262,7 +269,8 @@ class FusionModel:
             raise ValueError(f"unknown fusion features: {', '.join(unknown)}")
         return cls(feats, {str(k): float(v) for k, v in d["weights"].items()},
                    int(d.get("depth", 30)), int(d.get("prf_depth", 3)),
-                   int(d.get("prf_size", 10)), dict(d.get("meta") or {}))
+                   int(d.get("prf_size", 10)), float(d.get("max_latin", 1.0)),
+                   dict(d.get("meta") or {}))
 
 
 def load_model(path: Path | None = None) -> FusionModel:

@@ -133,6 +133,7 @@ def search(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     total = len(snap.passages)
+    scored = cfg.fusion == "score" and _model().applies(query)
     # With a filter, rank everything so that k matching passages can be found.
     n = total if filters else min(total, max(cfg.candidates, k))
     dense: list[tuple[int, float]] = []
@@ -141,14 +142,14 @@ def search(
     if mode in ("hybrid", "dense") and (mode == "dense" or cfg.dense_weight > 0):
         qvec = embedder.encode_queries([normalize(query)])[0]
         dense = dense_ranking(snap, qvec, n)
-        if mode == "hybrid" and cfg.fusion == "score":
+        if mode == "hybrid" and scored:
             return _score_fused(snap, query, qvec, dense, k=k, cfg=cfg, filters=filters)
     if mode in ("hybrid", "bm25") and (mode == "bm25" or cfg.bm25_weight > 0):
         bm25 = bm25_ranking(snap, bm25_query(query), n)
     if filters:
         dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
         bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
-    if mode == "hybrid" and cfg.fusion == "score":  # dense weight 0: BM25 features only
+    if mode == "hybrid" and scored:  # dense weight 0: BM25 features only
         return _score_fused(snap, query, None, [], k=k, cfg=cfg, filters=filters)
     figure: list[tuple[int, float]] = []
     if mode == "hybrid" and cfg.figure_weight > 0:
