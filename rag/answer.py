@@ -599,8 +599,10 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
         _lang(q, "年份", "year") if q.span or q.row_years else _lang(q, "项目", "item"),
         _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
     if q.aggregation == "count":
-        _counted_rows(q, d, rows, [lab for lab, c in given if c is not None and _matches(
-            q, c.figure)], sum(c is None for _, c in rows))
+        hit = [lab for lab, c in given if c is not None and _matches(q, c.figure)]
+        if not hit:
+            return None, True  # "none" would need every row found and sure
+        _counted_rows(q, d, rows, hit, sum(c is None for _, c in rows))
         return d, True
     if q.aggregation == "difference":
         _difference(q, d, given)
@@ -725,9 +727,9 @@ def _count_subjects(q: Question, hits: Sequence[Hit], model: EvidenceModel,
     """一共有几个城市设立了100亿元的基金: the subjects whose best figure (each scored and
     refused on its own) equals the question's figure, counted and named, every row cited."""
     rows, refused = _subject_rows(q, hits, model, threshold)
-    if not rows:
-        return None
     hit_rows = [r for r in rows if _matches(q, r[1].figure)]
+    if not hit_rows:
+        return None  # "none" would need every subject found and sure: refused instead
     d = _Draft(confidence=min(r[2] for r in rows), columns=(
         _lang(q, "对象", "subject"), _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
     _counted_rows(q, d, [(lab, c) for lab, c, _ in rows], [lab for lab, _, _ in hit_rows],
@@ -737,26 +739,23 @@ def _count_subjects(q: Question, hits: Sequence[Hit], model: EvidenceModel,
 
 def _counted_rows(q: Question, d: _Draft, rows: Sequence[tuple[str, _Candidate | None]],
                   hit: Sequence[str], missing: int) -> None:
-    """The count, the rows that hold the figure (each cited), then every row as a table."""
+    """The count (``hit`` is never empty: a count of none is refused, since it would need
+    every row found and sure), the rows that hold the figure (each cited), then every row
+    as a table."""
     n = len(hit)
-    if n:
-        # rows not found may hold the figure too: then the count is a lower bound
-        head = _lang(q, f"至少{n}个：" if missing else f"共{n}个：",
-                     f"at least {n}: " if missing else f"{n}: ")
-        d.add(head)
-        d.derived.extend(f.text for f in extract_figures(head))
-        first = True
-        for lab, c in rows:
-            if c is not None and c.figure is not None and lab in hit:
-                d.add(_lang(q, "" if first else "、", "" if first else ", ") + lab
-                      + _lang(q, " ", ": "))
-                d.add(c.figure.text, c.sentence.hit)
-                d.used.append((c.figure, c.sentence.hit))
-                first = False
-    else:
-        # the filter figure is the question's, not the corpus's: said in words only
-        target = "、".join(f.text for f in filter_figures(q))
-        d.add(_lang(q, f"没有找到{target}的对象", f"none found at {target}"))
+    # rows not found may hold the figure too: then the count is a lower bound
+    head = _lang(q, f"至少{n}个：" if missing else f"共{n}个：",
+                 f"at least {n}: " if missing else f"{n}: ")
+    d.add(head)
+    d.derived.extend(f.text for f in extract_figures(head))
+    first = True
+    for lab, c in rows:
+        if c is not None and c.figure is not None and lab in hit:
+            d.add(_lang(q, "" if first else "、", "" if first else ", ") + lab
+                  + _lang(q, " ", ": "))
+            d.add(c.figure.text, c.sentence.hit)
+            d.used.append((c.figure, c.sentence.hit))
+            first = False
     others = [(lab, c) for lab, c in rows if c is not None and c.figure is not None
               and lab not in hit]
     for i, (lab, c) in enumerate(others):
