@@ -792,12 +792,13 @@ def _difference(q: Question, d: _Draft, given: Sequence[tuple[str, _Candidate]])
     if ca.sentence is cb.sentence and fa.start == fb.start:
         return  # one figure found for both rows: nothing to subtract
     diff = fa.value - fb.value
-    about = _lang(q, "约", "about ") if (fa.qualifier or fb.qualifier) else ""
+    # "=" is an exact figure; 左右, 以上, 超 … make the difference approximate
+    about = _lang(q, "约", "about ") if any(f.qualifier not in ("", "=") for f in (fa, fb)) else ""
     if fa.kind == "percent" or fa.unit == "%":
         amount = _lang(q, f"{_plain(abs(diff))}个百分点", f"{_plain(abs(diff))} percentage points")
     else:
         big = fa if abs(fa.value) >= abs(fb.value) else fb
-        word, scale = next(((w, float(v)) for w, v in _aggregation_vocab("scales")
+        word, scale = next(((w, float(v)) for w, v in vocab.data("aggregation")["scales"]
                             if w in big.text), ("", 1.0))
         amount = f"{_plain(abs(diff) / scale)}{word}{fa.unit}"
     up = diff > 0
@@ -818,10 +819,6 @@ def _difference(q: Question, d: _Draft, given: Sequence[tuple[str, _Candidate]])
 def _plain(x: float) -> str:
     """A computed value as a reader writes it: 0.1, 1500, 2.35 (no float noise)."""
     return f"{round(x, 4):.4f}".rstrip("0").rstrip(".")
-
-
-def _aggregation_vocab(name: str) -> Any:
-    return vocab.data("aggregation")[name]
 
 
 def _size(c: _Candidate) -> float:
