@@ -2,13 +2,14 @@
 Work Reports (``tests/data/policy_figures.jsonl``), for the ``fit`` split (labels the rules
 were tuned on) and the held-out ``test`` split apart.
 
-    .venv/bin/python benchmarks/figure_accuracy.py [--errors] [--fit-reports 1957,1975,...]
+    .venv/bin/python benchmarks/figure_accuracy.py [--errors] [--fit-only] [--fit-reports 1957,1975,...]
 
 Prints a markdown table (no model needed: the reports are parsed, chunked and annotated as
 at index time). ``--errors`` adds, per field, the fit-split labels that are wrong, with what
 the store made of them; the test split's errors are never listed (no rule may be fitted to
 them, so nobody should read them). ``--fit-reports`` adds a row for some fit reports alone
-(the 123 labels added later: 1957,1975,1980,1987,1997,2003,2006).
+(the 123 labels added later: 1957,1975,1980,1987,1997,2003,2006). ``--fit-only`` leaves the
+test row out, so that rules can be checked on the fit split without looking at the test split.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", action="store_true", help="list the fit split's errors per field")
     parser.add_argument("--fit-reports", default="", help="comma-separated years: a row for these fit reports")
+    parser.add_argument("--fit-only", action="store_true",
+                        help="leave the held-out test row out (score it once, at the end of a round)")
     args = parser.parse_args()
     labels = _labels()
     table = []
-    for split in ("fit", "test"):
+    for split in ("fit",) if args.fit_only else ("fit", "test"):
         share, rows = accuracy(split)
         docs = {lab["doc"] for lab in labels if lab["split"] == split}
         table.append([split, len(docs), len(rows), *(share[f] for f in FIELDS)])
