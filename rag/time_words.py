@@ -80,7 +80,8 @@ def _scanner() -> re.Pattern[str]:
         rf"(?P<rel>(?:{'|'.join(rel)})(?:的?{part_after})?)",
         rf"(?P<past>(?:{_alt(past['prefixes'])}){_N}(?:{_alt(past['suffixes'])})|(?<![0-9几多十]){_N}{past['bare_suffix']})",
         rf"(?P<future>(?:{_alt(fut['prefixes'])}){_N}年)",
-        rf"(?P<counted>(?<![{re.escape(d['counted_spans']['not_after'])}]){_N}年(?=(?:{_alt(d['counted_spans']['before'])})))",
+        rf"(?P<counted>(?<![{re.escape(d['counted_spans']['not_after'])}]){_N}年(?=(?:{_alt(d['counted_spans']['before'])}))"
+        rf"|(?:{_alt(d['counted_spans']['prefixes'])}){_N}年)",
         rf"(?P<part>{part_alone})",
     ]
     return re.compile("|".join(alts))
@@ -299,15 +300,26 @@ def _flags(text: str, ex: _Expr) -> None:
     one_year = ex.years is not None and ex.years[0] == ex.years[1]
     if one_year and ex.kind == "abs" and any(pre.endswith(w) for w in d["destination"]["before"]):
         ex.clause_only = True
-    if one_year and any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
+    # a decade names an origin's level too: 已由五十年代的５０％左右，上升到８０％以上 (1984)
+    decade = ex.label.endswith("年代") and post.startswith("的")
+    if (one_year or decade) and any(pre.endswith(w) for w in og["before"]) and post.startswith(og["after"]):
         ex.origin = True
+
+
+def _price_base(text: str, ex: _Expr) -> bool:
+    """``按一九五二年不变价格计算`` (1958), ``按2010年价格计算`` (2011): the year values the
+    figure's prices; it is no time of the figure (periods.json ``price_bases``)."""
+    pb = _data()["price_bases"]
+    pre = text[max(0, ex.start - 2) : ex.start]
+    post = text[ex.end : ex.end + 5]
+    return any(pre.endswith(w) for w in pb["before"]) and any(post.startswith(w) for w in pb["after"])
 
 
 def _scan(text: str) -> list[_Expr]:
     out = []
     for m in _scanner().finditer(text):
         ex = _parse(m)
-        if ex is not None:
+        if ex is not None and not (ex.kind == "abs" and _price_base(text, ex)):
             _flags(text, ex)
             out.append(ex)
     return out

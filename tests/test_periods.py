@@ -174,9 +174,9 @@ def test_decade_and_century() -> None:
 def test_nothing_governs() -> None:
     assert period_of("全社会研发支出占国内生产总值比重超过2%。", "超过2%", 2014) is None
     assert period_of("把揭批“四人帮”的斗争进行到底，增长5%", "5%", 1978) is None
-    # 十月革命 is not a month; 目前年均 holds no 前年
+    # 十月革命 is not a month; 目前年均 holds no 前年 (目前 is the document's year, not 2012)
     assert period_of("十月革命以后，增长5%", "5%", 1955) is None
-    assert period_of("目前年均增长5%", "5%", 2014) is None
+    assert period_of("目前年均增长5%", "5%", 2014) == ("2014", "2014")
     assert resolve("", 0, 0, doc=None) is None
 
 
@@ -225,3 +225,31 @@ def test_find_time_expressions_offsets() -> None:
     s2 = "２０１３年增长５％"
     ((a, b, p),) = find_time_expressions(s2)
     assert s2[a:b] == "２０１３年" and p is not None and p.start == "2013"
+
+
+def test_price_base_years_are_no_period() -> None:
+    # 1958: the 1952 and 1957 prices value the figures; the years they are about come from elsewhere
+    s = "农业和农副业总产值达到六百零三亿五千万元（按一九五二年不变价格计算），比一九五六年增长百分之三点五。"
+    assert period_of("一九五七年，" + s, "百分之三点五", 1958) == ("1957", "1957")
+    s = "一九五八年农业和农副业总产值，拟定为六百八十八亿三千万元（按一九五七年不变价格计算），比一九五七年增长百分之六点一。"
+    assert period_of(s, "百分之六点一", 1958) == ("1958", "1958")
+    # 2011: 按2010年价格计算 is no time of the 2015 figure
+    assert period_of("按2010年价格计算，2015年国内生产总值将超过55万亿元。", "55万亿元", 2011) == ("2015", "2015")
+
+
+def test_word_boundaries_and_comparisons() -> None:
+    # 2011: 基础上年均 holds no 上年
+    s = "今后五年，我国经济增长预期目标是在明显提高质量和效益的基础上年均增长7%。"
+    assert period_of(s, "7%", 2011) == ("2011", "2015")
+    # 1992: 与去年大体持平 is a comparison, not the time of the cap after it
+    s = "今年计划要求，国民生产总值增长百分之六。社会商品零售总额增长百分之十二点三，货币发行和新增信贷规模与去年大体持平，零售物价上涨幅度控制在百分之六以内。"
+    assert period_of(s, "百分之六以内", 1992) == ("1992", "1992")
+
+
+def test_running_years_and_now() -> None:
+    # 1995: 连续三年 with nothing governing: the three years before the report
+    s = "由于已经连续三年增长速度在百分之十一以上，当前又存在着较为严重的通货膨胀。"
+    assert period_of(s, "百分之十一以上", 1995) == ("1992", "1994")
+    # 目前 is the document's year (1984), not the decade of the base before the level
+    s = "目前国营建筑企业固定职工的比例，已由五十年代的５０％左右，上升到８０％以上。"
+    assert period_of(s, "８０％以上", 1984) == ("1984", "1984")
