@@ -146,6 +146,10 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     first, last = period.start[:4], period.end[:4]
     if not (first.isdigit() and last.isdigit()):
         return period
+    if first == last and _AVERAGE.search(sentence[max(0, f.start - 8):f.start]):
+        y0 = _earlier_year(sentence[:f.start], doc, int(last))
+        if y0 is not None:
+            return Period(str(y0 + 1), last, False, f"an annual average since {y0} ({period.basis})")
     if context is not None and first == last and context.start[:4] != context.end[:4] \
             and context.end[:4] == last and _AVERAGE.search(sentence[max(0, f.start - 8):f.start]):
         return Period(context.start[:4], last, False, f"an annual average over {context.basis}")
@@ -163,6 +167,35 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
                 return Period(str(int(b) + 1), last, period.stated and base.stated,
                               f"since the base year {b} ({period.basis})")
     return period
+
+
+def _earlier_year(before: str, doc: DocDate | None, last: int) -> int | None:
+    """The first single year before ``last`` that ``before`` names, base or level: an average
+    rate runs from the year after it (``一九八二年…比一九七八年增长百分之三十二点六，平均每年增长
+    百分之七点三``, 1983: 1979–1982; ``从1997年的8651亿元增加到2002年的18914亿元，平均每年增加
+    2053亿元``, 2003: 1998–2002)."""
+    for _s, _e, p in periods.find_time_expressions(before, doc=doc):
+        if p is not None and p.start[:4] == p.end[:4] and p.start[:4].isdigit() and int(p.start[:4]) < last:
+            return int(p.start[:4])
+    return None
+
+
+def _base_level(lead: str, sentence: str, figs: list[Figure], i: int, period: Period | None,
+                doc: DocDate | None) -> Period | None:
+    """``１９８６年同１９７８年相比，国民生产总值由３４８０亿元增加到９３８０亿元…；国家财政收入由
+    １１２１亿元增加到２２２０亿元`` (1987), ``一九八二年同一九七八年相比，社会商品零售总额由一千五百
+    五十九亿元增加到二千五百七十亿元`` (1983): the level a change starts from is of the base year
+    the sentence compares with, in its own clause or an earlier ；-clause (``lead``)."""
+    f = figs[i]
+    if i + 1 >= len(figs) or not _FROM.search(sentence[max(0, f.start - 1):f.start]):
+        return period
+    between = sentence[f.end:figs[i + 1].start]
+    if len(between) > 6 or not _TO.match(between):
+        return period
+    b = _base_year(lead + sentence[:f.start], doc)
+    if b is None:
+        return period
+    return Period(str(b), str(b), False, f"the level of the base year {b}")
 
 
 def _base_year(before: str, doc: DocDate | None) -> int | None:
@@ -304,6 +337,12 @@ def _subject(sentence: str, f: Figure, metric: str | None) -> str | None:
     return subject if subject is not None else _standalone(facts.metric_actor(metric), sentence)
 
 
+def _lead(text: str, a: int) -> str:
+    """The ；-clauses of the full sentence (up to 。！？ or a line break) before offset ``a``."""
+    s0 = max(text.rfind(c, 0, a) for c in "。！？!?\n") + 1
+    return text[s0:a]
+
+
 def annotate(p: Passage) -> tuple[FigureFact, ...]:
     """The figures of one passage with metric, subject, period and stance."""
     doc = doc_date(p.date)
@@ -325,6 +364,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 # the paragraph governs (``1956年，全国农業总产值…；粮食…的产量为…``, 1957)
                 period = periods.resolve(text, a + f.start, a + f.end, doc=doc, context=context)
                 period = _from_to(sentence, figs, i, period)
+                period = _base_level(_lead(text, a), sentence, figs, i, period, doc)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
                 period = _refine(sentence, f, period, doc, stance, context)

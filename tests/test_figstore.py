@@ -224,3 +224,14 @@ def test_a_reported_part_of_the_year_is_a_result_of_that_part():
     half, not a plan, and not a change since the year before the base."""
     f = _figure("1980-政府工作报告.txt", "24.2％", "今年上半年又比去年同期增长24.2％")
     assert (f.period_start, f.period_end, f.stance) == ("1980-01", "1980-06", "actual")
+
+
+def test_a_change_from_a_stated_base_year():
+    """１９８６年同１９７８年相比，国民生产总值由３４８０亿元增加到９３８０亿元 (1987): the level the
+    change starts from is 1978's, also in the next ；-clause; an average rate after a stated
+    earlier year runs from the year after it (1983: 比一九七八年…平均每年增长百分之七点三)."""
+    gnp = _figure("1987-政府工作报告.txt", "３４８０亿元", "由３４８０亿元增加到")
+    revenue = _figure("1987-政府工作报告.txt", "１１２１亿元", "由１１２１亿元增加到")
+    assert figstore.period_years(gnp) == figstore.period_years(revenue) == (1978, 1978)
+    avg = _figure("1983-政府工作报告.txt", "百分之七点三", "平均每年增长百分之七点三")
+    assert figstore.period_years(avg) == (1979, 1982) and avg.stance == "actual"
