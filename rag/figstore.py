@@ -214,6 +214,25 @@ _PAST = re.compile(r"了|已")
 _HELD = re.compile(r"控制在$")
 
 
+@lru_cache(maxsize=1)
+def _cited_plans() -> tuple[re.Pattern[str], ...]:
+    from importlib import resources
+
+    raw = resources.files("rag").joinpath("data/facts.json").read_text(encoding="utf-8")
+    st = json.loads(raw)["stance"]
+    return tuple(re.compile("|".join(re.escape(w) for w in sorted(st[k], key=len, reverse=True)))
+                 for k in ("cited_plan", "cited_plan_outcome"))
+
+
+def _cited_plan(sentence: str, clause: str) -> bool:
+    """The sentence cites an earlier report's plan (``去年我在政府工作报告中曾提出，要把…控制在
+    百分之十以内``, 1995; ``去年政府工作报告提出，物价涨幅要从１４．８％降到１０％左右``, 1997):
+    its figures stay that year's plan, but for a clause that states the outcome (``实际回落到
+    ６．１％``, 1997; facts.json ``stance.cited_plan``)."""
+    plan, outcome = _cited_plans()
+    return bool(plan.search(sentence)) and not outcome.search(clause)
+
+
 def _under_plan_heading(period: Period, context: Period | None, year: int) -> bool:
     """The period comes from a heading, or the passage stands under one that names the
     document's year alone (``二、关于1998年政府工作的建议``: a 今年 earlier in the paragraph
@@ -249,12 +268,16 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
             period.end[:4].isdigit():
         first, last = int(period.start[:4]), int(period.end[:4])
         if stance == "unknown":
-            stance = "actual" if last < doc.year else "target" if first >= doc.year else stance
+            # a span that ends after the document's year is not over: 其中，城镇居民的消费水平平均
+            # 每年递增百分之三点二 in the 1982 report on the 1981–1985 plan
+            stance = "actual" if last < doc.year else "target" if first >= doc.year or last > doc.year \
+                else stance
         elif stance == "actual" and (last > doc.year or (
                 last == doc.year and (_PLAN_WORDS.search(clause) or (
                     _PLAN_WORDS.search(sentence) and not _PAST.search(clause))))):
             stance = "target"  # a span not over yet, or this year's budget or plan
-        elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause):
+        elif stance == "target" and last < doc.year and not _PLAN_WORDS.search(clause) \
+                and not _cited_plan(sentence, clause):
             stance = "actual"
         elif stance == "actual" and first == last == doc.year and _under_plan_heading(
                 period, context, doc.year) and not _PAST.search(clause):

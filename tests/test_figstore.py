@@ -235,3 +235,16 @@ def test_a_change_from_a_stated_base_year():
     assert figstore.period_years(gnp) == figstore.period_years(revenue) == (1978, 1978)
     avg = _figure("1983-政府工作报告.txt", "百分之七点三", "平均每年增长百分之七点三")
     assert figstore.period_years(avg) == (1979, 1982) and avg.stance == "actual"
+
+
+def test_a_cited_past_plan_stays_a_plan():
+    """去年…政府工作报告中曾提出，要把…控制在百分之十以内 (1995) is 1994's cap, not a result;
+    1997's 要从１４．８％降到１０％左右 is 1996's target and its 实际回落到６．１％ the result; a
+    figure over a plan that ends after the report (1982, 1981–1985) is a target."""
+    cap = _figure("1995-政府工作报告.txt", "百分之十以内", "曾提出")
+    assert (figstore.period_years(cap), cap.stance) == ((1994, 1994), "cap")
+    target = _figure("1997-政府工作报告.txt", "１０％左右", "政府工作报告提出")
+    result = _figure("1997-政府工作报告.txt", "６．１％", "实际回落到")
+    assert (target.stance, result.stance) == ("target", "actual")
+    urban = _figure("1982-政府工作报告.txt", "百分之三点二", "城镇居民的消费水平")
+    assert (figstore.period_years(urban), urban.stance) == ((1981, 1985), "target")
