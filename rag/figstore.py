@@ -216,10 +216,7 @@ _HELD = re.compile(r"控制在$")
 
 @lru_cache(maxsize=1)
 def _cited_plans() -> tuple[re.Pattern[str], ...]:
-    from importlib import resources
-
-    raw = resources.files("rag").joinpath("data/facts.json").read_text(encoding="utf-8")
-    st = json.loads(raw)["stance"]
+    st = _facts_data()["stance"]
     return tuple(re.compile("|".join(re.escape(w) for w in sorted(st[k], key=len, reverse=True)))
                  for k in ("cited_plan", "cited_plan_outcome"))
 
@@ -291,14 +288,25 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
     return stance
 
 
-_NATIONAL = frozenset({"全国", "我国", "中国", "全国城镇", "国内", "全社会"})
+@lru_cache(maxsize=1)
+def _facts_data() -> dict[str, dict[str, list[str]]]:
+    from importlib import resources
+
+    raw = resources.files("rag").joinpath("data/facts.json").read_text(encoding="utf-8")
+    data: dict[str, dict[str, list[str]]] = json.loads(raw)
+    return data
+
+
+def _national() -> frozenset[str]:
+    """Words for the nation as a whole (facts.json ``subject.national``)."""
+    return frozenset(_facts_data()["subject"]["national"])
 
 
 def _standalone(subject: str | None, sentence: str) -> str | None:
     """A subject that the sentence names as a word of its own: the nation (全国) is no
     subject, and a place name that only stands inside another word (增城 in 新增城镇就业,
     2008 and 2013 reports) is none either."""
-    if subject is None or subject in _NATIONAL:
+    if subject is None or subject in _national():
         return None
     from rag.places import gazetteer
     from rag.text import tokenize

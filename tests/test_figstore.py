@@ -248,3 +248,10 @@ def test_a_cited_past_plan_stays_a_plan():
     assert (target.stance, result.stance) == ("target", "actual")
     urban = _figure("1982-政府工作报告.txt", "百分之三点二", "城镇居民的消费水平")
     assert (figstore.period_years(urban), urban.stance) == ((1981, 1985), "target")
+
+
+def test_the_state_budget_is_the_nation():
+    """国家财政收入 (1987, 2000) is the nation's revenue: no subject; 中央财政 keeps its own."""
+    assert _figure("1987-政府工作报告.txt", "２２２０亿元", "国家财政收入").subject is None
+    assert _figure("2000-政府工作报告.txt", "11377亿元", "国家财政收入").subject is None
+    assert _figure("2014-政府工作报告.txt", "9500亿元", "中央财政赤字").subject == "中央财政"
