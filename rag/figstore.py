@@ -362,10 +362,23 @@ def _verbatim(phrase: str | None, folded: str, original: str) -> str | None:
 
 
 def _subject(sentence: str, f: Figure, metric: str | None) -> str | None:
-    """The figure's own subject, else the actor that opens its metric (2003, 2006)."""
+    """The figure's own subject, else the actor that opens its metric (2003, 2006), else the
+    actor that opens the sentence in a first clause without figures of its own, for a figure
+    in a later clause: ``国有及国有控股工业企业经济效益大幅度提高，实现利润3784亿元`` (2004),
+    ``农民的纯收入，全国平均每人达到三百五十五元`` (1985)."""
     named = facts.name_subject(sentence, f.subject) if f.subject else None
     subject = named or _standalone(facts.subject(sentence, f.start, f.end), sentence)
-    return subject if subject is not None else _standalone(facts.metric_actor(metric), sentence)
+    if subject is None:
+        subject = _standalone(facts.metric_actor(metric), sentence)
+    if subject is None:
+        cut = min((i for i in (sentence.find(c) for c in "，,；;：:") if i >= 0), default=-1)
+        if 0 < cut < f.start and not extract_figures(sentence[:cut]):
+            opening = sentence[:cut]
+            lead = periods.find_time_expressions(opening)
+            if lead and lead[0][0] == 0:
+                opening = opening[lead[0][1]:]  # 一九八二年亏损工业企业…
+            subject = _standalone(facts.metric_actor(opening), sentence)
+    return subject
 
 
 def _lead(text: str, a: int) -> str:

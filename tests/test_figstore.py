@@ -255,3 +255,10 @@ def test_the_state_budget_is_the_nation():
     assert _figure("1987-政府工作报告.txt", "２２２０亿元", "国家财政收入").subject is None
     assert _figure("2000-政府工作报告.txt", "11377亿元", "国家财政收入").subject is None
     assert _figure("2014-政府工作报告.txt", "9500亿元", "中央财政赤字").subject == "中央财政"
+
+
+def test_an_opening_actor_is_the_subject_of_later_clauses():
+    """国有及国有控股工业企业经济效益大幅度提高，实现利润3784亿元 (2004): the group that opens the
+    sentence is whose profit it is; 高校毕业生初次就业率77.8％，同比提高1.2个百分点 (2012)."""
+    assert _figure("2004-政府工作报告.txt", "3784亿元", "实现利润3784亿元").subject == "国有及国有控股工业企业"
+    assert _figure("2012-政府工作报告.txt", "1.2个百分点", "高校毕业生初次就业率").subject == "高校毕业生"
