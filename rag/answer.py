@@ -18,6 +18,7 @@ from rag import vocab
 from rag.evidence import (
     EvidenceModel,
     SentenceFigures,
+    admitted_kinds,
     by_sentence,
     coverage,
     features,
@@ -556,7 +557,7 @@ def compose(
         draft = _list(q, hits, model, threshold)
         if draft is not None:
             return _finish(question, rewritten, draft)
-    cands = _candidates(q, hits, kinds=q.kinds, model=model)
+    cands = _candidates(q, hits, kinds=admitted_kinds(q.kinds), model=model)
     evidence = [_explained(c) for c in cands[:explain]] if explain else None
     draft = _single(q, cands)
     if draft is None:
@@ -583,7 +584,8 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     scored_any = False
     for label, sq in subs:
         hits = search(sq.text, k, sq.years)
-        cands = [c for c in _candidates(sq, hits, kinds=sq.kinds or q.kinds, model=model)
+        cands = [c for c in _candidates(sq, hits, kinds=admitted_kinds(sq.kinds or q.kinds),
+                                        model=model)
                  if c.figure is not None]
         conf = _confidence(model, cands, sq)
         scored_any = scored_any or bool(cands)

@@ -298,10 +298,13 @@ class Engine:
             if steer is None:
                 return hits
             # a year's targets stand in that year's documents and its results in the next
-            # year's: those documents first, then the rest as ranked
+            # year's: those documents first, then the rest as ranked; but a plan for a later
+            # year stands in an earlier report (1985's in 1978's and 1982's, 1981's in the
+            # August 1980 one), so the best undated hits keep a third of the places
             dated = hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
                                   filters=steer)
-            return merge_hits(dated, hits, n)
+            keep = n - max(1, n // 3)
+            return merge_hits(dated[:keep], [*hits, *dated[keep:]], n)
 
         threshold = self.config.min_confidence if min_confidence is None else min_confidence
         return compose(q, q_text, rewritten, search, k=k_eff, model=self.evidence_model,

@@ -60,6 +60,8 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("period_wide", "a year is asked and the figure's period spans several years (年均 over "
                     "过去五年, a five-year plan): it holds the year without being about it"),
     ("kind_primary", "the figure is of the first kind the question expects"),
+    ("kind_unexpected", "the figure is a quantity of none of the kinds the question expects "
+                        "(减少了多少 read as a rate, answered by 1650万人): admitted, at a cost"),
     ("rate_percent", "the question asks about a rate or growth and the figure is a percentage"),
     ("unit_match", "the question names the unit it asks in (多少公里) and the figure has it"),
     ("unit_mismatch", "the question names the unit it asks in and the figure has another"),
@@ -88,6 +90,7 @@ SIGNS: dict[str, str] = {
     "bound_match": "+", "bound_unasked": "-", "bound_opposed": "-", "other_part": "-",
     "subject_match": "+", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
     "stance_base": "-", "period_stated": "+", "period_inferred": "+", "period_wide": "-", "kind_primary": "+",
+    "kind_unexpected": "-",
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
     "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
@@ -246,6 +249,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
                              and bool(fact.period_end)
                              and (fact.period_start or "")[:4] != (fact.period_end or "")[:4]),
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
+        "kind_unexpected": float(bool(q.kinds) and fig.kind not in q.kinds),
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
         "unit_match": float(unit is not None and unit in fig.text),
         "unit_mismatch": float(unit is not None and unit not in fig.text),
@@ -335,6 +339,18 @@ QUESTION_FEATURES: tuple[tuple[str, str], ...] = (
     ("english", "the question is in English"),
     ("stance_asked", "the question names a stance (目标, 实际, 上限)"),
 )
+
+
+def admitted_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    """The figure kinds a question's candidates may have: the expected ones and, when all of
+    those are quantities, every quantity (``evidence_words.json`` ``quantity_kinds``). Which
+    quantity a question asks for is read from its wording by rules that miss (2014
+    减少了多少 → a rate, yet 1650万人; 2012 增长目标 after 总额 → money, yet 10%左右), so the
+    kind is a feature (``kind_unexpected``) weighed against the rest, not a gate."""
+    quantities = tuple(_words()["quantity_kinds"])
+    if kinds and all(k in quantities for k in kinds):
+        return (*kinds, *(k for k in quantities if k not in kinds))
+    return tuple(kinds)
 
 
 def question_features(q: Question, n_candidates: int) -> dict[str, float]:

@@ -47,7 +47,10 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ("amount", re.compile(r"范围|区间|多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
                           r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
                           r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
-    ("quantity", re.compile(r"多少|\bwhat\s+is\s+the\s+(target|total)\b", re.I)),
+    ("quantity", re.compile(r"多少|\bwhat\s+(?:is|was|are|were|will\s+be)\b[^?]{0,60}?\b(target|total|"
+                            r"output|production|gdp|gnp|income|deficit|inflation|revenue|"
+                            r"investment|population|volume|value|level|expenditure|spending)s?\b",
+                            re.I)),
     ("whether", re.compile(r"是否|有没有|有无|吗[?？]?$|\b(is|are|does|did|has|have)\s+there\b",
                            re.I)),
 ]
@@ -93,6 +96,8 @@ class Question:
     # a multi-part question's parts, each a question of its own (label, text):
     # 补贴比例和上限是多少 → 补贴比例是多少, 补贴上限是多少
     pieces: tuple[tuple[str, str], ...] = ()
+    # 1955年…比1954年增长多少: years named as the comparison base, not asked about
+    base_years: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> bool:
@@ -446,6 +451,15 @@ def analyse(text: str) -> Question:
             low, words["difference"]):
         aggregation = "difference"
         row_years, years = years, ()
+    base_years: tuple[str, ...] = ()
+    if aggregation == "single" and len(years) >= 2:
+        base_years = tuple(y for y in years if _is_base_year(norm, y))
+        if len(base_years) == len(years):
+            base_years = ()
+    if base_years and not has_word(low, [*words["more"], *words["less"], *words["per_year"]]):
+        years = tuple(y for y in years if y not in base_years)
+    else:
+        base_years = ()
     if aggregation == "single" and len(years) >= 2 and not places and (
             intent == "compare" or has_word(low, words["per_year"])
             or has_word(low, [*words["more"], *words["less"]])):
@@ -470,6 +484,7 @@ def analyse(text: str) -> Question:
         aggregation=aggregation,
         pieces=pieces,
         row_years=row_years,
+        base_years=base_years,
         span=span if aggregation in ("trend", "max", "min", "count") else None,
         stances=stances if aggregation in ("stances", "difference") else (),
         which_year=which_year,
@@ -488,6 +503,22 @@ def analyse(text: str) -> Question:
         figures=figures,
         terms=terms,
     )
+
+
+def _is_base_year(norm: str, year: str) -> bool:
+    """The year is named as a comparison base (比1954年, 较上年, 与2012年相比): the figure
+    store's base markers (``periods.json``), read the same way for questions as for
+    passages, so that 1955年…比1954年增长多少 asks about 1955 alone."""
+    marks = vocab.data("periods")["base_markers"]
+    for m in re.finditer(rf"(?<!\d){year}年?", norm):
+        before = norm[max(0, m.start() - 3):m.start()]
+        if any(before.endswith(w) for w in marks["before"]):
+            return True
+        after = norm[m.end():m.end() + 4]
+        if any(before.endswith(w) for w in marks["paired_before"]) and any(
+                after.startswith(w) for w in marks["paired_after"]):
+            return True
+    return False
 
 
 def is_elliptical(text: str) -> bool:
@@ -589,6 +620,22 @@ def _swap_stance(fragment: str, previous: str) -> str | None:
     return f"{head}的{new_word}是{previous[ask.start():]}" if not previous.isascii() else None
 
 
+def _stance_fragment(rest: str, previous: str) -> str | None:
+    """The stance word a follow-up's remainder consists of, beside words the previous
+    question already has (计划增长 after …增长了多少 → 计划); None otherwise."""
+    low = _strip_words(rest.lower(), _followup_words()["stance_only"])
+    low = re.sub(r"[?？。!！,，\s]", "", low)
+    if not low:
+        return None
+    prev = normalize(previous).lower()
+    for words in _stance_words().values():
+        for w in sorted(words, key=len, reverse=True):
+            w = w.lower()
+            if w in low and all(ch in prev for ch in low.replace(w, "", 1)):
+                return w
+    return None
+
+
 def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
     """那城镇新增就业呢 after 2013年国内生产总值增长了多少: the previous question with its
     topic (what stands between its year/place and its asking word) replaced."""
@@ -639,6 +686,16 @@ def rewrite(question: str, previous: str | None) -> str | None:
     if new.years:
         result = result.replace(old.years[0], new.years[0]) if old.years else f"{new.years[0]}年" + result
         changed = True
+    if changed:
+        # 2004年的目标呢 / 那1994年的计划增长是多少: the year swapped, and the stance too
+        rest = re.sub(_ELLIPSIS, "", normalize(question)).strip(" ?？。")
+        for y in new.years:
+            rest = re.sub(rf"{y}年?", "", rest)
+        for pl in _place_mentions(rest, new.places):
+            rest = rest.replace(pl, "")
+        word = _stance_fragment(rest, result)
+        if word is not None and asked_stance(result) != asked_stance(word):
+            result = _swap_stance(word, result) or result
     if not changed:
         rest = re.sub(_ELLIPSIS, "", normalize(question)).strip(" ?？。")
         if not rest:

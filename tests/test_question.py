@@ -168,3 +168,28 @@ def test_one_place_normaliser_for_questions_and_the_gazetteer():
     for name in ("广西壮族自治区", "新疆维吾尔自治区", "北京市", "香港特别行政区", "吴中区"):
         assert place_core(name) == short_form(name)
     assert place_core("广西壮族自治区") == "广西"
+
+
+@pytest.mark.parametrize(("question", "years", "base"), [
+    ("1955年全国工业总产值比1954年增长多少？", ("1955",), ("1954",)),
+    ("1964年全国工业总产值预计比1963年增长多少？", ("1964",), ("1963",)),
+    ("与2012年相比，2013年粮食产量增加多少？", ("2013",), ("2012",)),
+    ("1958年和1959年两年粮食增长了多少？", ("1958", "1959"), ()),
+])
+def test_a_comparison_base_year_is_not_an_asked_year(question, years, base):
+    q = analyse(question)
+    assert (q.years, q.base_years, q.aggregation) == (years, base, "single")
+
+
+def test_a_base_year_with_a_difference_word_still_compares_two_rows():
+    q = analyse("2013年比2012年GDP高多少？")
+    assert q.aggregation == "difference" and set(q.row_years) == {"2012", "2013"}
+
+
+@pytest.mark.parametrize("question", [
+    "What was China's grain output in 2011?",
+    "What was the consumer price inflation target for 2010?",
+    "What was the total GDP in 2007?",
+])
+def test_english_what_was_questions_ask_for_a_figure(question):
+    assert analyse(question).numeric
