@@ -352,6 +352,12 @@ def _noun(seg: str, *, plain: bool = False) -> str:
     if len(cuts) > 1 and seg[cut - 1] == "的" and seg[cut:] in me["owned_heads"]:
         cut = cuts[-2]  # 生产资料工业的产值 (1957), not 产值
     noun = seg[cut:].strip(' \u3000“”"')
+    lead = find_time_expressions(noun)
+    if lead and lead[0][0] == 0 and "月" in noun[: lead[0][1]]:
+        # a month opens no quantity: 外贸出口从7月份开始大幅度回升 (2000), 今年２月修订计划时减少为 (1981)
+        bounds = [m for m in v.boundary.finditer(seg) if m.group("b") and m.end() == cut]
+        noun = seg[cuts[-2] : bounds[0].start()] if len(cuts) > 1 and bounds else ""
+        noun = noun if len(noun) >= 2 else ""
     while True:
         y = _YEAR_RE.match(noun)
         if not y:

@@ -171,3 +171,19 @@ def test_every_stance_is_known() -> None:
     for _, sentence, text, *_ in CASES:
         a, b = _span(sentence, text)
         assert stance(sentence, a, b) in STANCES
+
+
+@pytest.mark.parametrize(("sentence", "text", "gold"), [
+    # a month opens no quantity: the noun before it (2000) or the topic (1981) names it
+    ("外贸出口从7月份开始大幅度回升，全年达到1949亿美元，比上年增长6．1％。", "1949亿美元", "外贸出口"),
+    ("基本建设投资总额，今年２月修订计划时减少为三百亿元。", "三百亿元", "基本建设投资总额"),
+    # price adjustments and modals are frames, not quantities (2000, 1958)
+    ("城镇居民人均可支配收入，考虑价格下降因素比上年实际增长9．3％；", "9．3％", "城镇居民人均可支配收入"),
+    ("一九五八年供应社会的商品总量，可以达到五百亿元，比上年增加三十亿元。", "五百亿元", "商品总量"),
+    # 定为 after the target's noun; the target keeps its owner before 的 (1995)
+    ("综合分析各方面的条件，今年经济增长速度的宏观调控目标，定为百分之八至九。", "百分之八至九", "经济增长速度"),
+])
+def test_frames_and_months_are_no_metric(sentence: str, text: str, gold: str) -> None:
+    a, b = _span(sentence, text)
+    got = metric(sentence, a, b)
+    assert got is not None and gold in got
