@@ -570,7 +570,8 @@ _SPACED = re.compile(r"(?<![0-9０-９A-Za-z.．])[0-9０-９](?: ?[0-9０-９.�
                      r"(?: (?=[^\s0-9０-９A-Za-z]))?")
 
 
-_SPACE_BEFORE_PERCENT = re.compile(r"(?<=[0-9０-９]) (?=[％%‰])")  # 经济增长速度8 ％ (1998)
+# 经济增长速度8 ％ (1998), 国内生产总值达到39.8 万亿元 (2011): a space before the unit or scale
+_SPACE_BEFORE_PERCENT = re.compile(r"(?<=[0-9０-９]) (?=[％%‰]|[万亿萬億][^\s0-9０-９])")
 
 
 def _collapse_spaced_digits(text: str) -> tuple[str, list[int]] | None:

@@ -28,6 +28,8 @@ def _only(text: str) -> Figure:
 # (input, figure text, value, low, high, unit, kind, qualifier)
 FORMS = [
     ("100亿元", "100亿元", 1e10, None, None, "元", "money", "="),
+    # a space before the scale word (2011), as before a unit in the spaced-out 1998 report
+    ("国内生产总值达到39.8 万亿元", "39.8 万亿元", 3.98e13, None, None, "元", "money", "="),
     ("百亿元", "百亿元", 1e10, None, None, "元", "money", "="),
     ("2亿元至100亿元", "2亿元至100亿元", None, 2e8, 1e10, "元", "money", "="),
     ("不低于1000万元", "不低于1000万元", 1e7, None, None, "元", "money", "≥"),
