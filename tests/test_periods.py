@@ -253,3 +253,12 @@ def test_running_years_and_now() -> None:
     # 目前 is the document's year (1984), not the decade of the base before the level
     s = "目前国营建筑企业固定职工的比例，已由五十年代的５０％左右，上升到８０％以上。"
     assert period_of(s, "８０％以上", 1984) == ("1984", "1984")
+
+
+def test_n_years_of_growth_count_back_from_the_governing_year() -> None:
+    # 1960: 一九五八年和一九五九年…粮食两年增长 → 1958-1959
+    s = "使我们在一九五八年和一九五九年取得了农业生产的连续大跃进，粮食两年增长百分之四十六，棉花两年增长百分之四十七。"
+    assert period_of(s, "百分之四十六", 1960) == ("1958", "1959")
+    # 1983: 四年增长 after 增加到一九八二年的… → 1979-1982
+    s = "我国进出口贸易总额，由一九七八年的三百五十五亿元增加到一九八二年的七百七十二亿元，四年增长一点二倍。"
+    assert period_of(s, "一点二倍", 1983) == ("1979", "1982")
