@@ -251,7 +251,8 @@ def stance(sentence: str, start: int, end: int) -> str:
         return "cap"
     # 3. threshold
     floor_word = v.floor.match(fig) and not fig.startswith("达到")
-    condition = post.startswith("的") or v.condition.search(pre)
+    goal = ("%" in fig or "％" in fig) and any(w in pre for w in v.data["stance"]["share_goal"])
+    condition = (post.startswith("的") and not goal) or v.condition.search(pre)  # 要使80％以上的 (1999)
     if (floor_word or fig.endswith("以上")) and condition:
         return "threshold"
     # 4. ceilings held
