@@ -22,7 +22,9 @@ from rag.periods import DocDate, Period
 from rag.text import sentence_spans
 from rag.types import FigureFact, FigureRow, Passage, figure_values
 
-STORE_VERSION = 2  # 2: traditional characters folded, 分别 pairs, metric actors as subjects
+# 2: traditional characters folded, 分别 pairs, metric actors as subjects; 3: price-base years,
+# cited plans, opening actors as subjects, 国家财政 as the nation
+STORE_VERSION = 3
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
                 "anniversary")

@@ -22,10 +22,10 @@ LABELS = Path(__file__).resolve().parent / "data" / "policy_figures.jsonl"
 FIELDS = ("value", "period", "stance", "metric", "subject")
 # The documents issue's goals are value, period and stance 0.95, metric and subject 0.85.
 # Floors just below what benchmarks/figure_accuracy.py measures (benchmarks/README.md): on the
-# fit split (312 labels, 24 reports; the rules were written from its errors) and on the
+# fit split (466 labels, 35 reports; the rules were written from its errors) and on the
 # held-out test split (142 labels, 7 other reports; no rule is fitted to it, and its failures
 # report shares only, never the labels that are wrong).
-FIT_FLOORS = {"value": 0.99, "period": 0.95, "stance": 0.955, "metric": 0.945, "subject": 0.965}
+FIT_FLOORS = {"value": 0.985, "period": 0.955, "stance": 0.955, "metric": 0.93, "subject": 0.955}
 TEST_FLOORS = {"value": 0.92, "period": 0.76, "stance": 0.85, "metric": 0.81, "subject": 0.76}
 MISSING_AT_MOST = {"fit": 0.02, "test": 0.08}
 
