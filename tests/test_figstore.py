@@ -26,7 +26,7 @@ FIELDS = ("value", "period", "stance", "metric", "subject")
 # held-out test split (142 labels, 7 other reports; no rule is fitted to it, and its failures
 # report shares only, never the labels that are wrong).
 FIT_FLOORS = {"value": 0.985, "period": 0.955, "stance": 0.955, "metric": 0.93, "subject": 0.955}
-TEST_FLOORS = {"value": 0.92, "period": 0.76, "stance": 0.85, "metric": 0.81, "subject": 0.76}
+TEST_FLOORS = {"value": 0.93, "period": 0.775, "stance": 0.86, "metric": 0.825, "subject": 0.78}
 MISSING_AT_MOST = {"fit": 0.02, "test": 0.08}
 
 
