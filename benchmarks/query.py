@@ -12,6 +12,9 @@ of p50/p95 milliseconds; the ratio is p50 of the call / p50 of the bare encode +
 ``benchmarks/fit_retrieval.py``) instead of the seed page indexed afresh. The hybrid row is
 timed twice: the fitted score fusion (the default) and the rank fusion it replaced
 (``fusion="rrf"``), side by side on the same index, with their p50 ratio printed below.
+``--model-before FILE`` (score-fusion weights of an earlier commit, e.g.
+``git show HEAD~1:rag/data/retrieval_model.json``) adds two rows, ``rag.retrieve.search``
+with the shipped weights and with those, and their p50 ratio.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def main() -> None:
     ap.add_argument("--external", type=int, default=400, help="external questions (default 400)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--index", type=Path, help="an existing index folder to time (read only)")
+    ap.add_argument("--model-before", type=Path,
+                    help="score-fusion weights to time beside the shipped ones")
     args = ap.parse_args()
     setup(args.threads)
 
@@ -37,7 +42,9 @@ def main() -> None:
 
     from rag.config import EngineConfig, RetrievalConfig
     from rag.engine import Engine
+    from rag.fusion import load_model
     from rag.qasets import load_qa
+    from rag.retrieve import search as retrieve
     from rag.text import normalize
 
     emb = load_embedder()
@@ -79,6 +86,15 @@ def main() -> None:
             ("Engine.ask", lambda q, t: engine.ask(q, history=t), True),
             ("Engine.ask, query vector cached", lambda q, t: engine.ask(q, history=t), False),
         ]
+        if args.model_before is not None:
+            shipped, before = load_model(), load_model(args.model_before)
+            score = RetrievalConfig()
+            calls += [
+                ("retrieve.search hybrid, shipped weights (k=5)",
+                 lambda q, t: retrieve(snap, emb, q, k=5, cfg=score, model=shipped), True),
+                (f"retrieve.search hybrid, {args.model_before.name} (k=5)",
+                 lambda q, t: retrieve(snap, emb, q, k=5, cfg=score, model=before), True),
+            ]
         cache = getattr(emb, "_cache", None)  # recent query vectors (rag.embed)
         times: dict[str, list[float]] = {name: [] for name, _, _ in calls}
         for q, turns in queries:
@@ -97,6 +113,10 @@ def main() -> None:
     ratio = pctl(times["Engine.search hybrid (k=5)"], 50) / pctl(
         times["Engine.search hybrid, rank fusion (k=5)"], 50)
     print(f"\nhybrid p50, score fusion / rank fusion: {ratio:.2f}")
+    if args.model_before is not None:
+        now = pctl(times["retrieve.search hybrid, shipped weights (k=5)"], 50)
+        then = pctl(times[f"retrieve.search hybrid, {args.model_before.name} (k=5)"], 50)
+        print(f"hybrid p50, shipped weights / {args.model_before.name}: {now / then:.2f}")
 
 
 if __name__ == "__main__":

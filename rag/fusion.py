@@ -14,7 +14,8 @@ question-dependent weights let BM25 lead where the question reuses the passage's
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,22 @@ import numpy as np
 
 from rag.errors import ConfigError
 from rag.index import Snapshot
+from rag.text import QUERY_STOPWORDS, normalize
 from rag.vocab import data
+
+_HAN = re.compile(r"[\u4e00-\u9fff]+")  # runs of Chinese characters
 
 # candidate features, each multiplied by every question feature (QUERY_FEATURES)
 FEATURES = ("bm25", "bm25_rank", "cosine_gap", "dense_rank", "coverage", "figure", "prf",
-            "window", "bigram", "cosine_z", "bm25_top", "dense_top")
+            "window", "bigram", "cosine_z", "bm25_top", "dense_top",
+            "char_cover", "char_bm25", "char_window", "char_span", "title")
+# features over Chinese character bigrams (rag.fusion.char_features): computed only for a
+# model that uses one of them
+CHAR_FEATURES = ("char_cover", "char_bm25", "char_window", "char_span", "title")
 QUERY_FEATURES = ("bias", "length", "rarity", "asks_figure", "latin")
 WINDOW = 24  # tokens: about one sentence, where a question's words cluster
+CHAR_WINDOW = 40  # characters: the densest window of matched question bigrams
+CHAR_K1, CHAR_B = 1.2, 0.75  # BM25 saturation and length normalisation over bigrams
 RANK_K = 10.0  # a rank r enters as RANK_K / (RANK_K + r): reciprocal-rank fusion's term, scaled to (0, 1)
 
 
@@ -141,6 +151,101 @@ def prf_terms(snap: Snapshot, t: Terms, bm25_top: Sequence[int], n_terms: int,
     return sorted(weight, key=lambda w: (-weight[w], w))[:n_terms]
 
 
+def char_bigrams(text: str) -> list[str]:
+    """The distinct bigrams of a text's runs of Chinese characters (anything else breaks a
+    run: digits and Latin words are whole BM25 tokens already), question and function
+    words (rag.text.QUERY_STOPWORDS) left out: the unit jieba cannot mis-segment, so a rare
+    name cut differently in question and passage still matches."""
+    out: dict[str, None] = {}
+    for run in _HAN.findall(normalize(text)):
+        for a in range(len(run) - 1):
+            bg = run[a:a + 2]
+            if bg not in QUERY_STOPWORDS:
+                out.setdefault(bg)
+    return list(out)
+
+
+def longest_span(question: str, text: str) -> int:
+    """Characters in the longest stretch of the question found verbatim in ``text``."""
+    best = 0
+    for a in range(len(question)):
+        if a + best >= len(question):
+            break
+        while a + best < len(question) and question[a:a + best + 1] in text:
+            best += 1
+    return best
+
+
+def char_features(question: str, texts: Sequence[str], titles: Sequence[str],
+                  need: Collection[str] = CHAR_FEATURES) -> np.ndarray:
+    """Features of each candidate passage (rows: ``texts``) over the question's character
+    bigrams, with document frequencies from the candidates themselves (no index change):
+    idf-weighted coverage, a BM25 over bigrams (normalised to the best candidate), the
+    densest CHAR_WINDOW-character window of matched bigrams, the longest verbatim stretch
+    of the question (a share of its word characters) and the share of the passage title's
+    bigrams the question holds (a passage about the entity the question names). Columns
+    not in ``need`` are left 0."""
+    out = np.zeros((len(texts), len(CHAR_FEATURES)), dtype=np.float32)
+    grams = char_bigrams(question)
+    if not texts or not grams:
+        return out
+    low = [normalize(t).lower() for t in texts]
+    tf = np.array([[t.count(g) for g in grams] for t in low], dtype=np.float32)
+    n = len(low)
+    df = np.count_nonzero(tf, axis=0)
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32) * (df > 0)
+    mass = float(idf.sum())
+    if mass > 0:
+        out[:, 0] = ((tf > 0) @ idf) / mass
+        lengths = np.array([len(t) for t in low], dtype=np.float32)
+        norm = CHAR_K1 * (1 - CHAR_B + CHAR_B * lengths / max(float(lengths.mean()), 1.0))
+        bm = (tf * (CHAR_K1 + 1) / (tf + norm[:, None])) @ idf
+        if float(bm.max()) > 0:
+            out[:, 1] = bm / float(bm.max())
+        if "char_window" in need:
+            for j, t in enumerate(low):
+                out[j, 2] = _densest(t, grams, idf, tf[j]) / mass
+    q = normalize(question).lower()
+    words = sum(len(r) for r in _HAN.findall(q))
+    if "char_span" in need and words:
+        for j, t in enumerate(low):
+            out[j, 3] = min(longest_span(q, t) / words, 1.0)
+    if "title" in need:
+        for j, title in enumerate(titles):
+            tg = char_bigrams(title)
+            if tg:
+                out[j, 4] = sum(1 for g in tg if g in q) / len(tg)
+    return out
+
+
+def _densest(text: str, grams: Sequence[str], idf: np.ndarray, tf: np.ndarray) -> float:
+    """The largest idf mass of distinct question bigrams within one CHAR_WINDOW window."""
+    hits: list[tuple[int, int]] = []
+    for g, (w, c) in enumerate(zip(idf, tf, strict=True)):
+        if c <= 0 or w <= 0:
+            continue
+        at = text.find(grams[g])
+        while at >= 0:
+            hits.append((at, g))
+            at = text.find(grams[g], at + 1)
+    hits.sort()
+    count: dict[int, int] = {}
+    mass = best = 0.0
+    lo = 0
+    for p, g in hits:
+        if count.get(g, 0) == 0:
+            mass += float(idf[g])
+        count[g] = count.get(g, 0) + 1
+        while hits[lo][0] <= p - CHAR_WINDOW:
+            h = hits[lo][1]
+            count[h] -= 1
+            if count[h] == 0:
+                mass -= float(idf[h])
+            lo += 1
+        best = max(best, mass)
+    return best
+
+
 @dataclass(frozen=True)
 class Candidates:
     """The candidate rows of one query, their feature matrix (rows × FEATURES), the
@@ -164,12 +269,15 @@ def candidates(snap: Snapshot, t: Terms, dense: Sequence[tuple[int, float]],
                figure: Callable[[list[int]], dict[int, float]] | None = None,
                figure_depth: int = 20, prf_depth: int = 3, prf_size: int = 10,
                accept: Callable[[int], bool] | None = None,
-               use_proximity: bool = True, latin: float = 0.0) -> Candidates:
+               use_proximity: bool = True, latin: float = 0.0,
+               question: str | None = None,
+               chars: Collection[str] = CHAR_FEATURES) -> Candidates:
     """Features of the union of the first ``depth`` passages of each ranking (``dense``:
     the dense ranking, best first; BM25 is ranked here from ``t``). ``figure`` scores rows
     for a figure question (called with the first ``figure_depth`` of each ranking);
     ``accept`` drops rows a filter rejects before anything is ranked; features a model does
-    not use are left 0 (PRF with ``prf_size`` 0, proximity without ``use_proximity``)."""
+    not use are left 0 (PRF with ``prf_size`` 0, proximity without ``use_proximity``, the
+    character features without ``question``, the question's text, or not in ``chars``)."""
     n_docs = len(snap.passages)
     total = t.total
     order = [int(i) for i in np.argsort(-total, kind="stable") if total[i] > 0]
@@ -217,6 +325,11 @@ def candidates(snap: Snapshot, t: Terms, dense: Sequence[tuple[int, float]],
     if use_proximity:
         for j, i in enumerate(rows):
             f[j, 7], f[j, 8] = proximity(t, snap.tokens[i])
+    if question and chars:
+        texts = [f"{snap.passages[i].header()}\n{snap.passages[i].text}" for i in rows]
+        cols = [FEATURES.index(n) for n in CHAR_FEATURES]
+        f[:, cols] = char_features(question, texts, [snap.passages[i].title for i in rows],
+                                   chars)
     if prf_depth > 0 and prf_size > 0:
         extra = prf_terms(snap, t, order[:prf_depth], prf_size, n_docs)
         if extra:

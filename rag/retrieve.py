@@ -4,7 +4,7 @@ hit keeps the score of each retriever so callers can see why."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -128,12 +128,15 @@ def search(
     cfg: RetrievalConfig,
     filters: Filters | None = None,
     mode: str = "hybrid",
+    model: fusion.FusionModel | None = None,
 ) -> list[Hit]:
-    """Top-k passages for a query, best first."""
+    """Top-k passages for a query, best first (``model``: score-fusion weights other than
+    the shipped ones, for a side-by-side benchmark)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    model = model or _model()
     total = len(snap.passages)
-    scored = cfg.fusion == "score" and _model().applies(query)
+    scored = cfg.fusion == "score" and model.applies(query)
     # With a filter, rank everything so that k matching passages can be found.
     n = total if filters else min(total, max(cfg.candidates, k))
     dense: list[tuple[int, float]] = []
@@ -143,14 +146,16 @@ def search(
         qvec = embedder.encode_queries([normalize(query)])[0]
         dense = dense_ranking(snap, qvec, n)
         if mode == "hybrid" and scored:
-            return _score_fused(snap, query, qvec, dense, k=k, cfg=cfg, filters=filters)
+            return _score_fused(snap, query, qvec, dense, k=k, cfg=cfg, filters=filters,
+                                model=model)
     if mode in ("hybrid", "bm25") and (mode == "bm25" or cfg.bm25_weight > 0):
         bm25 = bm25_ranking(snap, bm25_query(query), n)
     if filters:
         dense = [(i, s) for i, s in dense if filters.accepts(snap.passages[i])]
         bm25 = [(i, s) for i, s in bm25 if filters.accepts(snap.passages[i])]
     if mode == "hybrid" and scored:  # dense weight 0: BM25 features only
-        return _score_fused(snap, query, None, [], k=k, cfg=cfg, filters=filters)
+        return _score_fused(snap, query, None, [], k=k, cfg=cfg, filters=filters,
+                            model=model)
     figure: list[tuple[int, float]] = []
     if mode == "hybrid" and cfg.figure_weight > 0:
         figure = figure_ranking(snap, query, [i for i, _ in dense[:cfg.figure_depth]]
@@ -178,9 +183,11 @@ def search(
 def fusion_candidates(snap: Snapshot, query: str, qvec: np.ndarray | None,
                       dense: list[tuple[int, float]], *, depth: int, figure_depth: int,
                       prf_depth: int, prf_size: int, proximity: bool = True,
+                      chars: Collection[str] = fusion.CHAR_FEATURES,
                       filters: Filters | None = None) -> fusion.Candidates:
     """The feature rows the score model ranks (rag.fusion): the first ``depth`` passages of
-    the dense ranking given and of BM25, with figure evidence for a figure question."""
+    the dense ranking given and of BM25, with figure evidence for a figure question and the
+    character-bigram features named in ``chars``."""
     from rag.evidence import figure_evidence
     from rag.question import analyse
 
@@ -194,19 +201,19 @@ def fusion_candidates(snap: Snapshot, query: str, qvec: np.ndarray | None,
     return fusion.candidates(snap, terms, dense, qvec, depth=depth, asks_figure=bool(q.kinds),
                              figure=figure, figure_depth=figure_depth, prf_depth=prf_depth,
                              prf_size=prf_size, accept=accept, use_proximity=proximity,
-                             latin=fusion.latin_share(query))
+                             latin=fusion.latin_share(query), question=query, chars=chars)
 
 
 def _score_fused(snap: Snapshot, query: str, qvec: np.ndarray | None,
                  dense: list[tuple[int, float]], *, k: int, cfg: RetrievalConfig,
-                 filters: Filters | None) -> list[Hit]:
-    model = _model()
+                 filters: Filters | None, model: fusion.FusionModel) -> list[Hit]:
     uses_prf = "prf" in model.features
     c = fusion_candidates(snap, query, qvec, dense, depth=max(model.depth, k),
                           figure_depth=cfg.figure_depth if cfg.figure_weight > 0 else 0,
                           prf_depth=model.prf_depth if uses_prf else 0,
                           prf_size=model.prf_size if uses_prf else 0,
                           proximity=bool({"window", "bigram"} & set(model.features)),
+                          chars=[n for n in fusion.CHAR_FEATURES if n in model.features],
                           filters=filters)
     scores = model.score(c)
     order = sorted(range(len(c.rows)), key=lambda j: (-scores[j], c.rows[j]))[:k]

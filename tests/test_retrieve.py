@@ -121,3 +121,61 @@ def test_latin_share_tells_an_english_question():
 def test_fusion_must_be_known():
     with pytest.raises(ValueError, match="fusion"):
         RetrievalConfig(fusion="max")
+
+
+def test_char_bigrams_are_chinese_pairs_without_question_words():
+    grams = fusion.char_bigrams("《战国无双３》是由哪两个公司开发的？这是什么")
+    assert {"战国", "国无", "无双", "公司", "开发"} <= set(grams)
+    assert len(grams) == len(set(grams))
+    assert all(len(g) == 2 and all("\u4e00" <= ch <= "\u9fff" for ch in g) for g in grams)
+    assert "什么" not in grams  # a question word (rag.text.QUERY_STOPWORDS)
+    assert fusion.char_bigrams("How many? 2013") == []
+
+
+def test_character_features_on_the_corpus_index(corpus_engine, embedder):
+    """A question quoting a stretch of one passage: that passage holds the most of its
+    bigrams and the longest verbatim stretch, every feature a share in [0, 1]."""
+    from rag.retrieve import dense_ranking
+
+    snap = corpus_engine.snapshot()
+    source = max(range(len(snap.passages)), key=lambda i: len(snap.passages[i].text))
+    text = normalize(snap.passages[source].text)
+    run = max(fusion._HAN.findall(text), key=len)
+    assert len(run) >= 16
+    query = f"{run[2:14]}是指什么？"
+    qvec = embedder.encode_queries([normalize(query)])[0]
+    c = fusion_candidates(snap, query, qvec, dense_ranking(snap, qvec, 100), depth=20,
+                          figure_depth=5, prf_depth=0, prf_size=0)
+    f = {name: c.features[:, fusion.FEATURES.index(name)] for name in fusion.CHAR_FEATURES}
+    for name, v in f.items():
+        assert ((v >= 0) & (v <= 1 + 1e-6)).all(), name
+    j = c.rows.index(source)
+    assert f["char_cover"][j] == f["char_cover"].max() > 0
+    assert f["char_span"][j] == f["char_span"].max() == pytest.approx(12 / 16)  # 12 of 16 Chinese characters
+    assert f["char_bm25"].max() == pytest.approx(1.0)
+    assert f["char_window"][j] > 0
+    none = fusion_candidates(snap, query, qvec, dense_ranking(snap, qvec, 100), depth=20,
+                             figure_depth=5, prf_depth=0, prf_size=0, chars=())
+    assert not none.features[:, [fusion.FEATURES.index(n) for n in fusion.CHAR_FEATURES]].any()
+
+
+def test_shipped_character_weights_leave_figure_questions_alone(corpus_engine, embedder):
+    """The character-bigram features are fitted for questions that ask no figure: zeroing
+    them changes no score of a figure question, and does change a plain question's."""
+    from rag.retrieve import dense_ranking
+
+    model = fusion.load_model()
+    chars = [n for n in fusion.CHAR_FEATURES if n in model.features]
+    assert chars
+    cols = [fusion.FEATURES.index(n) for n in chars]
+    snap = corpus_engine.snapshot()
+    changed = {}
+    for query in ("地方政府产业基金的规模在什么范围内？", "人形机器人产业基金由谁发起？"):
+        qvec = embedder.encode_queries([normalize(query)])[0]
+        c = fusion_candidates(snap, query, qvec, dense_ranking(snap, qvec, 100), depth=20,
+                              figure_depth=5, prf_depth=0, prf_size=0)
+        f = c.features.copy()
+        f[:, cols] = 0
+        zeroed = replace(c, features=f)
+        changed[bool(c.query[3])] = not np.allclose(model.score(c), model.score(zeroed))
+    assert changed == {True: False, False: True}
