@@ -74,6 +74,13 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("head_missing", "the question names such a head and the figure's clause and subject lack it"),
     ("unasked_target", "the question names no stance and the figure is a target: a plain "
                        "question about a past year asks for what happened"),
+    ("per_year_missing", "the question asks for a yearly average (年均, 平均每年) and the "
+                         "figure's clause does not say one before it"),
+    ("per_year_unasked", "the figure is a yearly average and the question asks for none"),
+    ("from_value", "the figure is the old value of a change written from … to … (由15.3%降到12%) "
+                   "and the question does not ask where it started"),
+    ("clause_idf_coverage", "share of the question's terms in the figure's clause, each weighted "
+                            "by its rarity (jieba's word frequencies): 中央财政 tells more than 安排"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -94,6 +101,7 @@ SIGNS: dict[str, str] = {
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
     "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
+    "per_year_missing": "-", "per_year_unasked": "-", "from_value": "-", "clause_idf_coverage": "+",
     "crowding": "-",
     # sentence candidates
     "sentence_plain": "+", "length": "±",
@@ -212,7 +220,10 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     """The feature vector of one candidate figure (see :data:`FEATURES`)."""
     text = normalize(sent.text)
     low = text.lower()
-    before = sent.text[max(0, fig.start - 6):fig.start]
+    # a part word reaches the figure across a comma (其中，农业总产值增长4%, 1980; 其中中央
+    # 财政赤字9500亿元, 2014) but not past the figure before it (总规模50亿元,首期10亿元)
+    prev_end = max((g.end for g in sent.figures if g.end <= fig.start), default=0)
+    before = sent.text[max(prev_end, fig.start - 12):fig.start]
     part = _part_pattern().search(before)
     holds = _period_holds(q, fact)
     stance = fact.stance if fact is not None else "unknown"
@@ -223,6 +234,9 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     clause = _clause(low, fig)
     head = asked_head(q)
     subject = normalize(fig.subject).lower() if fig.subject else ""
+    per_year_asked = _asks(q, "per_year_words")
+    lead = clause[:max(0, clause.find(fig.text.lower()))] if fig.text.lower() in clause else clause
+    per_year = any(w in lead for w in _words()["per_year_words"])
     return {
         "sentence_coverage": weighted_coverage(q, low),
         "passage_coverage": pass_cov,
@@ -236,7 +250,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "bound_unasked": float(not q.bound and fig.qualifier in ("≤", "<")),
         "bound_opposed": float(q.bound is not None and fig.qualifier in ("≤", "≥")
                                and fig.qualifier != q.bound),
-        "other_part": float(part is not None and part.group() not in q.text),
+        "other_part": float(part is not None and part.group() not in q.text
+                            and not _part_named(q, before[part.end():])),
         "subject_match": coverage(q, normalize(fig.subject).lower()) if fig.subject and q.terms
         else 0.0,
         "metric_match": coverage(q, metric) if metric and q.terms else 0.0,
@@ -259,9 +274,68 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "head_in_clause": float(head is not None and (head in clause or head in subject)),
         "head_missing": float(head is not None and head not in clause and head not in subject),
         "unasked_target": float(q.stance is None and stance == "target"),
+        "per_year_missing": float(per_year_asked and not per_year),
+        "per_year_unasked": float(per_year and not per_year_asked),
+        "from_value": float(_is_from_value(low, fig) and not _asks(q, "from_asked")),
+        "clause_idf_coverage": idf_coverage(q, clause),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
+
+
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
+def _asks(q: Question, key: str) -> bool:
+    """Whether the question holds one of the word list ``key`` (English as whole words)."""
+    low = q.text.lower()
+    return any((re.search(r"\b" + re.escape(w) + r"\b", low) if w.isascii() else w in low)
+               for w in _words()[key])
+
+
+def _part_named(q: Question, after_part: str) -> bool:
+    """The question names the part itself (中央财政赤字 after 其中): the part is asked."""
+    words = [t for alts in q.terms for t in alts if len(t) >= 2]
+    return any(w in after_part for w in words) and coverage(q, after_part) >= 0.5
+
+
+def _is_from_value(low: str, fig: Figure) -> bool:
+    """The figure follows 由/从 and a to-word (降到, 增加到) follows it in its clause."""
+    w = _words()
+    before = low[max(0, fig.start - 2):fig.start]
+    if not any(before.endswith(f) for f in w["from_words"]):
+        return False
+    rest = low[fig.end:fig.end + 12]
+    cut = re.search(r"[,，;；。]", rest)
+    rest = rest[:cut.start()] if cut else rest
+    return any(t in rest for t in w["to_words"])
+
+
+@lru_cache(maxsize=1)
+def _idf_table() -> tuple[dict[str, int], float]:
+    import jieba
+
+    jieba.initialize()
+    return jieba.dt.FREQ, math.log(max(jieba.dt.total, 2))
+
+
+@lru_cache(maxsize=4096)
+def _idf(term: str) -> float:
+    """-log of the word's share in jieba's dictionary counts (a word it lacks is as rare as
+    its rarest): a corpus-free rarity, the same at index and query time."""
+    freq, log_total = _idf_table()
+    n = freq.get(term, 0)
+    return log_total - math.log(n) if n > 0 else log_total
+
+
+def idf_coverage(q: Question, text: str) -> float:
+    """Coverage of the question's terms in ``text``, each term weighted by its rarity."""
+    if not q.terms:
+        return 1.0
+    weights = [max(_idf(alts[0]), 0.0) for alts in q.terms]
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    hits = term_hits(q.terms, text)
+    return sum(w for w, h in zip(weights, hits, strict=True) if h) / total
 
 
 @lru_cache(maxsize=1)
@@ -294,12 +368,14 @@ def implied_units(q: Question) -> tuple[str, ...]:
     rate: the last implying noun of the question decides (工业总产值 → 元, not 工业)."""
     if _asks_rate(q):
         return ()
-    best: tuple[int, tuple[str, ...]] = (-1, ())
+    best: tuple[float, tuple[str, ...]] = (-1.0, ())
     for row in _words()["implied_units"]:
         for noun in row["nouns"]:
             at = q.text.rfind(noun)
-            if at > best[0]:
-                best = (at, tuple(row["units"]))
+            # the noun that ends last, the longer of two ending together (钢产量 over 产量)
+            end = at + len(noun) + len(noun) / 100 if at >= 0 else -1
+            if end > best[0]:
+                best = (end, tuple(row["units"]))
     return best[1]
 
 

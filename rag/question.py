@@ -37,6 +37,8 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
                         r"regions|measures|areas|fields)\b|\blist\b", re.I)),
     ("when", re.compile(r"什么时候|何时|哪年|哪一年|哪个月|几月|什么时间|日期|时间是|"
                         r"\bwhen\b|\bwhat\s+(year|month|date)\b", re.I)),
+    # 首次超过了哪个产业 asks for a name, not for the 比重 beside it (2014; seed 哪种模式)
+    ("which", re.compile(r"哪(?:个|一个|种|类|家|座|位|项)(?![^?？]*(?:更|最|较|多少|几))(?!年|月)", re.I)),
     ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
                          r"的多少[?？]?$|"
                          r"百分之几|几成|占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
@@ -144,9 +146,12 @@ def _terms(text: str, places: list[str], english: bool,
         text = text.replace(f.text, " ")
     out: list[tuple[str, ...]] = []
     seen: set[str] = set()
+    nation = frozenset(vocab.data("evidence_words")["nation_words"])
     if english:
         for phrase, zh in expand_groups(text):
             words = phrase.split()
+            if phrase.lower() in nation or set(zh) & nation:
+                continue
             if all(w in _ASKING or w in QUERY_STOPWORDS for w in words):
                 continue
             alts = tuple(z for z in zh if z not in cores)
@@ -158,6 +163,7 @@ def _terms(text: str, places: list[str], english: bool,
             or tok in _ASKING
             or tok in QUERY_STOPWORDS
             or tok in cores
+            or tok in nation
             or any(tok in c for c in cores)
             or re.fullmatch(r"[\d.,%]+", tok)
             or (english and re.fullmatch(r"[a-z]+", tok))
@@ -165,6 +171,12 @@ def _terms(text: str, places: list[str], english: bool,
         ):
             continue
         seen.add(tok)
+        if re.fullmatch(r"[a-z]{2,}", tok):
+            # 2013年我国GDP总量: the reports write 国内生产总值, so the Latin word of a
+            # Chinese question takes its Chinese forms as alternatives (as English ones do)
+            zh = [z for _, words in expand_groups(tok) for z in words]
+            out.append((tok, *zh))
+            continue
         out.append((tok,))
     # drop a term contained in a longer one (jieba search mode yields 机器, 机器人)
     flat = [t[0] for t in out if len(t) == 1]
@@ -210,7 +222,7 @@ def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, fl
 @lru_cache(maxsize=1)
 def _stance_words() -> dict[str, tuple[str, ...]]:
     raw = vocab.data("question_stance")
-    return {k: tuple(v) for k, v in raw.items() if not k.startswith("_")}
+    return {k: tuple(v) for k, v in raw.items() if not k.startswith("_") and k != "perfect_verbs"}
 
 
 def asked_stance(text: str) -> str | None:
@@ -223,6 +235,10 @@ def asked_stance(text: str) -> str | None:
             m = re.search(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)
             if m and (best is None or m.start() < best[0]):
                 best = (m.start(), stance)
+    if best is None:
+        verbs = "|".join(map(re.escape, vocab.data("question_stance")["perfect_verbs"]))
+        if re.search(rf"\bdid\b(?:\s+[\w']+){{0,6}}?\s+(?:{verbs})\b", low):
+            return "actual"
     return best[1] if best else None
 
 
@@ -263,7 +279,7 @@ def _aggregation(low: str, span: tuple[int, int] | None,
     if has_filter and (has_word(low, words["count_years"]) if span is not None
                        else has_word(low, words["count_subjects"])):
         return "count", False
-    if span is not None and not has_word(low, words["cumulative"]):
+    if span is not None and not has_word(low, [*words["cumulative"], *words["span_average"]]):
         if which_year and has_word(low, words["max"]):
             return "max", True
         if which_year and has_word(low, words["min"]):
@@ -433,9 +449,10 @@ def analyse(text: str) -> Question:
         elif figures:
             kinds = (figures[0].kind,)
     bound = None
-    if re.search(r"最高|最多|上限|不超过|封顶|\b(maximum|max|at most|up to|cap)\b", norm, re.I):
+    if re.search(r"最高|最多|上限|不超过|封顶|多少以下|多少以内|\b(maximum|max|at most|up to|cap)\b",
+                 norm, re.I):
         bound = "≤"
-    elif re.search(r"至少|不低于|最低|下限|\b(minimum|at least)\b", norm, re.I):
+    elif re.search(r"至少|不低于|最低|下限|多少以上|\b(minimum|at least)\b", norm, re.I):
         bound = "≥"
     terms = _terms(norm, places, english, figures)
     low = norm.lower()
@@ -658,7 +675,12 @@ def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
         end -= 1
     if end - lead < 2:
         return None
-    return previous[:lead] + fragment + previous[ask.start():]
+    out = previous[:lead] + fragment + previous[ask.start():]
+    if old.stance and asked_stance(out) is None:
+        # 城镇新增就业呢 after …增长了多少 still asks for the result
+        word = next(w for w in _stance_words()[old.stance] if not w.isascii())
+        out = previous[:lead] + fragment + word + previous[ask.start():]
+    return out
 
 
 def rewrite(question: str, previous: str | None) -> str | None:

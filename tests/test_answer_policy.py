@@ -41,6 +41,10 @@ CASES = [
     ("2014年居民消费价格涨幅的目标是多少？", "3.5%左右", "2014-政府工作报告.txt"),
     ("2014年财政赤字拟安排多少？", "13500亿元", "2014-政府工作报告.txt"),
     ("2009年国内生产总值增长目标是多少？", "8%左右", "2009-政府工作报告.txt"),
+    # a Latin abbreviation of a Chinese question reads as the reports' word (国内生产总值)
+    ("2013年我国GDP总量达到多少？", "56.9万亿元", "2014-政府工作报告.txt"),
+    # 减少了多少 reads as a rate, but the answer is a count: kinds are weighed, not gates
+    ("2013年农村贫困人口减少了多少？", "1650万人", "2014-政府工作报告.txt"),
 ]
 
 

@@ -14,8 +14,14 @@ from rag.evidence import (
     SENTENCE_FEATURE_NAMES,
     EvidenceModel,
     Scorer,
+    _is_from_value,
+    admitted_kinds,
+    idf_coverage,
+    implied_units,
     load_model,
 )
+from rag.figures import extract_figures
+from rag.question import analyse
 
 
 def test_the_shipped_model_is_fitted_and_names_only_known_features():
@@ -76,3 +82,25 @@ def test_a_refusal_for_want_of_confidence_names_the_slot_and_the_nearest_figure(
     assert "not the answer" in a.nearest["note"]
     assert a.nearest["quote"].strip("…") in next(
         p.text for p in corpus_engine.snapshot().passages if p.passage_id == a.nearest["passage_id"])
+
+
+def test_the_old_value_of_a_from_to_change_is_marked():
+    # 2002: 已由15.3%降到12%; 1986: 由三亿零五百三十万吨增加到三亿七千零六十二万吨
+    for text, old, new in (("我国关税总水平已由15.3%降到12%", "15.3%", "12%"),
+                           ("年平均产量由三亿零五百三十万吨增加到三亿七千零六十二万吨",
+                            "三亿零五百三十万吨", "三亿七千零六十二万吨")):
+        figs = {f.text: f for f in extract_figures(text)}
+        assert _is_from_value(text, figs[old]) and not _is_from_value(text, figs[new])
+
+
+def test_quantity_kinds_are_admitted_across_but_dates_are_not():
+    assert admitted_kinds(("percent", "ratio", "number"))[:3] == ("percent", "ratio", "number")
+    assert "count" in admitted_kinds(("percent", "ratio", "number"))
+    assert admitted_kinds(("date",)) == ("date",) and admitted_kinds(()) == ()
+
+
+def test_rare_terms_weigh_more_and_the_longest_noun_implies_the_unit():
+    q = analyse("2014年中央财政赤字安排了多少？")
+    # one term of three each, but 财政赤字 is a rarer word than 安排
+    assert idf_coverage(q, "财政赤字") > 1 / 3 > idf_coverage(q, "安排")
+    assert implied_units(analyse("1985年钢产量要达到多少？"))[0] == "吨"

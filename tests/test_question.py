@@ -31,7 +31,9 @@ def test_places_years_figures_and_terms():
     q = analyse("哪些城市设立了100亿元的机器人基金?")
     assert [f.value for f in q.figures] == [1e10]
     assert analyse("What is the target size of Beijing's robot fund?").places == ("北京",)
-    assert analyse("北京的GDP是多少?").terms == (("gdp",),)
+    # a Latin word of a Chinese question takes its Chinese forms (the reports write 国内生产总值)
+    assert analyse("北京的GDP是多少?").terms == (("gdp", "国内生产总值"),)
+    assert analyse("2013年我国GDP总量达到多少？").terms == (("gdp", "国内生产总值"), ("总量",), ("达到",))
 
 
 def test_bounds_and_focus():
@@ -73,8 +75,8 @@ def test_self_contained_questions_are_left_alone():
     # the stance asked for is swapped (or added)
     ("目标呢？", "2013年国内生产总值增长了多少？", "2013年国内生产总值增长的预期目标是多少?"),
     ("实际呢？", "2014年国内生产总值增长的预期目标是多少？", "2014年国内生产总值增长的实际是多少?"),
-    # the topic is swapped, the year kept
-    ("那城镇新增就业呢？", "2013年国内生产总值增长了多少？", "2013年城镇新增就业多少?"),
+    # the topic is swapped, the year and the result asked kept
+    ("那城镇新增就业呢？", "2013年国内生产总值增长了多少？", "2013年城镇新增就业实际多少?"),
     # pronouns stand for the previous question's subject
     ("它是什么时候成立的?", "南京的机器人基金规模是多少?", "南京的机器人基金是什么时候成立的?"),
     ("其规模是多少?", "合肥市新能源汽车产业母基金是什么时候设立的?",
@@ -193,3 +195,26 @@ def test_a_base_year_with_a_difference_word_still_compares_two_rows():
 ])
 def test_english_what_was_questions_ask_for_a_figure(question):
     assert analyse(question).numeric
+
+
+@pytest.mark.parametrize(("question", "stance"), [
+    ("How much did China's GDP grow in 2013?", "actual"),
+    ("How much did the government plan to spend?", "target"),
+    ("What was the GDP growth target for 2014?", "target"),
+])
+def test_an_english_past_question_asks_for_a_result_unless_it_names_a_plan(question, stance):
+    assert analyse(question).stance == stance
+
+
+@pytest.mark.parametrize(("question", "previous", "stance"), [
+    ("2004年的目标呢？", "2003年城镇新增就业多少人？", "target"),
+    ("那1994年的计划增长是多少？", "1993年国内生产总值增长了多少？", "target"),
+])
+def test_a_year_follow_up_also_swaps_the_stance_it_names(question, previous, stance):
+    new = rewrite(question, previous)
+    assert new is not None and analyse(new).stance == stance and analyse(new).years[0] in question
+
+
+def test_a_span_asked_as_a_yearly_average_is_one_figure():
+    q = analyse("2003年至2007年国内生产总值年均增长多少？")
+    assert q.aggregation == "single" and q.years == ("2003", "2007")
