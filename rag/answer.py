@@ -23,6 +23,7 @@ from rag.evidence import (
     coverage,
     features,
     heading_names_place,
+    idf_coverage,
     load_model,
     passage_context,
     question_features,
@@ -34,10 +35,15 @@ from rag.question import Question, filter_figures, place_core, sub_questions
 from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
-# A passage must cover at least this share of the question's content terms to be evidence.
+# A passage must cover at least this share of the question's content terms to be evidence,
+# counted plainly and weighted by rarity: 合肥新能源汽车产业母基金 is not answered from a
+# passage about 合肥's robot funds that holds only 基金 and 规模.
 MIN_COVERAGE = 0.5
 # English terms reach Chinese text only through a dictionary, which misses some words.
 MIN_COVERAGE_EN = 0.34
+# The rarity-weighted share may fall this far below the plain one (粮食总产量 is answered by
+# 粮食产量, and 总产量 is the rarer word)
+MIN_IDF_SHARE = 0.8
 # How many candidates ``explain`` lists when asked without a number.
 EXPLAIN_DEFAULT = 2
 _MARKER = re.compile(r"\[\d+\]")
@@ -118,8 +124,10 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
     top_fused = max((h.scores.fused for h in hits), default=0.0)
     for hit in hits:
         p = hit.passage
-        pass_cov = coverage(q, passage_context(p))
-        if pass_cov < (MIN_COVERAGE_EN if q.english else MIN_COVERAGE):
+        context = passage_context(p)
+        pass_cov = coverage(q, context)
+        floor = MIN_COVERAGE_EN if q.english else MIN_COVERAGE
+        if pass_cov < floor or idf_coverage(q, context) < floor * MIN_IDF_SHARE:
             continue
         heading_place = heading_names_place(q, p, places)
         for s in sentences(hit):

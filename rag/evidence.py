@@ -311,10 +311,18 @@ def _is_from_value(low: str, fig: Figure) -> bool:
 
 @lru_cache(maxsize=1)
 def _idf_table() -> tuple[dict[str, int], float]:
+    """Word counts of jieba's own dictionary file, read once: not ``jieba.dt.FREQ``, which
+    grows with every word added at run time (the gazetteer's places), so that a term's
+    rarity is the same in every process whatever was loaded first."""
     import jieba
 
-    jieba.initialize()
-    return jieba.dt.FREQ, math.log(max(jieba.dt.total, 2))
+    freq: dict[str, int] = {}
+    with jieba.get_dict_file() as fh:
+        for raw in fh:
+            parts = raw.decode("utf-8").split(" ", 2)
+            if len(parts) >= 2 and parts[1].strip().isdigit():
+                freq[parts[0]] = int(parts[1])
+    return freq, math.log(max(sum(freq.values()), 2))
 
 
 @lru_cache(maxsize=4096)

@@ -12,8 +12,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import jieba
-
 _SUFFIX = re.compile(r"(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|新区|省|市|区|县|盟|旗)$")
 _GENERIC = frozenset({"城区", "郊区", "矿区", "市区", "新区", "开发区", "高新区", "中国", "全国"})
 
@@ -39,9 +37,11 @@ def short_form(name: str) -> str:
 def gazetteer() -> dict[str, str]:
     """Every known place form (full and short) → its full name."""
     out: dict[str, str] = {}
-    tags = jieba.dt.FREQ  # words jieba knows; a short form that is a common word is skipped
     import jieba.posseg as pseg
 
+    # the part-of-speech table is read when jieba.posseg is imported, so this does not
+    # depend on whether jieba has been initialised yet (its FREQ table does: 合肥 was a
+    # place before the first tokenisation and a common noun after it)
     word_tag = pseg.dt.word_tag_tab
     for row in csv.DictReader(io.StringIO(_adcodes_text())):
         name = (row.get("name") or "").strip()
@@ -50,8 +50,12 @@ def gazetteer() -> dict[str, str]:
         out.setdefault(name, name)
         short = short_form(name)
         if short != name and short not in _GENERIC:
-            tag = word_tag.get(short)
-            if tag in (None, "ns") or short not in tags:
+            # a province or prefecture-level city (adcode XXXX00000000) is known by its
+            # short form (合肥, tagged a common noun by jieba); a county or district only
+            # when jieba knows the short form as a place or not at all (not 和平, 新城)
+            code = (row.get("adcode") or "").strip()
+            city = len(code) == 12 and code[4:] == "00000000"
+            if city or word_tag.get(short) in (None, "ns"):
                 out.setdefault(short, name)
     return out
 

@@ -5,7 +5,7 @@ rewriting of elliptical follow-ups (``那成都呢?``) from the previous turn.""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -177,9 +177,9 @@ def _terms(text: str, places: list[str], english: bool,
             zh = [z for _, words in expand_groups(tok) for z in words]
             out.append((tok, *zh))
             continue
-        out.append((tok,))
+        out.append(_with_synonyms([tok]))
     # drop a term contained in a longer one (jieba search mode yields 机器, 机器人)
-    flat = [t[0] for t in out if len(t) == 1]
+    flat = [t[0] for t in out]
     return tuple(t for t in out if not (len(t) == 1 and any(t[0] != o and t[0] in o for o in flat)))
 
 
@@ -506,7 +506,7 @@ def analyse(text: str) -> Question:
         stances=stances if aggregation in ("stances", "difference") else (),
         which_year=which_year,
         codes=tuple(dict.fromkeys(c for c in _CODE.findall(low) if not c.isdigit())),
-        parts=tuple(w for w in vocab.data("evidence_words")["part_words"] if w in norm),
+        parts=_with_synonyms(w for w in vocab.data("evidence_words")["part_words"] if w in norm),
         counted=_counted(norm) if intent == "count" else None,
         stance=asked_stance(norm),
         focus=_focus(norm, terms),
@@ -520,6 +520,18 @@ def analyse(text: str) -> Question:
         figures=figures,
         terms=terms,
     )
+
+
+def _with_synonyms(words: Iterable[str]) -> tuple[str, ...]:
+    """The words with their synonyms (``evidence_words.json``), in order, each once."""
+    groups = vocab.data("evidence_words")["synonyms"]
+    out: list[str] = []
+    for w in words:
+        out.append(w)
+        for g in groups:
+            if w in g:
+                out.extend(g)
+    return tuple(dict.fromkeys(out))
 
 
 def _is_base_year(norm: str, year: str) -> bool:

@@ -99,6 +99,10 @@ CASES = [
     Case("到2025年年底山东全省6G基站将达到多少个?", found=False),
     Case("成都人工智能与机器人基金的首期规模是多少?", found=False),
     Case("甘肃揭榜挂帅首批共发布了多少个榜单项目?", found=False),
+    # a wrong premise: 合肥 has robot funds, not this one (rare terms must be in the passage)
+    Case("合肥新能源汽车产业母基金规模是多少?", found=False),
+    # the question's word for the part (第一期) is the page's (首期)
+    Case("唐山机器人产业投资基金第一期规模是多少?", 1e9, section="唐山市"),
     # what exactly is asked: a difference, a share of a total, an event date vs a title's years
     Case("深度求索训练千亿参数模型时,算力成本比其他城市低多少?", 37),
     Case("甘肃省工信厅对揭榜项目的专项资金支持不高于项目总投资额的多少?", 10),
