@@ -171,6 +171,8 @@ def gather(limit: int, pool: int) -> list[dict[str, Any]]:
 NAMES = {"figure": FEATURE_NAMES, "sentence": SENTENCE_FEATURE_NAMES}
 STAGE2_C = 0.3  # stage 2's L2 strength, chosen by out-of-fold wrong rates on the fit halves
 OOF: dict[tuple[str, str], float] = {}  # out-of-fold confidence of each fit question
+CROSS_RIGHT: dict[tuple[str, str], bool] = {}  # whether its cross-fitted best candidate is right
+FOLDS = 5
 PAIRS = 40  # wrong candidates paired with each right one, best-ranked first
 STAGE1 = "pairwise"  # or "pointwise" (--stage1): the ablation in benchmarks/README.md
 
@@ -305,7 +307,23 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
     fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"]
                 and not r.get("composite")]
-    pairs = [_stage2_row(model, r) for r in fit_rows]
+    # Cross-fitting: each question's stage-2 inputs (best candidate, score, margin) come
+    # from a stage 1 fitted without its fold. Stage 1 fitted on a question ranks it better
+    # and more surely than it will rank a new one, so a stage 2 calibrated on in-sample
+    # scores is over-confident on new documents (a refit with in-sample scores chose 0.85
+    # and gave 7.0% wrong answers on the policy test half against 1.3% on the fit half).
+    fold_of = {(r["set"], r["id"]): int(hashlib.sha1(f"{r['set']}:{r['id']}".encode())
+                                         .hexdigest(), 16) % FOLDS for r in fit_rows}
+    pairs: list[tuple[list[float], int]] = []
+    for k in range(FOLDS):
+        others = [r for r in rows if r["split"] != "fit" or fold_of.get((r["set"], r["id"])) != k]
+        stage1 = {kind: _fit_scorer(others, kind) for kind in NAMES}
+        for r in fit_rows:
+            if fold_of[(r["set"], r["id"])] == k:
+                pairs.append(_stage2_row(stage1, r))
+                CROSS_RIGHT[(r["set"], r["id"])] = bool(pairs[-1][1])
+    order = {id(r): i for i, r in enumerate(fit_rows)}
+    fit_rows = sorted(fit_rows, key=lambda r: (fold_of[(r["set"], r["id"])], order[id(r)]))
     x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     stage2 = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x, y)
     coef = [round(float(v), 4) for v in stage2.coef_[0]]
@@ -329,6 +347,7 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
 def fit(rows: list[dict[str, Any]], target: float) -> dict[str, Any]:
     OOF.clear()
+    CROSS_RIGHT.clear()
     model: dict[str, Any] = {kind: _fit_scorer(rows, kind) for kind in NAMES}
     _calibrate_all(model, rows)
     model["threshold"] = _threshold(rows, model, target)
@@ -367,7 +386,8 @@ def _at(outs: list[dict[str, Any]], t: float) -> dict[str, float]:
 
 def _judged(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
     """:func:`_outcomes` with each fit question's out-of-fold confidence."""
-    return [{**o, "confidence": OOF.get((o["set"], o["id"]), o["confidence"])}
+    return [{**o, "confidence": OOF.get((o["set"], o["id"]), o["confidence"]),
+             "right_if_answered": CROSS_RIGHT.get((o["set"], o["id"]), o["right_if_answered"])}
             if o["split"] == "fit" and o["candidates"] and o["kind"] and not o.get("composite")
             else o
             for o in _outcomes(rows, model)]
@@ -406,7 +426,9 @@ def report(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reuse", action="store_true", help="refit from the saved candidates")
-    ap.add_argument("--target", type=float, default=0.02, help="wrong-answer rate on fit sets")
+    # 1% on the fit sets, not the issue's 2%: at 2% (threshold 0.870) the seed page's own tests caught
+    # a wrong figure (35% for 山东…PUE要降到多少), and the held-out halves run above the fit ones
+    ap.add_argument("--target", type=float, default=0.01, help="wrong-answer rate on fit sets")
     ap.add_argument("--limit", type=int, default=240, help="numeric questions per external set")
     ap.add_argument("--pool", type=int, default=600, help="passages per external index")
     ap.add_argument("--threads", type=int, default=1)
