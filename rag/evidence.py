@@ -24,7 +24,7 @@ from typing import Any
 from rag import vocab
 from rag.errors import ConfigError
 from rag.figures import Figure
-from rag.question import Question, place_core
+from rag.question import Question, has_word, place_core
 from rag.text import normalize, sentence_spans
 from rag.types import FigureFact, Hit, Passage, figure_values
 
@@ -286,9 +286,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
 @lru_cache(maxsize=64)  # asked once per question, not per candidate
 def _asks(q: Question, key: str) -> bool:
     """Whether the question holds one of the word list ``key`` (English as whole words)."""
-    low = q.text.lower()
-    return any((re.search(r"\b" + re.escape(w) + r"\b", low) if w.isascii() else w in low)
-               for w in _words()[key])
+    return has_word(q.text.lower(), _words()[key])
 
 
 def _part_named(q: Question, after_part: str) -> bool:
