@@ -72,15 +72,20 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("head_in_clause", "the question names what it is about by a name suffix (基金, 公司, 计划) "
                        "and the figure's clause or subject has it"),
     ("head_missing", "the question names such a head and the figure's clause and subject lack it"),
-    ("unasked_target", "the question names no stance and the figure is a target: a plain "
-                       "question about a past year asks for what happened"),
+    ("unasked_target", "the question names a year but no stance and the figure is a target: "
+                       "a plain question about a year asks for what happened (a question "
+                       "naming no year, 北京基金规模多大, asks for the size a fund was set up "
+                       "with, which its page writes as 目标规模)"),
     ("per_year_missing", "the question asks for a yearly average (年均, 平均每年) and the "
                          "figure's clause does not say one before it"),
     ("per_year_unasked", "the figure is a yearly average and the question asks for none"),
     ("from_value", "the figure is the old value of a change written from … to … (由15.3%降到12%) "
                    "and the question does not ask where it started"),
-    ("clause_idf_coverage", "share of the question's terms in the figure's clause, each weighted "
-                            "by its rarity (jieba's word frequencies): 中央财政 tells more than 安排"),
+    ("clause_idf_coverage", "share of the question's terms in the figure's clause and its "
+                            "subject, each weighted by its rarity (jieba's word frequencies): "
+                            "中央财政 tells more than 安排. The subject counts because Chinese "
+                            "leaves it out of later clauses (…基金正式成立,目标规模为100亿元; "
+                            "国内生产总值…,增长7.7%)"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -273,11 +278,11 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "clause_coverage": coverage(q, clause),
         "head_in_clause": float(head is not None and (head in clause or head in subject)),
         "head_missing": float(head is not None and head not in clause and head not in subject),
-        "unasked_target": float(q.stance is None and stance == "target"),
+        "unasked_target": float(q.stance is None and bool(q.years) and stance == "target"),
         "per_year_missing": float(per_year_asked and not per_year),
         "per_year_unasked": float(per_year and not per_year_asked),
         "from_value": float(_is_from_value(low, fig) and not _asks(q, "from_asked")),
-        "clause_idf_coverage": idf_coverage(q, clause),
+        "clause_idf_coverage": idf_coverage(q, f"{subject} {clause}"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
