@@ -41,7 +41,10 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ("which", re.compile(r"哪(?:个|一个|种|类|家|座|位|项)(?![^?？]*(?:更|最|较|多少|几))(?!年|月)", re.I)),
     ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
                          r"的多少[?？]?$|"
-                         r"百分之几|几成|占比|比例|百分之|比重|普及率|增速|增长率|利用效率|PUE|%|"
+                         r"百分之几|几成|占比|比例|百分之|比重|增速|涨幅|增幅|降幅|利用效率|PUE|%|"
+                         # a rate named by its noun: 赤字率, 失业率 (2012-2014), 城镇化率 (2013),
+                         # 增长率, 普及率 (seed page), not 率先
+                         r"(?<=[\u4e00-\u9fff])率(?!先|领)|"
                          r"\b(percent|percentage|share|ratio|rate|growth|grow|grew)\b", re.I)),
     ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
                          r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
@@ -64,6 +67,9 @@ INTENT_KINDS: dict[str, tuple[str, ...]] = {
     "when": ("date",),
     "quantity": ("money", "count", "percent", "ratio", "number", "duration", "level"),
 }
+# any asking word: a question without one (2024年经济增长目标) is a query of keywords
+_ASKS = re.compile(r"什么|谁|哪|怎|如何|为何|为什么|吗|呢|是否|几|多少|多大|多高|多长|多久|"
+                   r"\b(what|who|which|how|why|when|where|whether|is|are|does|did)\b", re.I)
 _ELLIPSIS = re.compile(r"^(那|那么|还有|另外|然后|and|what about|how about)|(呢|的呢)[?？。.!！]*$",
                        re.I)
 
@@ -437,6 +443,8 @@ def analyse(text: str) -> Question:
     norm = normalize(text).strip()
     english = has_english(norm) and not re.search(r"[\u4e00-\u9fff]", norm)
     intent = _intent(norm)
+    if intent == "what" and not _ASKS.search(norm) and (_YEAR.search(norm) or asked_stances(norm)):
+        intent = "quantity"  # a query of keywords for a figure: 2024年经济增长目标
     places = find_places(norm)
     figures = tuple(f for f in extract_figures(norm) if f.kind != "date")
     years = tuple(dict.fromkeys(_YEAR.findall(norm)))
@@ -608,6 +616,42 @@ def _resolve_pronoun(question: str, previous: str) -> str | None:
     if word.lower() in ("its",) and not re.search(r"[\u4e00-\u9fff]", subject):
         tail = "'s"
     return norm[:m.start()] + subject + tail + norm[m.end():]
+
+
+def anchor_years(question: str, year: int | None) -> str | None:
+    """The question with 今年/去年/明年 (this/last/next year) written as the year they mean
+    when "now" is ``year`` (the newest document's), or None when nothing changes: the
+    question names a year itself, says no such word, or uses it as a comparison base
+    (比去年增长多少). ``followup.json`` ``anchored_years`` holds the words and offsets."""
+    if year is None:
+        return None
+    norm = normalize(question).strip()
+    if _YEAR.search(norm):
+        return None
+    words = _followup_words()
+    table: dict[str, int] = words["anchored_years"]
+    bases = tuple(words["comparison_before"])
+    pattern = re.compile("|".join(
+        (rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w))
+        for w in sorted(table, key=len, reverse=True)), re.I)
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(norm):
+        before = norm[:m.start()].rstrip().lower()
+        if before.endswith(bases):
+            continue
+        absolute = str(year + table[m.group().lower()])
+        if m.group().isascii():
+            after_word = norm[m.end():m.end() + 2] == "'s"
+            prep = re.search(r"\b(in|of|for|during|by)\s*$", before)
+            absolute = absolute if after_word or prep else f"in {absolute}"
+        else:
+            absolute += "年"
+        out.append(norm[last:m.start()] + absolute)
+        last = m.end()
+    if not out:
+        return None
+    return "".join(out) + norm[last:]
 
 
 def _shift_year(fragment: str, previous: str, old: Question) -> str | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import analyse, is_elliptical, rewrite
+from rag.question import analyse, anchor_years, is_elliptical, rewrite
 
 
 @pytest.mark.parametrize(
@@ -218,3 +218,31 @@ def test_a_year_follow_up_also_swaps_the_stance_it_names(question, previous, sta
 def test_a_span_asked_as_a_yearly_average_is_one_figure():
     q = analyse("2003年至2007年国内生产总值年均增长多少？")
     assert q.aggregation == "single" and q.years == ("2003", "2007")
+
+
+@pytest.mark.parametrize(("question", "year", "expected"), [
+    ("去年国内生产总值增长了多少?", 2024, "2023年国内生产总值增长了多少?"),
+    ("今年赤字率是多少", 2014, "2014年赤字率是多少"),
+    ("前年和今年的目标", 2014, "2012年和2014年的目标"),
+    ("What was GDP growth last year?", 2024, "What was GDP growth in 2023?"),
+    ("What is this year's GDP target?", 2024, "What is 2024's GDP target?"),
+    # a comparison base, a year named, an in-text word, no date to read it at: unchanged
+    ("国内生产总值比去年增长多少?", 2024, None),
+    ("2023年国内生产总值增长多少?", 2024, None),
+    ("在基础上年均增长多少", 2024, None),
+    ("去年国内生产总值增长了多少?", None, None),
+])
+def test_anchor_years_reads_relative_years_at_the_newest_date(question, year, expected):
+    assert anchor_years(question, year) == expected
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("2024年经济增长目标", "quantity"),      # keywords with a year: a figure is asked
+    ("国内生产总值增长预期目标", "quantity"),  # keywords with a stance
+    ("北京机器人基金", "what"),              # neither: a passage is asked
+    ("2024年赤字率是多少?", "share"),        # a rate named by its noun
+    ("居民消费价格涨幅的目标是多少?", "share"),
+    ("哪个城市率先设立基金?", "which"),       # 率先 is no rate
+])
+def test_intent_of_keyword_queries_and_rate_nouns(question, intent):
+    assert analyse(question).intent == intent
