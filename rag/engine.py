@@ -29,8 +29,9 @@ from rag.errors import (
 )
 from rag.evidence import EvidenceModel, load_model
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
+from rag.metadata import newest_year
 from rag.model import resolve_model
-from rag.question import analyse, rewrite
+from rag.question import analyse, anchor_years, rewrite
 from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, year_filter
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
@@ -278,17 +279,20 @@ class Engine:
         the evaluation does so to draw its risk–coverage curve); ``explain`` lists that
         many scored candidates in the answer's evidence."""
         q_text = self.check_query(question)
+        k_eff = self.config.retrieval.top_k * 2 if k is None else k
+        if not 1 <= k_eff <= self.config.retrieval.max_k:
+            raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
+        snap = snapshot or self.snapshot()
+        now = newest_year(snap.documents)  # 今年/去年 in a question: the newest documents' years
         previous: str | None = None
         for turn in history or []:
             if isinstance(turn, str) and turn.strip():
                 turn = turn.strip()[: self.config.max_query_chars]
                 previous = rewrite(turn, previous) or turn
+                previous = anchor_years(previous, now) or previous
         rewritten = rewrite(q_text, previous)
+        rewritten = anchor_years(rewritten or q_text, now) or rewritten
         q = analyse(rewritten or q_text)
-        k_eff = self.config.retrieval.top_k * 2 if k is None else k
-        if not 1 <= k_eff <= self.config.retrieval.max_k:
-            raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
-        snap = snapshot or self.snapshot()
 
         def search(query: str, n: int, years: Sequence[str] = ()) -> list[Hit]:
             n = min(n, self.config.retrieval.max_k)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import DocumentRejected
+from rag.types import DocumentInfo
 
 SIDECAR_SUFFIX = ".meta.json"
 GIVEN_MARK = "given"  # in a sidecar the server wrote for an upload: the uploader said it
@@ -242,3 +244,10 @@ def resolve(*, source: str, text: str, given: dict[str, str] | None = None,
         kind_src = "inferred" if kind else None
     return DocMeta(title=title, title_source=title_src or "file-name", date=date,
                    date_source=date_src, type=kind, type_source=kind_src)
+
+
+def newest_year(documents: Sequence[DocumentInfo]) -> int | None:
+    """The year of the newest dated document: the "now" that 今年 and 去年 in a question
+    refer to (reports up to 2024: 去年 is 2023). None when no document has a date."""
+    years = [int(d.date[:4]) for d in documents if d.date and d.date[:4].isdigit()]
+    return max(years) if years else None

@@ -77,6 +77,33 @@ def test_a_year_no_report_covers_is_refused(policy_engine: Engine):
     assert not a.found and "年份" in a.answer and not a.figures
 
 
+@pytest.mark.parametrize(("question", "rewritten", "figure", "source"), [
+    # the newest report indexed here is 2014's: 去年 is 2013, 今年 is 2014
+    ("去年国内生产总值增长了多少？", "2013年国内生产总值增长了多少?", "7.7%", "2014-政府工作报告.txt"),
+    ("今年国内生产总值增长的预期目标是多少？", "2014年国内生产总值增长的预期目标是多少?",
+     "7.5%左右", "2014-政府工作报告.txt"),
+    ("What was the urban unemployment rate last year?",
+     "What was the urban unemployment rate in 2013?", "4.1%", "2014-政府工作报告.txt"),
+])
+def test_relative_years_mean_the_newest_documents_years(policy_engine: Engine, question: str,
+                                                        rewritten: str, figure: str, source: str):
+    """今年/去年 in a question that names no year are read at the newest document's date,
+    shown in ``rewritten_question``; the answer is the one for that year or a refusal for
+    want of confidence, never another year's figure."""
+    a = policy_engine.ask(question)
+    assert a.rewritten_question == rewritten
+    assert _right(a, figure, source) or (not a.found and a.reason == "confidence"), a.answer
+    ranked = policy_engine.ask(question, min_confidence=0.0)
+    assert ranked.figures and ranked.figures[0].text == figure, ranked.answer
+
+
+def test_a_keyword_query_for_a_figure_is_answered_as_a_question(policy_engine: Engine):
+    """No asking word (2014年国内生产总值增长预期目标): a query for the figure, not for a
+    sentence, and never refused as if the year were missing."""
+    a = policy_engine.ask("2014年国内生产总值增长预期目标", min_confidence=0.0)
+    assert a.found and a.figures and a.figures[0].text == "7.5%左右", a.answer
+
+
 def test_follow_up_swaps_the_year(policy_engine: Engine):
     a = policy_engine.ask("那2012年呢？", history=["2013年国内生产总值增长了多少？"])
     assert a.rewritten_question == "2012年国内生产总值增长了多少?"
