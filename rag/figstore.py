@@ -23,8 +23,9 @@ from rag.text import sentence_spans
 from rag.types import FigureFact, FigureRow, Passage, figure_values
 
 # 2: traditional characters folded, 分别 pairs, metric actors as subjects; 3: price-base years,
-# cited plans, opening actors as subjects, 国家财政 as the nation
-STORE_VERSION = 3
+# cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
+# reviewed and the year planned dates a figure by its stance
+STORE_VERSION = 4
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
                 "anniversary")
@@ -169,6 +170,30 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
                 return Period(str(int(b) + 1), last, period.stated and base.stated,
                               f"since the base year {b} ({period.basis})")
     return period
+
+
+_HEADING_YEAR = re.compile(r"(?<!\d)(\d{4})年")
+
+
+def _review_or_plan(period: Period | None, context: Period | None, stance: str, sentence: str,
+                    f: Figure) -> Period | None:
+    """Under a heading that names the year reviewed and the year planned (``一、1998年工作回顾
+    和1999年工作的总体要求``, 1999; ``一、１９９３年国内工作的回顾和１９９４年工作的基本方针``, 1994),
+    a figure that only the heading dates is of the first year when it is a result or a base,
+    or stands in a sentence that names a plan as set before (``比上年增长7.8％，虽然略低于8％的
+    预定目标``: both of 1998; facts.json ``past_plan``), and of the second when it is a plan:
+    not of both."""
+    if period is None or context is None or period.basis != context.basis \
+            or not context.basis.startswith("heading") or stance == "unknown":
+        return period
+    years = sorted(set(_HEADING_YEAR.findall(context.basis.split(" (")[0])))
+    if len(years) != 2 or int(years[1]) - int(years[0]) != 1 \
+            or (period.start[:4], period.end[:4]) != (years[0], years[1]):
+        return period
+    past_plan = any(w in sentence for w in _facts_data()["stance"]["past_plan"])
+    if stance in ("actual", "base") or past_plan:
+        return Period(years[0], years[0], False, f"the year reviewed under {context.basis}")
+    return Period(years[1], years[1], False, f"the year planned under {context.basis}")
 
 
 def _earlier_year(before: str, doc: DocDate | None, last: int) -> int | None:
@@ -413,6 +438,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 period = _base_level(_lead(text, a), sentence, figs, i, period, doc)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
+                period = _review_or_plan(period, context, stance, sentence, f)
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
                                         context)

@@ -250,6 +250,14 @@ def test_a_cited_past_plan_stays_a_plan():
     assert (figstore.period_years(urban), urban.stance) == ((1981, 1985), "target")
 
 
+def test_a_heading_of_the_year_reviewed_and_planned_dates_by_stance():
+    """Under 一、1998年工作回顾和1999年工作的总体要求 (1999) a result is of 1998, not of
+    1998-1999, and so is the 预定目标 it is measured against."""
+    growth = _figure("1999-政府工作报告.txt", "7.8％", "国内生产总值比上年增长7.8％")
+    assert (figstore.period_years(growth), growth.stance) == ((1998, 1998), "actual")
+    assert "the year reviewed" in (growth.period_basis or "")
+
+
 def test_the_state_budget_is_the_nation():
     """国家财政收入 (1987, 2000) is the nation's revenue: no subject; 中央财政 keeps its own."""
     assert _figure("1987-政府工作报告.txt", "２２２０亿元", "国家财政收入").subject is None
