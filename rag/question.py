@@ -631,6 +631,9 @@ def anchor_years(question: str, year: int | None) -> str | None:
     words = _followup_words()
     table: dict[str, int] = words["anchored_years"]
     bases = tuple(words["comparison_before"])
+    # characters that make the word part of another one (目前年均, 提前年底, 当前年份): the
+    # same table the figure store's time expressions use
+    not_after: dict[str, str] = vocab.data("periods")["relative_not_after"]
     pattern = re.compile("|".join(
         (rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w))
         for w in sorted(table, key=len, reverse=True)), re.I)
@@ -638,7 +641,7 @@ def anchor_years(question: str, year: int | None) -> str | None:
     last = 0
     for m in pattern.finditer(norm):
         before = norm[:m.start()].rstrip().lower()
-        if before.endswith(bases):
+        if before.endswith(bases) or (m.start() > 0 and norm[m.start() - 1] in not_after.get(m.group(), "")):
             continue
         absolute = str(year + table[m.group().lower()])
         if m.group().isascii():

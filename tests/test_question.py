@@ -230,6 +230,8 @@ def test_a_span_asked_as_a_yearly_average_is_one_figure():
     ("国内生产总值比去年增长多少?", 2024, None),
     ("2023年国内生产总值增长多少?", 2024, None),
     ("在基础上年均增长多少", 2024, None),
+    ("目前年均增长多少", 2024, None),       # 前年 inside 目前年均, 提前年底
+    ("提前年底完成多少", 2024, None),
     ("去年国内生产总值增长了多少?", None, None),
 ])
 def test_anchor_years_reads_relative_years_at_the_newest_date(question, year, expected):
