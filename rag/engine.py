@@ -31,7 +31,7 @@ from rag.evidence import EvidenceModel, load_model
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.metadata import newest_year
 from rag.model import resolve_model
-from rag.question import analyse, anchor_years, rewrite
+from rag.question import analyse, resolve_turn
 from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, year_filter
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
@@ -288,10 +288,8 @@ class Engine:
         for turn in history or []:
             if isinstance(turn, str) and turn.strip():
                 turn = turn.strip()[: self.config.max_query_chars]
-                previous = rewrite(turn, previous) or turn
-                previous = anchor_years(previous, now) or previous
-        rewritten = rewrite(q_text, previous)
-        rewritten = anchor_years(rewritten or q_text, now) or rewritten
+                previous = resolve_turn(turn, previous, now) or turn
+        rewritten = resolve_turn(q_text, previous, now)
         q = analyse(rewritten or q_text)
 
         def search(query: str, n: int, years: Sequence[str] = ()) -> list[Hit]:

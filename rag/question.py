@@ -42,9 +42,11 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
                          r"的多少[?？]?$|"
                          r"百分之几|几成|占比|比例|百分之|比重|增速|涨幅|增幅|降幅|利用效率|PUE|%|"
-                         # a rate named by its noun: 赤字率, 失业率 (2012-2014), 城镇化率 (2013),
-                         # 增长率, 普及率 (seed page), not 率先
-                         r"(?<=[\u4e00-\u9fff])率(?!先|领)|"
+                         # a rate named by its noun and asked as a figure: 赤字率, 失业率
+                         # (2012-2014), 城镇化率 (2013), 增长率, 普及率 (seed page); not 率先, 效率,
+                         # 表率, 轻率, nor 汇率政策是什么
+                         r"(?<=[\u4e00-\u9fff])(?<![效表草统轻坦直])率(?!先|领)"
+                         r"(?=[^?？]*(?:多少|几|目标|预期|控制|达到|降到|降至|提高到|下降|上升|回落|为))|"
                          r"\b(percent|percentage|share|ratio|rate|growth|grow|grew)\b", re.I)),
     ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
                          r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
@@ -70,6 +72,9 @@ INTENT_KINDS: dict[str, tuple[str, ...]] = {
 # any asking word: a question without one (2024年经济增长目标) is a query of keywords
 _ASKS = re.compile(r"什么|谁|哪|怎|如何|为何|为什么|吗|呢|是否|几|多少|多大|多高|多长|多久|"
                    r"\b(what|who|which|how|why|when|where|whether|is|are|does|did)\b", re.I)
+# a query of keywords for a passage, not a figure: 2024年政府工作报告, 2014年的工作重点
+_OVERVIEW = re.compile(r"报告|介绍|概述|概况|内容|重点|任务|总结|部署|\b(summar\w*|overview|report)\b",
+                       re.I)
 _ELLIPSIS = re.compile(r"^(那|那么|还有|另外|然后|and|what about|how about)|(呢|的呢)[?？。.!！]*$",
                        re.I)
 
@@ -443,7 +448,8 @@ def analyse(text: str) -> Question:
     norm = normalize(text).strip()
     english = has_english(norm) and not re.search(r"[\u4e00-\u9fff]", norm)
     intent = _intent(norm)
-    if intent == "what" and not _ASKS.search(norm) and (_YEAR.search(norm) or asked_stances(norm)):
+    if intent == "what" and not _ASKS.search(norm) and not _OVERVIEW.search(norm) and (
+            _YEAR.search(norm) or asked_stances(norm)):
         intent = "quantity"  # a query of keywords for a figure: 2024年经济增长目标
     places = find_places(norm)
     figures = tuple(f for f in extract_figures(norm) if f.kind != "date")
@@ -618,19 +624,23 @@ def _resolve_pronoun(question: str, previous: str) -> str | None:
     return norm[:m.start()] + subject + tail + norm[m.end():]
 
 
-def anchor_years(question: str, year: int | None) -> str | None:
+def anchor_years(question: str, year: int | None, *, current_only: bool = False) -> str | None:
     """The question with 今年/去年/明年 (this/last/next year) written as the year they mean
     when "now" is ``year`` (the newest document's), or None when nothing changes: the
     question names a year itself, says no such word, or uses it as a comparison base
-    (比去年增长多少). ``followup.json`` ``anchored_years`` holds the words and offsets."""
+    (比去年增长多少, 与去年相比). ``followup.json`` ``anchored_years`` holds the words and
+    offsets; ``current_only`` anchors only 今年/this year (a follow-up's 去年 moves the
+    previous question's year instead)."""
     if year is None:
         return None
     norm = normalize(question).strip()
     if _YEAR.search(norm):
         return None
     words = _followup_words()
-    table: dict[str, int] = words["anchored_years"]
+    table: dict[str, int] = {w: d for w, d in words["anchored_years"].items()
+                             if d == 0 or not current_only}
     bases = tuple(words["comparison_before"])
+    around: dict[str, list[str]] = words["anchored_not_around"]
     # characters that make the word part of another one (目前年均, 提前年底, 当前年份): the
     # same table the figure store's time expressions use
     not_after: dict[str, str] = vocab.data("periods")["relative_not_after"]
@@ -640,14 +650,21 @@ def anchor_years(question: str, year: int | None) -> str | None:
     out: list[str] = []
     last = 0
     for m in pattern.finditer(norm):
+        word = m.group()
         before = norm[:m.start()].rstrip().lower()
-        if before.endswith(bases) or (m.start() > 0 and norm[m.start() - 1] in not_after.get(m.group(), "")):
+        prev_char = norm[m.start() - 1] if m.start() > 0 else ""
+        next_char = norm[m.end()] if m.end() < len(norm) else ""
+        not_before, not_next = around.get(word, ["", ""])
+        if (before.endswith(bases) and not before.endswith("比较")) \
+                or (prev_char and prev_char in not_after.get(word, "") + not_before) \
+                or (next_char and next_char in not_next):
             continue
-        absolute = str(year + table[m.group().lower()])
-        if m.group().isascii():
-            after_word = norm[m.end():m.end() + 2] == "'s"
-            prep = re.search(r"\b(in|of|for|during|by)\s*$", before)
-            absolute = absolute if after_word or prep else f"in {absolute}"
+        absolute = str(year + table[word.lower()])
+        if word.isascii():
+            attached = next_char in ("'", "’", "-")  # this year's, this year-end
+            prep = re.search(r"\b(in|of|for|during|by|since|from|to|until|till|before|after|"
+                             r"at|through)\s*$", before)
+            absolute = absolute if attached or prep else f"in {absolute}"
         else:
             absolute += "年"
         out.append(norm[last:m.start()] + absolute)
@@ -655,6 +672,18 @@ def anchor_years(question: str, year: int | None) -> str | None:
     if not out:
         return None
     return "".join(out) + norm[last:]
+
+
+def resolve_turn(turn: str, previous: str | None, now: int | None) -> str | None:
+    """A turn of a conversation made self-contained, or None when it stood alone: its
+    relative years read at ``now`` (:func:`anchor_years`), then the follow-up rewrite
+    (:func:`rewrite`). A follow-up after a question that names a year keeps its 去年/明年 for
+    the rewrite, which moves that question's year (2014年… + 去年的呢 → 2013年…); its 今年
+    still means ``now``."""
+    elliptical_after_year = bool(previous) and bool(_YEAR.search(normalize(previous or ""))) \
+        and is_elliptical(turn)
+    anchored = anchor_years(turn, now, current_only=elliptical_after_year)
+    return rewrite(anchored or turn, previous) or anchored
 
 
 def _shift_year(fragment: str, previous: str, old: Question) -> str | None:

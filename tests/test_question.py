@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import analyse, anchor_years, is_elliptical, rewrite
+from rag.question import analyse, anchor_years, is_elliptical, resolve_turn, rewrite
 
 
 @pytest.mark.parametrize(
@@ -232,6 +232,12 @@ def test_a_span_asked_as_a_yearly_average_is_one_figure():
     ("在基础上年均增长多少", 2024, None),
     ("目前年均增长多少", 2024, None),       # 前年 inside 目前年均, 提前年底
     ("提前年底完成多少", 2024, None),
+    ("如今年轻人就业支持政策有哪些", 2024, None),  # 今年 inside 如今, 年轻
+    ("与去年相比GDP增长多少", 2024, None),   # bases written around the year
+    ("GDP growth up from last year?", 2024, None),
+    ("比较去年和今年GDP增速", 2024, "比较2023年和2024年GDP增速"),  # 比较 compares, no base
+    ("since last year", 2024, "since 2023"),
+    ("This year’s target", 2024, "2024’s target"),
     ("去年国内生产总值增长了多少?", None, None),
 ])
 def test_anchor_years_reads_relative_years_at_the_newest_date(question, year, expected):
@@ -247,4 +253,28 @@ def test_anchor_years_reads_relative_years_at_the_newest_date(question, year, ex
     ("哪个城市率先设立基金?", "which"),       # 率先 is no rate
 ])
 def test_intent_of_keyword_queries_and_rate_nouns(question, intent):
+    assert analyse(question).intent == intent
+
+
+@pytest.mark.parametrize(("turn", "previous", "expected"), [
+    # a follow-up after a question without a year: its 去年 is read at the newest date
+    ("去年的呢", "GDP增长目标是多少", "2023年GDP增长目标是多少"),
+    # after a question with a year: 去年 moves that year, 今年 is still the newest
+    ("去年的呢", "2014年GDP增长目标是多少", "2013年GDP增长目标是多少"),
+    ("今年的呢", "2014年GDP增长目标是多少", "2024年GDP增长目标是多少"),
+    ("And this year?", "What was the 2014 GDP growth target?", "What was the 2024 GDP growth target?"),
+    ("去年国内生产总值增长了多少?", None, "2023年国内生产总值增长了多少?"),
+    ("北京机器人基金规模多大?", None, None),
+])
+def test_resolve_turn_reads_relative_years_then_rewrites(turn, previous, expected):
+    assert resolve_turn(turn, previous, 2024) == expected
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("如何提高行政效率", "what"),            # 效率 is no rate asked
+    ("汇率政策是什么", "what"),
+    ("2024年政府工作报告", "what"),          # keywords for a passage
+    ("2014年的工作重点", "what"),
+])
+def test_words_that_look_like_a_figure_question_but_are_not(question, intent):
     assert analyse(question).intent == intent
