@@ -190,7 +190,15 @@ def _review_or_plan(period: Period | None, context: Period | None, stance: str, 
     if len(years) != 2 or int(years[1]) - int(years[0]) != 1 \
             or (period.start[:4], period.end[:4]) != (years[0], years[1]):
         return period
-    past_plan = any(w in sentence for w in _facts_data()["stance"]["past_plan"])
+    words = _facts_data()["stance"]["past_plan"]
+    clause = _clause(sentence, f)
+    at = sentence.find(clause)
+    # the figure's own clause cites the plan set before (低于8％的预定目标), or the sentence
+    # does and the figure's clause, read alone, plans nothing of its own (比上年增长7.8％
+    # beside it; not 预期增长7％左右 beside 继续按原定计划推进…)
+    past_plan = any(w in clause for w in words) or (
+        any(w in sentence for w in words)
+        and facts.stance(clause, f.start - at, f.end - at) != "target")
     if stance in ("actual", "base") or past_plan:
         return Period(years[0], years[0], False, f"the year reviewed under {context.basis}")
     return Period(years[1], years[1], False, f"the year planned under {context.basis}")

@@ -258,6 +258,19 @@ def test_a_heading_of_the_year_reviewed_and_planned_dates_by_stance():
     assert "the year reviewed" in (growth.period_basis or "")
 
 
+def test_a_plan_of_its_own_clause_is_the_year_planned(tmp_path: Path):
+    """A 原定计划 elsewhere in the sentence does not make a clause that plans (预期增长) a
+    review of the first year."""
+    doc = tmp_path / "1999-报告.txt"
+    doc.write_text("政府工作报告\n\n——1999年3月5日在第九届全国人民代表大会第二次会议上\n\n"
+                   "一、1998年工作回顾和1999年工作的总体要求\n\n"
+                   "国内生产总值预期增长7％左右，继续按原定计划推进国有企业改革。\n", encoding="utf-8")
+    loaded = load(doc, source=doc.name)
+    facts = [f for p in chunk_document(loaded.doc, ChunkConfig(), date=loaded.meta.date)
+             for f in figstore.annotate(p) if f.text == "7％左右"]
+    assert [(figstore.period_years(f), f.stance) for f in facts] == [((1999, 1999), "target")]
+
+
 def test_the_state_budget_is_the_nation():
     """国家财政收入 (1987, 2000) is the nation's revenue: no subject; 中央财政 keeps its own."""
     assert _figure("1987-政府工作报告.txt", "２２２０亿元", "国家财政收入").subject is None
