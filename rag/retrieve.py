@@ -134,6 +134,9 @@ def search(
     the shipped ones, for a side-by-side benchmark)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    # every feature reads the normalised query: a full-width ５Ｇ is the 5G it stands for
+    # (the Latin share of the question is one of the fusion's inputs)
+    query = normalize(query)
     model = model or _model()
     total = len(snap.passages)
     scored = cfg.fusion == "score" and model.applies(query)
