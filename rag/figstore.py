@@ -172,27 +172,37 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
     return period
 
 
-_HEADING_YEAR = re.compile(r"(?<!\d)(\d{4})年")
+def review_and_plan(headings: Sequence[str], doc: DocDate | None) -> tuple[str, str] | None:
+    """The year reviewed and the year planned, when the innermost heading that dates a
+    passage names just those two consecutive years (``一、1998年工作回顾和1999年工作的总体要求``,
+    1999; ``一、１９９３年国内工作的回顾和１９９４年工作的基本方针``, 1994); else None."""
+    for h in reversed(headings):
+        found = periods.heading_periods(h, doc)
+        if not found:
+            continue
+        if any(p.start != p.end or len(p.start) != 4 for p in found):
+            return None
+        years = sorted({p.start for p in found})
+        if len(years) == 2 and years[0].isdigit() and years[1].isdigit() \
+                and int(years[1]) - int(years[0]) == 1:
+            return years[0], years[1]
+        return None
+    return None
 
 
-def _review_or_plan(period: Period | None, context: Period | None, stance: str, sentence: str,
+def _review_or_plan(period: Period | None, context: Period | None,
+                    years: tuple[str, str] | None, stance: str, sentence: str,
                     f: Figure) -> Period | None:
-    """Under a heading that names the year reviewed and the year planned (``一、1998年工作回顾
-    和1999年工作的总体要求``, 1999; ``一、１９９３年国内工作的回顾和１９９４年工作的基本方针``, 1994),
-    a figure that only the heading dates is of the first year when it is a result or a base,
-    or stands in a sentence that names a plan as set before (``比上年增长7.8％，虽然略低于8％的
-    预定目标``: both of 1998; facts.json ``past_plan``), and of the second when it is a plan:
-    not of both."""
-    if period is None or context is None or period.basis != context.basis \
-            or not context.basis.startswith("heading") or stance == "unknown":
-        return period
-    years = sorted(set(_HEADING_YEAR.findall(context.basis.split(" (")[0])))
-    if len(years) != 2 or int(years[1]) - int(years[0]) != 1 \
-            or (period.start[:4], period.end[:4]) != (years[0], years[1]):
+    """Under a heading that names the year reviewed and the year planned (``years``, see
+    :func:`review_and_plan`), a figure that only the heading dates is of the first year when
+    it is a result or a base, or stands in a sentence that names a plan as set before
+    (``比上年增长7.8％，虽然略低于8％的预定目标``: both of 1998; facts.json ``past_plan``),
+    and of the second when it is a plan: not of both."""
+    if years is None or period is None or period != context or stance == "unknown":
         return period
     words = _facts_data()["stance"]["past_plan"]
+    at = _clause_start(sentence, f)
     clause = _clause(sentence, f)
-    at = sentence.find(clause)
     # the figure's own clause cites the plan set before (低于8％的预定目标), or the sentence
     # does and the figure's clause, read alone, plans nothing of its own (比上年增长7.8％
     # beside it; not 预期增长7％左右 beside 继续按原定计划推进…)
@@ -351,9 +361,13 @@ def _standalone(subject: str | None, sentence: str) -> str | None:
     return subject
 
 
+def _clause_start(sentence: str, f: Figure) -> int:
+    return max(sentence.rfind(c, 0, f.start) for c in "，；：,;:") + 1
+
+
 def _clause(sentence: str, f: Figure) -> str:
     """The clause of a sentence that holds a figure (between ，；：)."""
-    a = max(sentence.rfind(c, 0, f.start) for c in "，；：,;:") + 1
+    a = _clause_start(sentence, f)
     ends = [i for i in (sentence.find(c, f.end) for c in "，；：,;:") if i >= 0]
     return sentence[a:min(ends) if ends else len(sentence)]
 
@@ -426,6 +440,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
     """The figures of one passage with metric, subject, period and stance."""
     doc = doc_date(p.date)
     context = heading_context(p.headings, doc)
+    years = review_and_plan(p.headings, doc)
     original = p.text
     text = fold(original)  # 較 as 较 (1957): analysed folded, copied out verbatim
     out: list[FigureFact] = []
@@ -446,7 +461,7 @@ def annotate(p: Passage) -> tuple[FigureFact, ...]:
                 period = _base_level(_lead(text, a), sentence, figs, i, period, doc)
             stance = "unknown" if f.kind == "date" else facts.stance(sentence, f.start, f.end)
             if f.kind != "date":
-                period = _review_or_plan(period, context, stance, sentence, f)
+                period = _review_or_plan(period, context, years, stance, sentence, f)
                 period = _refine(sentence, f, period, doc, stance, context)
                 stance = _settle_stance(stance, period, doc, _clause(sentence, f), f, sentence,
                                         context)

@@ -303,15 +303,21 @@ def _merge(periods: list[Period], basis: str) -> Period:
     return Period(min(p.start for p in periods), max(p.end for p in periods), all(p.stated for p in periods), basis)
 
 
+def heading_periods(heading: str, doc: DocDate | None) -> list[Period]:
+    """The periods of the time expressions a heading names (comparison bases left out), in
+    order: ``一、1998年工作回顾和1999年工作的总体要求`` names 1998 and 1999."""
+    if not heading or not heading.strip():
+        return []
+    c = _Ctx(heading.strip(), doc, None)
+    return [p for p in (c.period(e) for e in c.exprs if not e.base) if p is not None]
+
+
 def heading_period(heading: str, doc: DocDate | None) -> Period | None:
     """The period a heading sets for the body beneath it; None when it says nothing about time."""
-    if not heading or not heading.strip():
-        return None
-    h = heading.strip()
-    c = _Ctx(h, doc, None)
-    periods = [p for p in (c.period(e) for e in c.exprs if not e.base) if p is not None]
+    periods = heading_periods(heading, doc)
     if not periods:
         return None
+    h = heading.strip()
     inner = "; ".join(p.basis for p in periods)
     label = re.sub(r"\s+", "", _norm(h))
     basis = (

@@ -637,16 +637,13 @@ def anchor_years(question: str, year: int | None, *, current_only: bool = False)
     if _YEAR.search(norm):
         return None
     words = _followup_words()
-    table: dict[str, int] = {w: d for w, d in words["anchored_years"].items()
-                             if d == 0 or not current_only}
+    table: dict[str, int] = words["anchored_years"]
     bases = tuple(words["comparison_before"])
     around: dict[str, list[str]] = words["anchored_not_around"]
     # characters that make the word part of another one (目前年均, 提前年底, 当前年份): the
     # same table the figure store's time expressions use
     not_after: dict[str, str] = vocab.data("periods")["relative_not_after"]
-    pattern = re.compile("|".join(
-        (rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w))
-        for w in sorted(table, key=len, reverse=True)), re.I)
+    pattern = _anchored_pattern(current_only)
     out: list[str] = []
     last = 0
     for m in pattern.finditer(norm):
@@ -672,6 +669,16 @@ def anchor_years(question: str, year: int | None, *, current_only: bool = False)
     if not out:
         return None
     return "".join(out) + norm[last:]
+
+
+@lru_cache(maxsize=2)
+def _anchored_pattern(current_only: bool) -> re.Pattern[str]:
+    """The anchored words of ``followup.json`` (only those meaning "now" if ``current_only``),
+    longest first, English as whole words."""
+    table = {w: d for w, d in _followup_words()["anchored_years"].items()
+             if d == 0 or not current_only}
+    return re.compile("|".join((rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w))
+                               for w in sorted(table, key=len, reverse=True)), re.I)
 
 
 def resolve_turn(turn: str, previous: str | None, now: int | None) -> str | None:
