@@ -233,19 +233,29 @@ def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, fl
 @lru_cache(maxsize=1)
 def _stance_words() -> dict[str, tuple[str, ...]]:
     raw = vocab.data("question_stance")
-    return {k: tuple(v) for k, v in raw.items() if not k.startswith("_") and k != "perfect_verbs"}
+    return {k: tuple(v) for k, v in raw.items()
+            if not k.startswith("_") and k not in ("perfect_verbs", "future_modals")}
+
+
+def _stance_at(low: str, stance: str, words: Sequence[str]) -> list[int]:
+    """Where the stance's words stand in ``low``; a result word right after a future modal
+    (要实现, 将完成) is a plan's and not counted (``future_modals``)."""
+    modals = tuple(vocab.data("question_stance").get("future_modals", ()))
+    return [m.start() for w in words for m in re.finditer(
+        r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)
+        if stance != "actual" or not low[:m.start()].endswith(modals)]
 
 
 def asked_stance(text: str) -> str | None:
     """The stance a question asks for: the earliest stance word in it (目标 → target,
-    实际 → actual, 上限 → cap), English words as whole words; None when it says none."""
-    low = text.lower()
+    实际 → actual, 上限 → cap), English words as whole words, none inside a title (the 计划
+    of 《…行动计划》 names a document); None when it says none."""
+    low = untitled(text).lower()
     best: tuple[int, str] | None = None
     for stance, words in _stance_words().items():
-        for w in words:
-            m = re.search(r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), stance)
+        at = _stance_at(low, stance, words)
+        if at and (best is None or min(at) < best[0]):
+            best = (min(at), stance)
     if best is None:
         verbs = "|".join(map(re.escape, vocab.data("question_stance")["perfect_verbs"]))
         if re.search(rf"\bdid\b(?:\s+[\w']+){{0,6}}?\s+(?:{verbs})\b", low):
@@ -270,9 +280,21 @@ def _span_match(text: str) -> re.Match[str] | None:
                      + r")\s*((?:19|20)\d{2})(?!\d)\s*年?", text, re.I)
 
 
+_TITLE = re.compile(r"《[^《》]*》")
+
+
+def untitled(text: str) -> str:
+    """``text`` with every title 《…》 blanked out (same length)."""
+    return _TITLE.sub(lambda t: " " * len(t.group(0)), text)
+
+
 def year_span(text: str) -> tuple[int, int] | None:
-    """A span of years the question names: 2008年至2013年, 2009到2014年, from 2010 to 2014."""
-    m = _span_match(text)
+    """A span of years the question names: 2008年至2013年, 2009到2014年, from 2010 to 2014.
+    Not one inside a title, which names a document (《合肥市智能机器人产业发展行动计划
+    (2024—2026年)》 on the seed page; the 1981 report's 《１９８２年…计划要点》 likewise dates
+    itself): asked about such a plan, a question asks one figure, not a row a year, and
+    its figure need not name those years (the title's words still steer the search)."""
+    m = _span_match(untitled(text))
     if not m:
         return None
     a, b = int(m.group(1)), int(m.group(2))
@@ -308,14 +330,14 @@ def _aggregation(low: str, span: tuple[int, int] | None,
 
 def asked_stances(text: str) -> tuple[str, ...]:
     """Every stance a question names, in order of first mention: 预期目标和实际增长 asks for
-    the target and the result; a cap word alone is left to ``bound``."""
-    low = text.lower()
+    the target and the result; a cap word alone is left to ``bound``; a title's words are
+    a name (:func:`asked_stance`)."""
+    low = untitled(text).lower()
     found: list[tuple[int, str]] = []
     for stance, ws in _stance_words().items():
         if stance == "cap":
             continue
-        at = [m.start() for w in ws for m in re.finditer(
-            r"\b" + re.escape(w) + r"\b" if w.isascii() else re.escape(w), low)]
+        at = _stance_at(low, stance, ws)
         if at:
             found.append((min(at), stance))
     return tuple(s for _, s in sorted(found))
@@ -453,7 +475,8 @@ def analyse(text: str) -> Question:
         intent = "quantity"  # a query of keywords for a figure: 2024年经济增长目标
     places = find_places(norm)
     figures = tuple(f for f in extract_figures(norm) if f.kind != "date")
-    years = tuple(dict.fromkeys(_YEAR.findall(norm)))
+    # a title's years name the document (《…行动计划(2024—2026年)》), not a period asked
+    years = tuple(dict.fromkeys(_YEAR.findall(untitled(norm))))
     kinds = INTENT_KINDS.get(intent, ())
     if intent in ("compare", "list"):
         if re.search(r"规模|金额|资金|多少钱|亿|万元|size|amount|fund|larger|bigger", norm, re.I):

@@ -278,3 +278,25 @@ def test_resolve_turn_reads_relative_years_then_rewrites(turn, previous, expecte
 ])
 def test_words_that_look_like_a_figure_question_but_are_not(question, intent):
     assert analyse(question).intent == intent
+
+
+def test_a_title_names_a_document_and_asks_no_years_or_stance():
+    # 《…行动计划(2024—2026年)》: neither a trend over 2024-2026 nor a target asked (计划)
+    q = analyse("《合肥市智能机器人产业发展行动计划(2024—2026年)》提出建立多大规模的专项基金体系？")
+    assert q.aggregation == "single" and q.span is None and q.years == () and q.stance is None
+    assert any(t[0] == "行动计划" for t in q.terms)  # the title still steers the search
+    # the same words outside a title are asked
+    q = analyse("2024年到2026年合肥计划建立多大规模的基金？")
+    assert q.span == (2024, 2026) and q.stance == "target"
+
+
+@pytest.mark.parametrize(("question", "stance", "aggregation"), [
+    # a result word after a future modal is a plan's: one figure, what is needed
+    ("武汉要实现人工智能产业规模目标，年增速需要达到多少？", "target", "single"),
+    ("2014年要实现城镇新增就业多少人？", None, "single"),
+    ("2014年国内生产总值实际增长了多少？", "actual", "single"),
+    ("1998年经济增长的目标是多少，实际增长了多少？", "target", "stances"),
+])
+def test_a_result_word_after_a_future_modal_asks_no_result(question, stance, aggregation):
+    q = analyse(question)
+    assert q.stance == stance and q.aggregation == aggregation, q
