@@ -52,6 +52,7 @@ from rag.evidence import (  # noqa: E402
     SIGNS,
     TOP,
     question_features,
+    value_support,
 )
 from rag.figures import extract_figures  # noqa: E402
 from rag.metrics import (  # noqa: E402
@@ -113,7 +114,8 @@ def _record(set_name: str, split: str, item: QAItem, ans: dict[str, Any],
     check = answer_checks(item, ans) if item.type != "external" else {
         "found": bool(ans.get("found")), "correct": bool(strict_numeric(item, ans))}
     q = analyse(ans.get("rewritten_question") or item.question)
-    qf = question_features(q, len(cands))
+    # vetoed candidates are explained but not counted: the answer layer drops them
+    qf = question_features(q, sum(not ev.get("vetoed") for ev in ans.get("evidence") or []))
     # an answer made of several figures (a comparison, a table) is judged as given: its
     # explained candidates are one part's, not what the answer says
     composite = bool(ans.get("table")) or q.intent == "compare" or q.aggregation != "single"
@@ -189,36 +191,42 @@ def _scores(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str) -> n
 
 
 def _best(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str
-          ) -> tuple[int, float, float]:
-    """The best candidate under the scorer, its logit and its margin over the best one
-    with another value."""
+          ) -> tuple[int, float, float | None, float]:
+    """The best candidate under the scorer, its logit, its margin over the best one with
+    another value, and its value's support (``rag.evidence.value_support``)."""
     scores = _scores(scorer, cands, kind)
     order = np.argsort(-scores, kind="stable")
     best = int(order[0])
     rival = next((float(scores[int(j)]) for j in order[1:]
                   if cands[int(j)]["value"] != cands[best]["value"]), None)
     margin = float(scores[best]) - rival if rival is not None else None
-    return best, float(scores[best]), margin
+    support = value_support([float(v) for v in scores],
+                            [c["value"] == cands[best]["value"] for c in cands]) if SUPPORT else 0.0
+    return best, float(scores[best]), margin, support
 
 
 Q_NAMES = tuple(n for n, _ in QUESTION_FEATURES)
+SHARED = ("score", "margin", "lone", "support")  # stage 2's inputs from the ranking
+SUPPORT = True  # --no-support: the ablation in benchmarks/README.md
+VETO = True  # --no-veto: the same
 
 
-def _stage2(score: float, margin: float | None, qf: dict[str, float],
+def _stage2(score: float, margin: float | None, support: float, qf: dict[str, float],
             top: dict[str, float], kind: str) -> list[float]:
-    return [score, margin or 0.0, float(margin is None), *(qf.get(n, 0.0) for n in Q_NAMES),
+    return [score, margin or 0.0, float(margin is None), support,
+            *(qf.get(n, 0.0) for n in Q_NAMES),
             *(top.get(n, 0.0) for n in NAMES[kind])]
 
 
 def _stage2_names(kind: str) -> list[str]:
-    return ["score", "margin", "lone", *Q_NAMES, *(TOP + n for n in NAMES[kind])]
+    return [*SHARED, *Q_NAMES, *(TOP + n for n in NAMES[kind])]
 
 
 def _confidence(scorer: dict[str, Any], cands: list[dict[str, Any]], kind: str,
                 qf: dict[str, float]) -> float:
-    best, score, margin = _best(scorer, cands, kind)
+    best, score, margin, support = _best(scorer, cands, kind)
     c = scorer["calibration"]
-    x = _stage2(score, margin, qf, cands[best]["features"], kind)
+    x = _stage2(score, margin, support, qf, cands[best]["features"], kind)
     z = c["bias"] + sum(c.get(n, 0.0) * v for n, v in zip(_stage2_names(kind), x, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
@@ -289,8 +297,8 @@ def _stage2_row(model: dict[str, Any], r: dict[str, Any]) -> tuple[list[float], 
     one block of the best candidate's features per kind, the other block zero) and
     whether its best candidate is right."""
     kind = r["kind"]
-    best, score, margin = _best(model[kind], r["candidates"], kind)
-    shared = [score, margin or 0.0, float(margin is None),
+    best, score, margin, support = _best(model[kind], r["candidates"], kind)
+    shared = [score, margin or 0.0, float(margin is None), support,
               *(r["question_features"].get(n, 0.0) for n in Q_NAMES)]
     blocks = [[r["candidates"][best]["features"].get(n, 0.0) if k == kind else 0.0
                for n in NAMES[k]] for k in NAMES]
@@ -328,8 +336,8 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     x, y = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     stage2 = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x, y)
     coef = [round(float(v), 4) for v in stage2.coef_[0]]
-    shared = dict(zip(("score", "margin", "lone", *Q_NAMES), coef, strict=False))
-    at = 3 + len(Q_NAMES)
+    shared = dict(zip((*SHARED, *Q_NAMES), coef, strict=False))
+    at = len(SHARED) + len(Q_NAMES)
     indicator, blocks = coef[at], coef[at + 1:]
     bias = round(float(stage2.intercept_[0]), 4)
     for k in NAMES:
@@ -346,13 +354,71 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     OOF.update({(r["set"], r["id"]): float(p) for r, p in zip(fit_rows, oof, strict=True)})
 
 
-def fit(rows: list[dict[str, Any]], target: float) -> dict[str, Any]:
+VETO_MIN = 100  # fit candidates a feature must be seen on before it can veto
+# ... and the most of them that may be right: 0.5% keeps kind_unexpected (7 of 719 right)
+# a weight, not a veto; chosen by the fit halves' accuracy at wrong-answer budgets of 1-5%
+# (seed .755, policy .678 at 0.5% against .727, .638 at 1% and .725, .660 without vetoes)
+VETO_SHARE = 0.005
+
+
+def vetoes(rows: list[dict[str, Any]]) -> list[str]:
+    """The 0/1 figure features under which at most ``VETO_SHARE`` of at least ``VETO_MIN``
+    fit candidates are right (single-figure questions): the answer layer drops a candidate
+    that carries one. Stage 2 cannot learn this from the few questions whose best candidate
+    carries such a feature (``stance_opposed``: 5 of 378 before vetoes, 1 of them right;
+    the 2014 report's 7.5%左右 target answered 2014年国内生产总值实际增长了多少 at 0.70)."""
+    cands = [c for r in rows if r["split"] == "fit" and r["kind"] == "figure"
+             and not r.get("composite") for c in r["candidates"]]
+    out = []
+    for n in FEATURE_NAMES:
+        values = [c["features"].get(n, 0.0) for c in cands]
+        if not all(v in (0.0, 1.0) for v in values):
+            continue
+        on = [c["right"] for c, v in zip(cands, values, strict=True) if v == 1.0]
+        if len(on) >= VETO_MIN and sum(on) <= VETO_SHARE * len(on):
+            out.append(n)
+    return out
+
+
+def apply_vetoes(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """The rows as the answer layer sees them under these vetoes: vetoed candidates gone,
+    and a single-figure question left with none refused."""
+    out = []
+    for r in rows:
+        if r["kind"] != "figure" or r.get("composite") or not names:
+            out.append(r)
+            continue
+        kept = [c for c in r["candidates"]
+                if not any(c["features"].get(n, 0.0) >= 1.0 for n in names)]
+        if kept:
+            # stage 2 reads how many candidates passed, as the answer layer counts them
+            qf = {**r["question_features"], "candidates": math.log1p(len(kept))}
+            out.append({**r, "candidates": kept, "question_features": qf})
+        else:
+            out.append({**r, "candidates": [], "kind": None, "scored": False, "found": False,
+                        "correct": False, "confidence": None})
+    return out
+
+
+def fit(rows: list[dict[str, Any]], target: float, veto: list[str] | None = None
+        ) -> dict[str, Any]:
+    """The model fitted on ``rows`` (already filtered by ``veto``, the vetoes it records)."""
     OOF.clear()
     CROSS_RIGHT.clear()
     model: dict[str, Any] = {kind: _fit_scorer(rows, kind) for kind in NAMES}
+    model["figure"]["vetoes"] = list(veto or [])
     _calibrate_all(model, rows)
     model["threshold"] = _threshold(rows, model, target)
     return model
+
+
+def fit_all(rows: list[dict[str, Any]], target: float) -> tuple[dict[str, Any],
+                                                                list[dict[str, Any]]]:
+    """Vetoes chosen on every gathered candidate, then the model fitted on the rows they
+    leave; the rows are returned for the report."""
+    veto = vetoes(rows) if VETO else []
+    kept = apply_vetoes(rows, veto)
+    return fit(kept, target, veto), kept
 
 
 def _outcomes(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -362,7 +428,7 @@ def _outcomes(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[st
     for r in rows:
         if r["candidates"] and r["kind"] and not r.get("composite"):
             cs, kind = r["candidates"], r["kind"]
-            best, _, _ = _best(model[kind], cs, kind)
+            best, _, _, _ = _best(model[kind], cs, kind)
             out.append({**r, "confidence": _confidence(model[kind], cs, kind,
                                                        r["question_features"]),
                         "right_if_answered": bool(cs[best]["right"])})
@@ -463,15 +529,20 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="report, but do not write the model")
     ap.add_argument("--passes", type=int, default=2, help="gather-and-fit passes (see above)")
     ap.add_argument("--stage1", choices=("pairwise", "pointwise"), default="pairwise")
+    ap.add_argument("--no-support", action="store_true",
+                    help="leave the value's support out of stage 2 (ablation)")
+    ap.add_argument("--no-veto", action="store_true", help="fit no veto features (ablation)")
     args = ap.parse_args()
-    global STAGE1
+    global STAGE1, SUPPORT, VETO
     STAGE1 = args.stage1
+    SUPPORT = not args.no_support
+    VETO = not args.no_veto
     setup(args.threads)
     FIT_DIR.mkdir(parents=True, exist_ok=True)
     cands_path = FIT_DIR / "candidates.jsonl"
     if args.reuse and cands_path.is_file():
         rows = [json.loads(line) for line in cands_path.read_text(encoding="utf-8").splitlines()]
-        model = fit(rows, args.target)
+        model, rows = fit_all(rows, args.target)
     else:
         # pass 1 fits the weights on single-figure answers; pass 2 asks again under them, so
         # that aggregates, lists and comparisons carry confidences of the fitted model,
@@ -480,7 +551,7 @@ def main() -> None:
             rows = gather(args.limit, args.pool)
             cands_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                   encoding="utf-8")
-            model = fit(rows, args.target)
+            model, rows = fit_all(rows, args.target)
             if n + 1 < args.passes:
                 _write(model, args, rows, show=False, save=True)
                 _bundled_reset()

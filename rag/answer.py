@@ -28,6 +28,7 @@ from rag.evidence import (
     passage_context,
     question_features,
     sentence_features,
+    value_support,
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
@@ -65,6 +66,7 @@ class _Candidate:
     score: float  # the evidence model's logit for a figure; a ranking score for a sentence
     coverage: float
     features: dict[str, float] | None = None
+    vetoed: str | None = None  # the veto feature that rules it out (Scorer.vetoes)
 
 
 @dataclass
@@ -115,10 +117,12 @@ def _year_ok(q: Question, sentence: str, fig: Figure | None, fact: FigureFact | 
 
 def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                 places: Sequence[str] | None = None,
-                model: EvidenceModel | None = None) -> list[_Candidate]:
+                model: EvidenceModel | None = None,
+                keep_vetoed: bool = False) -> list[_Candidate]:
     """Scored evidence: one candidate per matching figure (or per sentence when no figure
     is asked for), after the hard constraints (place, year, coverage, kind), best first.
-    Figures are scored by the evidence model's logit over their features."""
+    Figures are scored by the evidence model's logit over their features; one carrying a
+    veto feature is left out, or with ``keep_vetoed`` kept and marked."""
     model = model or load_model()
     out: list[_Candidate] = []
     top_fused = max((h.scores.fused for h in hits), default=0.0)
@@ -157,7 +161,10 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                                          tuple(x for x in s.facts if x)),
                                  f, fact, pass_cov=pass_cov, top_fused=top_fused,
                                  heading_place=heading_place)
-                out.append(_Candidate(s, f, model.figure.score(feats), pass_cov, feats))
+                vetoed = model.figure.veto(feats)
+                if vetoed is None or keep_vetoed:
+                    out.append(_Candidate(s, f, model.figure.score(feats), pass_cov, feats,
+                                          vetoed))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -183,8 +190,11 @@ def _confidence(model: EvidenceModel, cands: Sequence[_Candidate],
     rival = _rival(cands)
     scorer = model.sentence if cands[0].figure is None else model.figure
     qf = question_features(q, len(cands)) if q is not None else None
-    return scorer.confidence(cands[0].score, rival.score if rival else None, qf,
-                             cands[0].features)
+    best = cands[0]
+    same = [c.sentence.text == best.sentence.text if best.figure is None
+            else c.figure is not None and _same_value(c.figure, best.figure) for c in cands]
+    return scorer.confidence(best.score, rival.score if rival else None, qf, best.features,
+                             value_support([c.score for c in cands], same))
 
 
 def _quote(s: _Sentence, fig: Figure | None = None, limit: int = 90,
@@ -363,6 +373,27 @@ def _compare(q: Question, per_place: dict[str, Sequence[Hit]],
     return d, []
 
 
+# refusals for figures that were found but ruled out (Scorer.vetoes), by reason
+VETO_MESSAGES: dict[str, tuple[str, str]] = {
+    "stance": ("未找到：找到的数字与所问的性质不符（例如问实际完成，文件只给出目标或计划），不能作为答案。",
+               "Not found: the figures found are of another kind than asked (a target where "
+               "a result is asked, or the reverse)."),
+    "unit": ("未找到：找到的数字单位与所问的不符。",
+             "Not found: the figures found are in another unit than the one asked."),
+    "kind": ("未找到：找到的数字不是所问的那类数量。",
+             "Not found: the figures found are not the kind of quantity asked."),
+}
+VETO_NOTES = {"stance": "it is of another stance than asked (a target, not a result, or the "
+                        "reverse)", "unit": "it is in another unit than asked",
+              "kind": "it is another kind of quantity than asked",
+              "terms": "it does not match what is asked"}
+
+
+def veto_reason(feature: str | None) -> str:
+    """The refusal reason a veto feature stands for (``evidence_words.json`` ``veto_reasons``)."""
+    return str(vocab.data("evidence_words")["veto_reasons"].get(feature or "", "terms"))
+
+
 def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -> str:
     """A plain statement that the corpus does not hold the answer, and what is missing."""
     places = list(missing) or list(q.places)
@@ -374,6 +405,8 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
         return _lang(q, "未找到可靠的答案：找到的数字与问题不够吻合，不能确认是所问的数字。",
                      "No reliable answer: the figures found do not match the question well "
                      "enough to be sure.")
+    if reason in VETO_MESSAGES:
+        return _lang(q, *VETO_MESSAGES[reason])
     if reason == "place" and places:
         return _lang(q, f"未找到：语料中没有关于{'、'.join(places)}的相关内容可以回答这个问题。",
                      "Not found: the documents contain nothing that answers this about "
@@ -565,10 +598,18 @@ def compose(
         draft = _list(q, hits, model, threshold)
         if draft is not None:
             return _finish(question, rewritten, draft)
-    cands = _candidates(q, hits, kinds=admitted_kinds(q.kinds), model=model)
-    evidence = [_explained(c) for c in cands[:explain]] if explain else None
+    every = _candidates(q, hits, kinds=admitted_kinds(q.kinds), model=model, keep_vetoed=True)
+    cands = [c for c in every if c.vetoed is None]
+    evidence = [_explained(c) for c in every[:explain]] if explain else None
     draft = _single(q, cands)
     if draft is None:
+        ruled_out = next((c for c in every if c.vetoed), None)
+        if ruled_out is not None and ruled_out.vetoed is not None:
+            # figures were found, and each carries what rules it out (a target where a
+            # result is asked): say so, and point at the best of them
+            reason = veto_reason(ruled_out.vetoed)
+            return Answer(question, rewritten, False, not_found(q, reason=reason), [], [],
+                          evidence=evidence, nearest=_nearest(ruled_out), reason=reason)
         reason = _why_not(q, hits, model)
         return Answer(question, rewritten, False, not_found(q, reason=reason), [], [],
                       evidence=evidence, reason=reason)
@@ -592,8 +633,9 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     scored_any = False
     for label, sq in subs:
         hits = search(sq.text, k, sq.years)
+        # a count's rows hold its filter figure, which the vetoes do not judge (_subject_rows)
         cands = [c for c in _candidates(sq, hits, kinds=admitted_kinds(sq.kinds or q.kinds),
-                                        model=model)
+                                        model=model, keep_vetoed=q.aggregation == "count")
                  if c.figure is not None]
         conf = _confidence(model, cands, sq)
         scored_any = scored_any or bool(cands)
@@ -654,10 +696,13 @@ def _subject_rows(q: Question, hits: Sequence[Hit], model: EvidenceModel,
     subjects were refused."""
     kinds = q.kinds if q.kinds and q.kinds != ("date",) else ("money", "count", "percent",
                                                                "ratio", "number")
-    if q.aggregation == "count":
-        kinds = tuple(dict.fromkeys(f.kind for f in filter_figures(q)))  # 几个城市…100亿元: money
+    # a count's figures are its filter (几个城市…100亿元: money), not what it asks: the unit it
+    # asks (个) is not theirs, so the vetoes fitted on single figures do not apply
+    keep = q.aggregation == "count"
+    if keep:
+        kinds = tuple(dict.fromkeys(f.kind for f in filter_figures(q)))
     groups: dict[str, list[_Candidate]] = {}
-    for c in _candidates(q, hits, kinds=kinds, model=model):
+    for c in _candidates(q, hits, kinds=kinds, model=model, keep_vetoed=keep):
         if c.figure is None:
             continue
         if c.features and c.features.get("head_missing"):
@@ -681,7 +726,7 @@ def _subject_rows(q: Question, hits: Sequence[Hit], model: EvidenceModel,
             sq = replace(q, places=(label,), aggregation="single", bound=None)
             mine = {id(c.sentence.hit) for c in cands}
             cands = [c for c in _candidates(sq, [h for h in hits if id(h) in mine], kinds=kinds,
-                                            model=model)
+                                            model=model, keep_vetoed=keep)
                      if c.figure is not None and _label(c.sentence.hit, c.figure) == label
                      and not (c.features and c.features.get("head_missing"))] or cands
         conf = _confidence(model, cands, q)
@@ -849,6 +894,7 @@ def _explained(c: _Candidate) -> dict[str, Any]:
         "sentence": c.sentence.text,
         "score": round(c.score, 4),
         "features": {k: round(v, 4) for k, v in (c.features or {}).items()},
+        **({"vetoed": c.vetoed} if c.vetoed else {}),
     }
 
 
@@ -858,7 +904,8 @@ def _nearest(c: _Candidate) -> dict[str, Any] | None:
         return None
     p = c.sentence.hit.passage
     return {
-        "note": "not the answer: the evidence is too weak to be sure",
+        "note": f"not the answer: {VETO_NOTES.get(veto_reason(c.vetoed), VETO_NOTES['terms'])}"
+                if c.vetoed else "not the answer: the evidence is too weak to be sure",
         "figure": AnswerFigure(**figure_values(c.figure), citation=0).to_dict(),
         "quote": _quote(c.sentence, c.figure),
         "passage_id": p.passage_id,

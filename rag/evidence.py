@@ -482,6 +482,15 @@ def figure_evidence(q: Question, text: str, figures: Sequence[FigureFact]) -> fl
     return best
 
 
+def value_support(scores: Sequence[float], same: Sequence[bool]) -> float:
+    """The softmax share of the candidates flagged ``same`` (those with the best one's
+    value) among all candidates' logits: a value that several sentences give, with no
+    rival close behind, is surer than one that wins a crowded field by the same margin."""
+    top = max(scores)
+    weights = [math.exp(s - top) for s in scores]
+    return sum(w for w, m in zip(weights, same, strict=True) if m) / sum(weights)
+
+
 TOP = "top:"  # calibration weights on the best candidate's features carry this prefix
 
 
@@ -493,20 +502,29 @@ class Scorer:
     weights: dict[str, float]
     bias: float
     calibration: dict[str, float] = field(default_factory=dict)
+    # features that rule a candidate out: on the fit split a candidate carrying one was
+    # almost never the answer (benchmarks/fit_evidence.py chooses them), so a best figure
+    # with one is no answer, whatever the rest of the question is like
+    vetoes: tuple[str, ...] = ()
 
     def score(self, feats: dict[str, float]) -> float:
         """The candidate's logit: positive means more likely right than wrong."""
         return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in feats.items())
 
+    def veto(self, feats: dict[str, float]) -> str | None:
+        """The first veto feature the candidate carries, or None."""
+        return next((n for n in self.vetoes if feats.get(n, 0.0) >= 1.0), None)
+
     def confidence(self, best: float, runner_up: float | None,
                    question: dict[str, float] | None = None,
-                   features: dict[str, float] | None = None) -> float:
+                   features: dict[str, float] | None = None, support: float = 0.0) -> float:
         """Probability that the best candidate is the answer, from its logit, its margin
         over the runner-up, what the question is like (:func:`question_features`) and the
         best candidate's own features (weights named ``top:<feature>``): the logit ranks
         the figures of one question, while how sure to be of the winner depends on more
         than its lead (a winner that matches no metric word is often a question the
-        corpus does not answer)."""
+        corpus does not answer), and the share of all candidates' weight that its value
+        holds (:func:`value_support`)."""
         c = self.calibration
         if not c:
             return _sigmoid(best)
@@ -515,7 +533,7 @@ class Scorer:
         lone = runner_up is None
         margin = 0.0 if runner_up is None else best - runner_up
         z = c.get("bias", 0.0) + c.get("score", 1.0) * best + c.get("margin", 0.0) * margin
-        z += c.get("lone", 0.0) * float(lone)
+        z += c.get("lone", 0.0) * float(lone) + c.get("support", 0.0) * support
         for name, value in (question or {}).items():
             z += c.get(name, 0.0) * value
         for name, value in (features or {}).items():
@@ -523,16 +541,18 @@ class Scorer:
         return _sigmoid(z)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights, "bias": self.bias, "calibration": self.calibration}
+        return {"weights": self.weights, "bias": self.bias, "calibration": self.calibration,
+                "vetoes": list(self.vetoes)}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], names: Sequence[str]) -> Scorer:
         weights = {str(k): float(v) for k, v in raw.get("weights", {}).items()}
-        unknown = set(weights) - set(names)
+        vetoes = tuple(str(v) for v in raw.get("vetoes", ()))
+        unknown = (set(weights) | set(vetoes)) - set(names)
         if unknown:
             raise ConfigError(f"evidence model names unknown features: {', '.join(sorted(unknown))}")
         return cls(weights, float(raw.get("bias", 0.0)),
-                   {str(k): float(v) for k, v in raw.get("calibration", {}).items()})
+                   {str(k): float(v) for k, v in raw.get("calibration", {}).items()}, vetoes)
 
 
 @dataclass(frozen=True)

@@ -235,10 +235,11 @@ class AnswerOut(BaseModel):
     confidence: float | None = Field(
         None, description="the evidence model's probability that the answering figure is right")
     reason: str | None = Field(
-        None, description="on a refusal: the slot that failed (year, place, terms, confidence)")
+        None, description="on a refusal: the slot that failed (year, place, terms, confidence; "
+                          "stance, unit, kind when every figure found is ruled out)")
     nearest: dict[str, Any] | None = Field(
-        None, description="on a refusal for want of confidence: the best figure found, cited, "
-                          "and not the answer")
+        None, description="on a refusal for want of confidence, or with every figure ruled "
+                          "out: the best figure found, cited, and not the answer")
     table: dict[str, Any] | None = Field(
         None, description="an aggregate answer: columns, and rows of {label, figure, citation, "
                           "quote}")

@@ -4,13 +4,16 @@ asks for a target gets the target, one that asks for a result gets the result.""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rag.engine import Engine
+from rag.evidence import load_model
 
 from .conftest import make_config
 
@@ -184,10 +187,33 @@ def test_default_answers_are_right_or_refused_with_a_reason(policy_engine: Engin
             assert a.figures[0].text == figure, a.answer
             assert a.confidence is not None and a.confidence >= policy_engine.answer_threshold
         else:
-            assert a.reason in ("confidence", "year", "place", "terms"), a
+            assert a.reason in ("confidence", "year", "place", "terms", "stance", "unit",
+                                "kind"), a
             if a.reason == "confidence":
                 assert a.nearest is not None and a.confidence is not None
     assert given >= 1  # the threshold does not refuse everything
+
+
+def test_a_result_asked_where_only_a_target_stands_is_refused_with_the_target_pointed_at(
+        policy_engine: Engine, tmp_path: Path, embedder):
+    """The 2014 report gives 2014's growth only as its 7.5%左右 target: asked for the actual
+    growth, an engine whose model vetoes a stance opposed to the one asked refuses with
+    reason ``stance`` and points at the target as not the answer (the model file is the
+    shipped one with that veto, so the test does not hang on what a refit chose)."""
+    raw = load_model().to_dict()
+    raw["figure"]["vetoes"] = ["stance_opposed"]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    engine = Engine(replace(policy_engine.config, evidence_model=path), embedder=embedder)
+    a = engine.ask("2014年国内生产总值实际增长了多少？", min_confidence=0.0, explain=50)
+    assert not a.found and a.reason == "stance" and not a.figures, a.answer
+    assert "目标" in a.answer and a.nearest is not None
+    assert a.nearest["figure"]["text"] == "7.5%左右" and "stance" in a.nearest["note"]
+    assert a.evidence and all(e.get("vetoed") == "stance_opposed" for e in a.evidence
+                              if e["features"]["stance_opposed"] >= 1.0)
+    # the target itself is still the answer when the target is asked
+    b = engine.ask("2014年国内生产总值增长的预期目标是多少？", min_confidence=0.0)
+    assert b.found and b.figures[0].text == "7.5%左右", b.answer
 
 
 def test_two_years_compared_name_the_larger_with_both_rows_cited(policy_engine: Engine):

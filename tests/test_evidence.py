@@ -4,6 +4,7 @@ on the seed page (real model, real index)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from rag.evidence import (
     idf_coverage,
     implied_units,
     load_model,
+    value_support,
 )
 from rag.figures import extract_figures
 from rag.question import analyse
@@ -82,6 +84,28 @@ def test_a_refusal_for_want_of_confidence_names_the_slot_and_the_nearest_figure(
     assert "not the answer" in a.nearest["note"]
     assert a.nearest["quote"].strip("…") in next(
         p.text for p in corpus_engine.snapshot().passages if p.passage_id == a.nearest["passage_id"])
+
+
+def test_support_is_the_softmax_share_of_the_best_value():
+    # one value quoted by two sentences against one rival: its share of exp(score)
+    assert value_support([2.0, 2.0, 1.0], [True, True, False]) == pytest.approx(
+        2 / (2 + math.exp(-1.0)))
+    assert value_support([5.0], [True]) == 1.0
+    lone, crowded = value_support([3.0, 0.0], [True, False]), value_support(
+        [3.0, 0.0, 0.0, 0.0], [True, False, False, False])
+    assert lone > crowded  # the same lead over more rivals is less sure
+
+
+def test_a_veto_feature_rules_a_candidate_out_and_is_checked_on_load(tmp_path: Path):
+    s = Scorer({"metric_match": 1.0}, 0.0, {}, ("stance_opposed",))
+    assert s.veto({"stance_opposed": 1.0, "metric_match": 1.0}) == "stance_opposed"
+    assert s.veto({"stance_opposed": 0.0, "metric_match": 1.0}) is None
+    assert Scorer.from_dict(s.to_dict(), FEATURE_NAMES) == s
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps({"figure": {"weights": {}, "vetoes": ["no_such_veto"]}}),
+                   encoding="utf-8")
+    with pytest.raises(ConfigError, match="no_such_veto"):
+        load_model(bad)
 
 
 def test_the_old_value_of_a_from_to_change_is_marked():
