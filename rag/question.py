@@ -424,6 +424,8 @@ def sub_questions(q: Question) -> list[tuple[str, Question]]:
 _PAIR = re.compile(r"(?:和|及|与|以及)(?=[^,，。？?]*(?:分别|各自|各是)|[\u4e00-\u9fff]{1,6}?"
                    r"(?:分别|各自|各)?(?:是|为|有)?(?:多少|几|什么|何时))")
 _CLAUSES = re.compile(r"[,，;；]")
+_PAIR_TAIL = re.compile(r"的?(?:分别|各自|各)?(?:是|为|有)?(?:多少|几|什么|何时)|的?(?:分别|各自|各是)")
+_YEAR_LEAD = re.compile(r"(?:(?:19|20)\d{2}年)+")
 
 
 def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -453,6 +455,16 @@ def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
     a, b = before[-1], after[0]
     if not (re.fullmatch(r"[\u4e00-\u9fffA-Za-z]{2,}", a) and re.fullmatch(r"[\u4e00-\u9fffA-Za-z]{2,}", b)):
         return ()  # 2012年和2013年: years are compared, not parts
+    tail = _PAIR_TAIL.search(body, m.end())
+    phrase = body[m.end():tail.start()] if tail else ""
+    if len(phrase) > len(a) and phrase.endswith(a):
+        # two whole phrases with one head word (国内生产总值增长目标和城镇新增就业目标分别是
+        # 多少, as 财政收入预算和财政支出预算): each part is its phrase, the year kept
+        lead = _YEAR_LEAD.match(body)
+        years = lead.group() if lead else ""
+        first = body[len(years):m.start()]
+        rest = re.sub(r"分别|各自", "", body[tail.start():]) if tail else ""
+        return ((first, f"{years}{first}{rest}?"), (phrase, f"{years}{phrase}{rest}?"))
     head = body[:m.start() - len(a)]
     rest = re.sub(r"分别|各自", "", body[m.end() + len(b):])
     return ((a, f"{head}{a}{rest}?"), (b, f"{head}{b}{rest}?"))

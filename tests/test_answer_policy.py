@@ -156,6 +156,9 @@ def _rows(a) -> dict[str, str | None]:
     ("What was GDP growth from 2012 to 2013 each year?", {"2012": "7.8%", "2013": "7.7%"}),
     # one question per stance: the target from the year's report, the result from the next
     ("2013年国内生产总值增长的预期目标和实际增长分别是多少？", {"目标": "7.5%左右", "实际": "7.7%"}),
+    # a multi-part question of two whole phrases: one row a part, each cited
+    ("2014年国内生产总值增长目标和城镇新增就业目标分别是多少？",
+     {"国内生产总值增长目标": "7.5%左右", "城镇新增就业目标": "1000万人以上"}),
 ])
 def test_aggregate_rows_are_answered_one_by_one(policy_engine: Engine, question, rows):
     ranked = policy_engine.ask(question, min_confidence=0.0)

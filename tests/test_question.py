@@ -137,6 +137,12 @@ def test_each_stance_asked_is_its_own_question_without_the_other_stances_words()
     ("2012年小麦和稻谷最低收购价平均每50公斤分别提高多少？",
      [("小麦", "2012年小麦最低收购价平均每50公斤提高多少?"),
       ("稻谷", "2012年稻谷最低收购价平均每50公斤提高多少?")]),
+    # two whole phrases with one head word (…目标和…目标): each part is its phrase
+    ("2014年国内生产总值增长目标和城镇新增就业目标分别是多少？",
+     [("国内生产总值增长目标", "2014年国内生产总值增长目标是多少?"),
+      ("城镇新增就业目标", "2014年城镇新增就业目标是多少?")]),
+    ("2013年财政收入和财政支出分别是多少？",
+     [("财政收入", "2013年财政收入是多少?"), ("财政支出", "2013年财政支出是多少?")]),
 ])
 def test_multi_part_questions_ask_each_part(question, parts):
     from rag.question import sub_questions
