@@ -13,6 +13,8 @@ from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
 
+from rag import vocab
+
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CJK = re.compile(r"^[\u3400-\u9fff]+$")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
@@ -25,65 +27,10 @@ _STOP = frozenset(
 )
 _GENERIC = frozenset({"one", "person", "thing", "used", "abbr", "variant", "surname", "cl"})
 MAX_PER_TERM = 4
-# Technology-policy terms that CC-CEDICT lacks; checked before the dictionary.
-DOMAIN_GLOSSARY: dict[str, list[str]] = {
-    "computing power": ["算力"],
-    "compute": ["算力"],
-    "intelligent computing": ["智算"],
-    "embodied intelligence": ["具身智能"],
-    "embodied ai": ["具身智能"],
-    "humanoid robot": ["人形机器人"],
-    "humanoid": ["人形机器人"],
-    "data center": ["数据中心"],
-    "voucher": ["券", "服务券"],
-    "base station": ["基站"],
-    "telecom": ["通信业", "通信"],
-    "telecommunication": ["通信业", "通信"],
-    "large model": ["大模型"],
-    "artificial intelligence": ["人工智能"],
-    "ai": ["人工智能"],
-    "industrial internet": ["工业互联网"],
-    "digital transformation": ["数字化转型"],
-    "low-altitude economy": ["低空经济"],
-    "low altitude economy": ["低空经济"],
-    "subsidy": ["补助", "补贴", "奖补"],
-    "fund size": ["规模"],
-    "target size": ["目标规模"],
-    "size": ["规模"],
-    "first phase": ["首期"],
-    "step": ["步骤"],
-    "measure": ["措施"],
-    "enterprise": ["企业"],
-    "company": ["企业"],
-    "penetration rate": ["普及率"],
-    # Government Work Reports (shared/corpus-policy): the metrics analysts ask about
-    "gdp": ["国内生产总值"],
-    "gross domestic product": ["国内生产总值"],
-    "gnp": ["国民生产总值"],
-    "economic growth": ["经济增长"],
-    "growth": ["增长"],
-    "growth target": ["预期目标", "增长"],
-    "target": ["目标", "预期目标"],
-    "cpi": ["居民消费价格"],
-    "consumer price": ["居民消费价格"],
-    "inflation": ["居民消费价格", "涨幅"],
-    "unemployment rate": ["城镇登记失业率"],
-    "urban unemployment": ["城镇登记失业率"],
-    "new urban job": ["城镇新增就业"],
-    "urban job": ["城镇新增就业"],
-    "job": ["就业"],
-    "grain output": ["粮食产量"],
-    "grain": ["粮食"],
-    "fiscal deficit": ["财政赤字"],
-    "deficit": ["赤字"],
-    "deficit ratio": ["赤字率"],
-    "fiscal revenue": ["财政收入"],
-    "steel output": ["钢产量"],
-    "import and export": ["进出口总额"],
-    "foreign trade": ["进出口总额"],
-    "fixed asset investment": ["固定资产投资"],
-    "per capita income": ["人均纯收入", "人均可支配收入"],
-}
+@lru_cache(maxsize=1)
+def _domain() -> dict[str, list[str]]:
+    """Domain terms that CC-CEDICT lacks (``rag/data/glossary.json``), checked before it."""
+    return {str(k): [str(z) for z in v] for k, v in vocab.data("glossary")["terms"].items()}
 
 
 def _singular(word: str) -> str:
@@ -127,7 +74,7 @@ def _glossary() -> dict[str, list[str]]:
                 keys.append((pos, _key(g)))
         for pos, k in keys:
             ranked[k].append((pos, len(simp), simp))
-    out: dict[str, list[str]] = {_key(k): list(v) for k, v in DOMAIN_GLOSSARY.items()}
+    out: dict[str, list[str]] = {_key(k): list(v) for k, v in _domain().items()}
     for k, cands in ranked.items():
         if k in out:
             continue
@@ -161,7 +108,7 @@ def expand_groups(query: str) -> list[tuple[str, list[str]]]:
         for n in (3, 2, 1):
             chunk = words[i:i + n]
             if len(chunk) < n or (n == 1 and (chunk[0] in _STOP or (
-                    len(chunk[0]) < 3 and chunk[0] not in DOMAIN_GLOSSARY))):
+                    len(chunk[0]) < 3 and chunk[0] not in _domain()))):
                 continue
             hit = gloss.get(_key(" ".join(w.removesuffix("'s") for w in chunk)))
             if hit:
