@@ -746,10 +746,18 @@ def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
     rows.sort(key=lambda r: -sign * _size(r[1]))
     best = sign * _size(rows[0][1])
     top = [r for r in rows if sign * _size(r[1]) == best]
+    if q.which_year:
+        top.sort(key=lambda r: r[0])  # tied years in order
     d = _Draft(confidence=min(r[2] for r in rows), columns=(
         _lang(q, "年份", "year") if q.which_year else _lang(q, "对象", "subject"),
         _lang(q, "数值", "figure"), _lang(q, "依据", "source")))
     word = _lang(q, "最大" if sign > 0 else "最小", "largest" if sign > 0 else "smallest")
+    if q.which_year:
+        # the rows are the years the search found, not every year of the corpus: say so
+        # (哪一年的国内生产总值增长目标最高 over 42 reports finds a handful of years)
+        scope = _lang(q, f"在找到的{len(rows)}个年份中，", f"Among the {len(rows)} years found, ")
+        d.add(scope)
+        d.derived.extend(f.text for f in extract_figures(scope))  # a count of the rows cited
     d.add(_lang(q, f"{'、'.join(r[0] for r in top)}{word}：",
                 f"{', '.join(r[0] for r in top)} {word}: "))
     for i, (_lab, c, _) in enumerate(top):

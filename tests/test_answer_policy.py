@@ -142,8 +142,9 @@ def _cited_rows_hold_their_figures(a) -> None:
             assert r["figure"]["text"] in texts[r["citation"]], r
     body = re.sub(r"\[\d+\]", "", a.answer)
     cited = [g.text for t in texts.values() for g in extract_figures(t)]
+    counted = f"{len(a.table['rows'])}个"  # a count of the table's own rows is derived
     for f in extract_figures(body):
-        assert f.text in cited or f.text in labels, (f.text, a.answer)
+        assert f.text in cited or f.text in labels or f.text == counted, (f.text, a.answer)
 
 
 def _rows(a) -> dict[str, str | None]:
@@ -176,6 +177,18 @@ def test_a_which_year_superlative_names_the_year_with_every_row_cited(policy_eng
     a = policy_engine.ask("2013年至2014年哪一年拟安排的财政赤字最多？", min_confidence=0.0)
     assert a.found and a.answer.startswith("2014年最高：13500亿元"), a.answer
     assert _rows(a) == {"2013年": "1.2万亿元", "2014年": "13500亿元"}
+    _cited_rows_hold_their_figures(a)
+
+
+def test_an_open_which_year_superlative_says_it_is_over_the_years_found(policy_engine: Engine):
+    """Without a span the rows are the years the search found, not every year there is:
+    the answer says how many, names the tied years in order, and cites every row."""
+    a = policy_engine.ask("哪一年的国内生产总值增长目标最高？", min_confidence=0.0)
+    assert a.found and a.table is not None, a.answer
+    m = re.match(r"在找到的(\d+)个年份中，((?:\d{4}年、?)+)最大：", a.answer)
+    assert m and int(m.group(1)) == len(a.table["rows"]) >= 2, a.answer
+    tied = re.findall(r"\d{4}", m.group(2))
+    assert tied == sorted(tied), a.answer
     _cited_rows_hold_their_figures(a)
 
 
