@@ -51,6 +51,7 @@ from rag.evidence import (  # noqa: E402
     SENTENCE_FEATURE_NAMES,
     SIGNS,
     TOP,
+    Scorer,
     question_features,
     value_support,
 )
@@ -383,13 +384,13 @@ def vetoes(rows: list[dict[str, Any]]) -> list[str]:
 def apply_vetoes(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """The rows as the answer layer sees them under these vetoes: vetoed candidates gone,
     and a single-figure question left with none refused."""
+    rule = Scorer({}, 0.0, {}, tuple(names))  # the answer layer's own veto test
     out = []
     for r in rows:
         if r["kind"] != "figure" or r.get("composite") or not names:
             out.append(r)
             continue
-        kept = [c for c in r["candidates"]
-                if not any(c["features"].get(n, 0.0) >= 1.0 for n in names)]
+        kept = [c for c in r["candidates"] if rule.veto(c["features"]) is None]
         if kept:
             # stage 2 reads how many candidates passed, as the answer layer counts them
             qf = {**r["question_features"], "candidates": math.log1p(len(kept))}

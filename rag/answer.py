@@ -604,7 +604,7 @@ def compose(
     draft = _single(q, cands)
     if draft is None:
         ruled_out = next((c for c in every if c.vetoed), None)
-        if ruled_out is not None and ruled_out.vetoed is not None:
+        if ruled_out is not None:
             # figures were found, and each carries what rules it out (a target where a
             # result is asked): say so, and point at the best of them
             reason = veto_reason(ruled_out.vetoed)

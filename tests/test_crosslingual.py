@@ -10,7 +10,7 @@ from rag.crosslingual import expand, expand_groups, has_english
 def test_the_domain_glossary_is_data_and_wins_over_the_dictionary():
     terms = vocab.data("glossary")["terms"]
     assert terms["gdp"] == ["国内生产总值"] and "城镇调查失业率" in terms["surveyed unemployment"]
-    assert expand("GDP growth target") [:1] == ["国内生产总值"]
+    assert expand("GDP growth target")[:1] == ["国内生产总值"]
 
 
 def test_the_longest_phrase_is_read_first():
