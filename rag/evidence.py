@@ -54,9 +54,10 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("stance_match", "the figure's stance is the one asked for"),
     ("stance_opposed", "the figure's stance contradicts the one asked for"),
     ("stance_base", "the figure is a comparison base (比上年…) rather than a value"),
-    ("period_stated", "a year is asked and the figure's period, stated in its text, holds it"),
-    ("period_inferred", "a year is asked and the figure's period, inferred (今年, a "
-                        "heading, the document date), holds it"),
+    ("period_stated", "a year (or a plan's span) is asked and the figure's period, stated "
+                      "in its text, holds it"),
+    ("period_inferred", "a year (or a plan's span) is asked and the figure's period, "
+                        "inferred (今年, a heading, the document date), holds it"),
     ("period_wide", "a year is asked and the figure's period spans several years (年均 over "
                     "过去五年, a five-year plan): it holds the year without being about it"),
     ("kind_primary", "the figure is of the first kind the question expects"),
@@ -214,9 +215,15 @@ def heading_names_place(q: Question, p: Passage, places: Sequence[str] | None = 
 
 
 def _period_holds(q: Question, fact: FigureFact | None) -> bool:
-    if not q.years or fact is None or not fact.period_start or not fact.period_end:
+    """The figure is of the years asked: it holds each year named, or, for a plan or decade
+    named (“十五”期间), its period is that span."""
+    if fact is None or not fact.period_start or not fact.period_end:
         return False
-    return all(fact.period_start[:4] <= y <= fact.period_end[:4] for y in q.years)
+    if q.years:
+        return all(fact.period_start[:4] <= y <= fact.period_end[:4] for y in q.years)
+    if q.period_span is not None:
+        return (int(fact.period_start[:4]), int(fact.period_end[:4])) == q.period_span
+    return False
 
 
 def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
@@ -265,7 +272,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "stance_base": float(stance == "base"),
         "period_stated": float(holds and bool(fact and fact.period_stated)),
         "period_inferred": float(holds and not (fact and fact.period_stated)),
-        "period_wide": float(holds and fact is not None and bool(fact.period_start)
+        "period_wide": float(holds and q.period_span is None and fact is not None
+                             and bool(fact.period_start)
                              and bool(fact.period_end)
                              and (fact.period_start or "")[:4] != (fact.period_end or "")[:4]),
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),

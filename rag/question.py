@@ -15,6 +15,7 @@ import jieba
 from rag import places, vocab
 from rag.crosslingual import expand_groups, has_english
 from rag.figures import Figure, extract_figures
+from rag.periods import find_time_expressions
 from rag.text import QUERY_STOPWORDS, normalize, tokenize
 
 # Words that ask rather than describe; never required to match the evidence.
@@ -111,6 +112,9 @@ class Question:
     pieces: tuple[tuple[str, str], ...] = ()
     # 1955年…比1954年增长多少: years named as the comparison base, not asked about
     base_years: tuple[str, ...] = ()
+    # a plan or decade named where no year is (“十五”期间 → (2001, 2005)): the figure asked is
+    # one over that whole span (年均增长, 年平均产量), not one of its years
+    period_span: tuple[int, int] | None = None
 
     @property
     def numeric(self) -> bool:
@@ -286,6 +290,19 @@ _TITLE = re.compile(r"《[^《》]*》")
 def untitled(text: str) -> str:
     """``text`` with every title 《…》 blanked out (same length)."""
     return _TITLE.sub(lambda t: " " * len(t.group(0)), text)
+
+
+def named_span(text: str) -> tuple[int, int] | None:
+    """The span of a five-year plan or decade the text names without a year (the plan
+    table of ``rag/data/periods.json``): `“十五”期间` → (2001, 2005) (2006 report: `“十五”期间
+    …年均增长9.5%`), `“六五”时期` → (1981, 1985) (1986 report: `“六五”时期…粮食的年平均产量`).
+    None when the text names a year, or a span only a document date resolves (过去五年)."""
+    if _YEAR.search(text):
+        return None
+    for _, _, period in find_time_expressions(text):
+        if period is not None and period.start[:4] != period.end[:4]:
+            return period.years()
+    return None
 
 
 def year_span(text: str) -> tuple[int, int] | None:
@@ -551,6 +568,7 @@ def analyse(text: str) -> Question:
         pieces=pieces,
         row_years=row_years,
         base_years=base_years,
+        period_span=named_span(untitled(norm)) if not years else None,
         span=span if aggregation in ("trend", "max", "min", "count") else None,
         stances=stances if aggregation in ("stances", "difference") else (),
         which_year=which_year,

@@ -16,6 +16,7 @@ from rag.evidence import (
     EvidenceModel,
     Scorer,
     _is_from_value,
+    _period_holds,
     admitted_kinds,
     idf_coverage,
     implied_units,
@@ -24,6 +25,7 @@ from rag.evidence import (
 )
 from rag.figures import extract_figures
 from rag.question import analyse
+from rag.types import FigureFact
 
 
 def test_the_shipped_model_is_fitted_and_names_only_known_features():
@@ -128,3 +130,16 @@ def test_rare_terms_weigh_more_and_the_longest_noun_implies_the_unit():
     # one term of three each, but 财政赤字 is a rarer word than 安排
     assert idf_coverage(q, "财政赤字") > 1 / 3 > idf_coverage(q, "安排")
     assert implied_units(analyse("1985年钢产量要达到多少？"))[0] == "吨"
+
+
+def test_a_plan_asked_is_held_by_a_figure_of_its_whole_span_only():
+    # 2006 report: “十五”期间…年均增长9.5% (2001-2005) beside 今后五年…年均增长7.5% (2006-2010)
+    def fact(start: str, end: str) -> FigureFact:
+        return FigureFact(text="9.5%", start=0, end=4, value=9.5, low=None, high=None, unit="%",
+                          kind="percent", qualifier="", subject=None, date=None,
+                          period_start=start, period_end=end, period_stated=False)
+
+    q = analyse("“十五”期间国内生产总值年均增长多少？")
+    assert _period_holds(q, fact("2001", "2005"))
+    assert not _period_holds(q, fact("2006", "2010")) and not _period_holds(q, fact("2005", "2005"))
+    assert _period_holds(analyse("2005年国内生产总值增长多少？"), fact("2001", "2005"))

@@ -306,3 +306,15 @@ def test_a_title_names_a_document_and_asks_no_years_or_stance():
 def test_a_result_word_after_a_future_modal_asks_no_result(question, stance, aggregation):
     q = analyse(question)
     assert q.stance == stance and q.aggregation == aggregation, q
+
+
+@pytest.mark.parametrize(("question", "span"), [
+    ("“十五”期间国内生产总值年均增长多少？", (2001, 2005)),  # 2006 report
+    ("“六五”时期粮食年平均产量是多少？", (1981, 1985)),  # 1986 report
+    ("十一五时期GDP年均增长多少", (2006, 2010)),
+    ("2005年国内生产总值增长多少？", None),  # a year named: the year is asked
+    ("过去五年GDP年均增长多少", None),  # only a document date resolves it
+    ("《十一五规划纲要》提出了什么", None),  # a title names a document
+])
+def test_a_plan_named_without_a_year_is_the_span_asked(question, span):
+    assert analyse(question).period_span == span
