@@ -17,9 +17,11 @@ What it does:
 3. Stage 2: logistic regression over fit questions (inputs: the best candidate's logit,
    its margin over the best candidate with another value, the question's features and the
    best candidate's own features; label: the best is right) gives the answer's confidence.
-4. The threshold is the median, over bootstrap resamples of each fit set's questions, of
-   the lowest confidence at which every fit set's wrong-answer rate (answered with a wrong
-   figure, over all its questions, unanswerable ones included) is at most ``--target``.
+4. The threshold is the lowest confidence at which every fit set's expected wrong-answer
+   rate (answered with a wrong figure, over all its questions, unanswerable ones included;
+   each answer given counts one minus its out-of-fold confidence) is at most the target.
+   The target (unless ``--target``) is the largest whose threshold, set on random halves
+   of the fit sets, keeps the other halves at or under the issue's 2% in 95% of halvings.
    Nothing is fitted on the test halves.
 
 Questions whose answer is not a single scored figure (lists, sentences) are counted as
@@ -32,6 +34,7 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 from dataclasses import replace
@@ -313,7 +316,7 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     each scorer's calibration: the shared weights, the figure indicator in the figure
     scorer's bias, and each kind's ``top:`` weights."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     fit_rows = [r for r in rows if r["split"] == "fit" and r["candidates"] and r["kind"]
                 and not r.get("composite")]
@@ -322,7 +325,7 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     # and more surely than it will rank a new one, so a stage 2 calibrated on in-sample
     # scores is over-confident on new documents (a refit with in-sample scores chose 0.85
     # and gave 7.0% wrong answers on the policy test half against 1.3% on the fit half).
-    fold_of = {(r["set"], r["id"]): int(hashlib.sha1(f"{r['set']}:{r['id']}".encode())
+    fold_of = {(r["set"], r["id"]): int(hashlib.sha1(f"{r['set']}:{_group(r)}".encode())
                                          .hexdigest(), 16) % FOLDS for r in fit_rows}
     pairs: list[tuple[list[float], int]] = []
     for k in range(FOLDS):
@@ -349,7 +352,8 @@ def _calibrate_all(model: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     # The threshold is chosen on out-of-fold confidences: with the best candidate's
     # features in stage 2, in-sample confidences would be optimistic about the fit sets.
     oof = np.zeros(len(y))
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+    groups = [f"{r['set']}:{_group(r)}" for r in fit_rows]
+    for tr, te in StratifiedGroupKFold(5, shuffle=True, random_state=0).split(x, y, groups):
         fold = LogisticRegression(C=STAGE2_C, max_iter=5000).fit(x[tr], y[tr])
         oof[te] = fold.predict_proba(x[te])[:, 1]
     OOF.update({(r["set"], r["id"]): float(p) for r, p in zip(fit_rows, oof, strict=True)})
@@ -401,7 +405,7 @@ def apply_vetoes(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str,
     return out
 
 
-def fit(rows: list[dict[str, Any]], target: float, veto: list[str] | None = None
+def fit(rows: list[dict[str, Any]], target: float | None, veto: list[str] | None = None
         ) -> dict[str, Any]:
     """The model fitted on ``rows`` (already filtered by ``veto``, the vetoes it records)."""
     OOF.clear()
@@ -409,11 +413,11 @@ def fit(rows: list[dict[str, Any]], target: float, veto: list[str] | None = None
     model: dict[str, Any] = {kind: _fit_scorer(rows, kind) for kind in NAMES}
     model["figure"]["vetoes"] = list(veto or [])
     _calibrate_all(model, rows)
-    model["threshold"] = _threshold(rows, model, target)
+    model["threshold"], model["target_wrong_rate"] = _threshold(rows, model, target)
     return model
 
 
-def fit_all(rows: list[dict[str, Any]], target: float) -> tuple[dict[str, Any],
+def fit_all(rows: list[dict[str, Any]], target: float | None) -> tuple[dict[str, Any],
                                                                 list[dict[str, Any]]]:
     """Vetoes chosen on every gathered candidate, then the model fitted on the rows they
     leave; the rows are returned for the report."""
@@ -462,42 +466,103 @@ def _judged(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[dict[str,
 
 
 GRID = np.arange(200) / 200  # the thresholds tried
-BOOTSTRAP = 200  # resamples of the fit questions behind the threshold
 
 
-def _lowest(rates: list[np.ndarray], target: float) -> np.ndarray:
-    """Per column (a resample), the lowest grid threshold at which every set's wrong rate
-    (rows: grid thresholds) is at or under the target; 1.0 where none is."""
-    ok = np.all(np.stack([r <= target + 1e-12 for r in rates]), axis=0)
-    first = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
-    return np.where(first >= 0, GRID[np.maximum(first, 0)], 1.0)
+def _expected_wrong(outs: list[dict[str, Any]], t: float) -> float:
+    """A set's wrong-answer rate at threshold ``t`` as its calibrated confidences expect it:
+    each answer given at ``t`` counts one minus its confidence (the probability, by stage 2,
+    that it is wrong); an answer with no confidence (a list, a sentence) counts as judged."""
+    total = 0.0
+    for o in outs:
+        c = o["confidence"]
+        if c is None:
+            total += _at([o], t)["wrong_rate"]
+        elif c >= t:
+            total += 1.0 - float(c)
+    return total / max(len(outs), 1)
 
 
-def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float) -> float:
-    """The median, over bootstrap resamples of each fit set's questions, of the lowest
-    threshold at which every fit set is at or under the target (out-of-fold confidences).
+def _expected_rule(per_set: list[list[dict[str, Any]]], target: float) -> float:
+    """The lowest grid threshold at which every set's expected wrong rate is at most
+    ``target``; 1.0 where none is."""
+    for t in GRID:
+        if all(_expected_wrong(sub, float(t)) <= target + 1e-12 for sub in per_set):
+            return float(t)
+    return 1.0
 
-    The rule on the fit sets as they are sits on an edge: with 122-157 questions a set,
-    1% is one wrong answer, and one fit question read differently moved it from 0.910 to
-    0.920 (benchmarks/README.md, fifth round). The median over resamples is the threshold
-    the rule gives for sets like these, not for these exact questions."""
-    outs = _judged(rows, model)
+
+GOAL = 0.02  # the issue's wrong-answer rate on every set
+TARGETS = (0.01, 0.0125, 0.015, 0.0175, 0.02)  # the fit-set targets the halving trial tries
+HALVINGS = 100  # random halvings of the fit sets behind the target
+MISS_SHARE = 0.05  # the most halvings whose other half may miss the goal
+
+
+def _group(o: dict[str, Any]) -> str:
+    """What a halving keeps together, as the fit/test split does: a policy question's report
+    (the first year of its id), an external question's passage; a seed question alone."""
+    if o["set"] == "policy":
+        m = re.search(r"(?:1[89]|20)[0-9]{2}", o["id"])
+        return m.group() if m else o["id"]
+    if o["set"] in ("cmrc2018", "drcd_simplified"):
+        return re.sub(r"(?:_QUERY_[0-9]+|-[0-9]+)$", "", o["id"])
+    return str(o["id"])
+
+
+def _choose_target(outs: list[dict[str, Any]]) -> float:
+    """The largest target whose threshold, set on a random half of every fit set, keeps the
+    other half of every set at or under the goal in all but ``MISS_SHARE`` of the
+    halvings; prints the trial (markdown) to stderr. Halves are of reports and passages,
+    as the fit/test split is (:func:`_group`); the test halves play no part."""
     sets = sorted({o["set"] for o in outs if o["split"] == "fit"})
-    # wrong[s][t, i]: whether fit question i of set s counts as wrong at threshold t (the
-    # wrong rate of a set is the mean over its questions)
-    wrong = {s: np.array([[_at([o], float(t))["wrong_rate"] for o in outs
-                           if o["set"] == s and o["split"] == "fit"] for t in GRID])
-             for s in sets}
-    rng = np.random.default_rng(0)
-    weights = {s: rng.multinomial(w.shape[1], np.full(w.shape[1], 1 / w.shape[1]),
-                                  size=BOOTSTRAP).T / w.shape[1] for s, w in wrong.items()}
-    boot = _lowest([wrong[s] @ weights[s] for s in sets], target)
-    plain = float(_lowest([wrong[s].mean(axis=1, keepdims=True) for s in sets], target)[0])
-    t = float(GRID[np.abs(GRID - np.median(boot)).argmin()])
-    print(f"threshold: {plain:.3f} on the fit sets as they are, {t:.3f} by the median of "
-          f"{BOOTSTRAP} resamples (quartiles {np.percentile(boot, 25):.3f}-"
-          f"{np.percentile(boot, 75):.3f})", file=sys.stderr)
-    return t
+    per = {s: [o for o in outs if o["set"] == s and o["split"] == "fit"] for s in sets}
+    groups = {s: sorted({_group(o) for o in per[s]}) for s in sets}
+    rng = np.random.default_rng(1)
+    halves = []
+    for _ in range(HALVINGS):
+        first = {s: set(rng.permutation(groups[s])[:len(groups[s]) // 2]) for s in sets}
+        halves.append(({s: [o for o in per[s] if _group(o) in first[s]] for s in sets},
+                       {s: [o for o in per[s] if _group(o) not in first[s]] for s in sets}))
+    rows, chosen = [], TARGETS[0]
+    for target in TARGETS:
+        thresholds, worst, accuracy = [], [], []
+        for a, b in halves:
+            t = _expected_rule([a[s] for s in sets], target)
+            thresholds.append(t)
+            worst.append(max(_at(b[s], t)["wrong_rate"] for s in sets))
+            accuracy.append(float(np.mean([_at(b[s], t)["accuracy"] for s in sets])))
+        miss = float(np.mean([w > GOAL + 1e-12 for w in worst]))
+        if miss <= MISS_SHARE:
+            chosen = target
+        rows.append([f"{target:.4f}", f"{np.mean(thresholds):.3f}", f"{np.std(thresholds):.3f}",
+                     f"{np.mean(worst):.3f}", f"{miss:.2f}", f"{np.mean(accuracy):.3f}"])
+    print(md_table(["fit target", "threshold (mean)", "threshold (sd)",
+                    "other half: worst set's wrong rate", f"share of halvings over {GOAL:.0%}",
+                    "other half: mean accuracy"], rows), file=sys.stderr)
+    return chosen
+
+
+def _threshold(rows: list[dict[str, Any]], model: dict[str, Any], target: float | None
+               ) -> tuple[float, float]:
+    """The lowest threshold at which every fit set's expected wrong-answer rate (out-of-fold
+    confidences, :func:`_expected_wrong`) is at most the target; the target, unless given,
+    by the halving trial (:func:`_choose_target`).
+
+    The rules before counted wrong answers: with 122-157 questions a set, 1% is one wrong
+    answer, so the threshold was an order statistic (the second-highest wrong confidence
+    of the worst set). It moved from 0.945 to 0.980 between two gathers that changed a
+    handful of fit questions, and a bootstrap median of it split between two modes
+    (0.90 and 0.96-1.00). The expected rate is a sum over every answer: in the halving trial
+    its threshold varied six times less and the other halves missed the goal less often."""
+    outs = _judged(rows, model)
+    if target is None:
+        target = _choose_target(outs)
+    sets = sorted({o["set"] for o in outs if o["split"] == "fit"})
+    per_set = [[o for o in outs if o["set"] == s and o["split"] == "fit"] for s in sets]
+    t = _expected_rule(per_set, target)
+    counted = {s: _at(sub, t)["wrong_rate"] for s, sub in zip(sets, per_set, strict=True)}
+    print(f"threshold: {t:.3f} (fit target {target:.4f}); fit sets' wrong rates there: "
+          + ", ".join(f"{s} {r:.3f}" for s, r in counted.items()), file=sys.stderr)
+    return t, target
 
 
 def report(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
@@ -521,9 +586,10 @@ def report(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reuse", action="store_true", help="refit from the saved candidates")
-    # 1% on the fit sets, not the issue's 2%: at 2% (threshold 0.870) the seed page's own tests caught
-    # a wrong figure (35% for 山东…PUE要降到多少), and the held-out halves run above the fit ones
-    ap.add_argument("--target", type=float, default=0.01, help="wrong-answer rate on fit sets")
+    # The fit sets' target is below the issue's 2%: held-back halves run above the fit ones,
+    # and the halving trial (_choose_target) says by how much
+    ap.add_argument("--target", type=float, default=None,
+                    help="expected wrong-answer rate on fit sets (default: the halving trial's)")
     ap.add_argument("--limit", type=int, default=240, help="numeric questions per external set")
     ap.add_argument("--pool", type=int, default=600, help="passages per external index")
     ap.add_argument("--threads", type=int, default=1)
@@ -572,7 +638,7 @@ def _write(model: dict[str, Any], args: argparse.Namespace, rows: list[dict[str,
     model["fitted"] = {
         "command": "RAG_THREADS=1 .venv/bin/python benchmarks/fit_evidence.py",
         "date": time.strftime("%Y-%m-%d"),
-        "target_wrong_rate": args.target,
+        "target_wrong_rate": model.pop("target_wrong_rate"),
         "fit_questions": n_fit,
         "sets": sorted({r["set"] for r in rows}),
     }
