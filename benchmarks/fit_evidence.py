@@ -498,8 +498,11 @@ MISS_SHARE = 0.05  # the most halvings whose other half may miss the goal
 
 
 def _group(o: dict[str, Any]) -> str:
-    """What a halving keeps together, as the fit/test split does: a policy question's report
-    (the first year of its id), an external question's passage; a seed question alone."""
+    """What a halving (and a cross-fitting fold) keeps together: a policy question's report,
+    as the policy split is drawn (the first year of its id, which names the gold report of
+    all but a few trend and comparison questions); an external question's passage (that
+    split is drawn by question, but a passage's questions share its wording and evidence,
+    so keeping them together is the stricter trial); a seed question alone."""
     if o["set"] == "policy":
         m = re.search(r"(?:1[89]|20)[0-9]{2}", o["id"])
         return m.group() if m else o["id"]
@@ -511,8 +514,8 @@ def _group(o: dict[str, Any]) -> str:
 def _choose_target(outs: list[dict[str, Any]]) -> float:
     """The largest target whose threshold, set on a random half of every fit set, keeps the
     other half of every set at or under the goal in all but ``MISS_SHARE`` of the
-    halvings; prints the trial (markdown) to stderr. Halves are of reports and passages,
-    as the fit/test split is (:func:`_group`); the test halves play no part."""
+    halvings; prints the trial (markdown) to stderr. Halves are of reports and passages
+    (:func:`_group`); the test halves play no part."""
     sets = sorted({o["set"] for o in outs if o["split"] == "fit"})
     per = {s: [o for o in outs if o["set"] == s and o["split"] == "fit"] for s in sets}
     groups = {s: sorted({_group(o) for o in per[s]}) for s in sets}

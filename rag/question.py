@@ -300,8 +300,8 @@ def named_span(text: str) -> tuple[int, int] | None:
     if _YEAR.search(text):
         return None
     for _, _, period in find_time_expressions(text):
-        if period is not None and period.start[:4] != period.end[:4]:
-            return period.years()
+        if period is not None and (span := period.years())[0] != span[1]:
+            return span
     return None
 
 
@@ -505,7 +505,8 @@ def analyse(text: str) -> Question:
     places = find_places(norm)
     figures = tuple(f for f in extract_figures(norm) if f.kind != "date")
     # a title's years name the document (《…行动计划(2024—2026年)》), not a period asked
-    years = tuple(dict.fromkeys(_YEAR.findall(untitled(norm))))
+    plain = untitled(norm)
+    years = tuple(dict.fromkeys(_YEAR.findall(plain)))
     kinds = INTENT_KINDS.get(intent, ())
     if intent in ("compare", "list"):
         if re.search(r"规模|金额|资金|多少钱|亿|万元|size|amount|fund|larger|bigger", norm, re.I):
@@ -568,7 +569,7 @@ def analyse(text: str) -> Question:
         pieces=pieces,
         row_years=row_years,
         base_years=base_years,
-        period_span=named_span(untitled(norm)) if not years else None,
+        period_span=named_span(plain),
         span=span if aggregation in ("trend", "max", "min", "count") else None,
         stances=stances if aggregation in ("stances", "difference") else (),
         which_year=which_year,
