@@ -70,9 +70,6 @@ INTENT_KINDS: dict[str, tuple[str, ...]] = {
     "when": ("date",),
     "quantity": ("money", "count", "percent", "ratio", "number", "duration", "level"),
 }
-# any asking word: a question without one (2024年经济增长目标) is a query of keywords
-_ASKS = re.compile(r"什么|谁|哪|怎|如何|为何|为什么|吗|呢|是否|几|多少|多大|多高|多长|多久|"
-                   r"\b(what|who|which|how|why|when|where|whether|is|are|does|did)\b", re.I)
 # a query of keywords for a passage, not a figure: 2024年政府工作报告, 2014年的工作重点
 _OVERVIEW = re.compile(r"报告|介绍|概述|概况|内容|重点|任务|总结|部署|\b(summar\w*|overview|report)\b",
                        re.I)
@@ -162,6 +159,7 @@ def _terms(text: str, places: list[str], english: bool,
     out: list[tuple[str, ...]] = []
     seen: set[str] = set()
     nation = frozenset(vocab.data("evidence_words")["nation_words"])
+    products = frozenset(vocab.data("evidence_words")["product_chars"])
     if english:
         for phrase, zh in expand_groups(text):
             words = phrase.split()
@@ -172,7 +170,7 @@ def _terms(text: str, places: list[str], english: bool,
             alts = tuple(z for z in zh if z not in cores)
             if alts and not (set(zh) & cores):
                 out.append(alts)
-    for tok in tokenize(_YEAR.sub(" ", text)):
+    for tok in tokenize(_YEAR_WITH_NIAN.sub(" ", text)):
         if (
             tok in seen
             or tok in _ASKING
@@ -182,7 +180,7 @@ def _terms(text: str, places: list[str], english: bool,
             or any(tok in c for c in cores)
             or re.fullmatch(r"[\d.,%]+", tok)
             or (english and re.fullmatch(r"[a-z]+", tok))
-            or len(tok) < 2
+            or (len(tok) < 2 and tok not in products)
         ):
             continue
         seen.add(tok)
@@ -198,6 +196,9 @@ def _terms(text: str, places: list[str], english: bool,
     return tuple(t for t in out if not (len(t) == 1 and any(t[0] != o and t[0] in o for o in flat)))
 
 
+# a year cut out of a question with its 年 (2014年拟安排 would tokenise as 年拟), but not
+# the 年 of a word that follows it and is asked about (2007年末, 2012年底, 年均)
+_YEAR_WITH_NIAN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)(?:年(?!均|底|末|初|度|中|内|间))?")
 _CODE = re.compile(r"[a-z]+\d+[a-z\d\-]*|\d+[a-z]+[a-z\d\-]*")
 _COUNTED = re.compile(r"(?:多少|几)(?:个|家|项|条|座|所|名|批|种|大|款|只|类|位)?"
                       r"([\u4e00-\u9fffA-Za-z0-9]{2,})")
@@ -360,6 +361,8 @@ def asked_stances(text: str) -> tuple[str, ...]:
     return tuple(s for _, s in sorted(found))
 
 
+# the words that ask for a figure, a date or a choice: a clause without one is not a part
+# of its own, and a question without one (2024年经济增长目标) is a query of keywords
 _ASKS = re.compile(r"多少|几|什么|哪|何时|多久|多大|多高|\b(what|how|which|when)\b", re.I)
 
 
@@ -640,7 +643,7 @@ def _word_re(words: Sequence[str]) -> re.Pattern[str]:
 def _subject_phrase(previous: str, places: tuple[str, ...]) -> str | None:
     """The previous question's subject: from its first place (or the start of the name) to
     the end of its last name with a subject suffix (南京的机器人基金), else its places."""
-    suffix = _word_re(vocab.subject_suffixes())
+    suffix = _word_re(vocab.subject_suffixes() + tuple(_followup_words()["subject_suffixes_en"]))
     ends = [m.end() for m in suffix.finditer(previous)]
     mentions = [previous.find(p) for p in _place_mentions(previous, places)]
     mentions = [i for i in mentions if i >= 0]
@@ -805,8 +808,8 @@ def _stance_fragment(rest: str, previous: str) -> str | None:
 def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
     """那城镇新增就业呢 after 2013年国内生产总值增长了多少: the previous question with its
     topic (what stands between its year/place and its asking word) replaced."""
-    if not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}", fragment):
-        return None
+    if not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}|[\u4e00-\u9fff]", fragment):
+        return None  # 钢呢, 煤呢: one character names a product in the reports
     ask = _ASK_AT.search(previous)
     if not ask:
         return None
@@ -824,12 +827,77 @@ def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
         end -= 1
     if end - lead < 2:
         return None
-    out = previous[:lead] + fragment + previous[ask.start():]
+    fragment = _strip_part_lead(fragment)
+    # the topic's noun only: a plan word or a comparison after it stays (1956年工业生产总值
+    # 计划比1955年增长多少 + 其中钢呢 → 1956年钢计划比1955年增长多少)
+    tail = _topic_tail(previous[lead:end])
+    keep = previous[lead + tail:] if tail else previous[ask.start():]
+    if not fragment:
+        return None
+    out = previous[:lead] + fragment + keep
     if old.stance and asked_stance(out) is None:
         # 城镇新增就业呢 after …增长了多少 still asks for the result
         word = next(w for w in _stance_words()[old.stance] if not w.isascii())
         out = previous[:lead] + fragment + word + previous[ask.start():]
     return out
+
+
+_COMPARED = re.compile(r"(?:比|较|同|与)(?=(?:19|20)\d{2}|上|去|前)")
+
+
+def _topic_tail(topic: str) -> int | None:
+    """Where the noun of a question's topic ends: at its first plan or cap word (计划, 预期
+    目标, 上限) or comparison (比1955年); None when the whole topic is the noun. Result
+    words are not a tail: 增长了 after 国内生产总值 is part of what was asked about."""
+    words = _stance_words()
+    plan = [w for st in ("target", "cap") for w in words[st] if not w.isascii()]
+    cuts = [m.start() for m in _COMPARED.finditer(topic)]
+    for stance in ("target", "cap"):
+        cuts += _stance_at(topic.lower(), stance, [w for w in words[stance] if not w.isascii()])
+    cuts = [i for i in cuts if i >= 2]
+    if not cuts:
+        return None
+    cut = min(cuts)
+    # the tail may hold only plan words, the comparison and the change: in 的政府工作报告拟
+    # 安排中央财政赤字 the noun comes after 拟, so the whole topic is replaced
+    rest = re.sub(r"(?:比|较|同|与)(?:(?:19|20)\d{2}年?|上一?年|去年|前年)", "", topic[cut:])
+    rest = _strip_words(rest, plan + list(vocab.data("facts")["metric"]["change_verbs"]))
+    return cut if not re.sub(r"[的了是为]", "", rest) else None
+
+
+def _strip_part_lead(fragment: str) -> str:
+    """其中钢 → 钢: in a follow-up, 其中 points back at the previous question's whole."""
+    for w in sorted(_followup_words()["part_leads"], key=len, reverse=True):
+        if fragment.startswith(w):
+            return fragment[len(w):]
+    return fragment
+
+
+def _standalone(question: str, rest: str, previous: str, old: Question) -> str | None:
+    """A follow-up that asks a whole question of its own (And how much did GDP actually grow
+    that year?): the question itself, its pronoun resolved, its 那年/that year the previous
+    question's year, and that year added when it names none. None when it asks nothing."""
+    if not _ASKS.search(rest) or not analyse(rest).terms:
+        return None
+    out = normalize(question).strip()
+    if old.years:
+        year = old.years[0]
+        m = _word_re(_followup_words()["same_year"]).search(out)
+        if m:
+            repl = f"in {year}" if m.group().isascii() else f"{year}年"
+            out = out[:m.start()] + repl + out[m.end():]
+    out = re.sub(_ELLIPSIS, "", out).strip(" ?？。.")
+    resolved = _resolve_pronoun(out, previous)
+    english = not re.search(r"[\u4e00-\u9fff]", out)
+    if resolved:
+        out = resolved
+    elif not english and old.places and not find_places(out):
+        # 那规模是多少 after 南京的机器人基金什么时候成立: still about 南京's fund
+        subject = _subject_phrase(normalize(previous).strip(), old.places)
+        out = f"{subject}的{out}" if subject else out
+    if old.years and not _YEAR.search(out):
+        out = f"{out} in {old.years[0]}" if english else f"{old.years[0]}年{out}"
+    return out.rstrip("?？。. ") + "?"
 
 
 def rewrite(question: str, previous: str | None) -> str | None:
@@ -872,6 +940,7 @@ def rewrite(question: str, previous: str | None) -> str | None:
         if not rest:
             return None
         swapped = (_shift_year(rest, result, old) or _swap_stance(rest, result)
+                   or _standalone(question, rest, result, old)
                    or _swap_phrase(result, rest) or _swap_metric(rest, result, old))
         result = swapped or f"{result.rstrip('?？。')}，{rest}?"
     return result if result != normalize(previous).strip() else None
@@ -896,6 +965,8 @@ def _swap_phrase(previous: str, fragment: str) -> str | None:
             break
         if not lead and previous[start - 1] in _PHRASE_START:
             break
+        if previous[start - 1] == "年" and start > 1 and previous[start - 2].isdigit():
+            break  # 1978年粮食总产量 + 钢产量: the year is not part of the phrase
         start -= 1
     return previous[:start] + fragment + previous[end:]
 

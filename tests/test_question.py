@@ -86,6 +86,39 @@ def test_follow_ups_swap_any_slot(follow_up: str, previous: str, expected: str):
     assert rewrite(follow_up, previous) == expected
 
 
+@pytest.mark.parametrize(("follow_up", "previous", "expected"), [
+    # a follow-up that asks a whole question is that question, not the two turns glued
+    ("And how much did GDP actually grow that year?", "What was China's GDP growth target for 2013?",
+     "how much did GDP actually grow in 2013?"),
+    ("那一年的城镇新增就业是多少？", "2013年国内生产总值增长了多少？", "2013年的城镇新增就业是多少?"),
+    ("And what was the CPI rise?", "What was China's GDP growth in 2013?", "what was the CPI rise in 2013?"),
+    ("And when was it set up?", "What is the size of Beijing's robot industry fund?",
+     "when was Beijing's robot industry fund set up?"),
+    ("那规模是多少？", "南京的机器人基金什么时候成立的？", "南京的机器人基金的规模是多少?"),
+    # only the topic's noun is swapped: its plan word and comparison stay; 其中 points back
+    ("其中钢呢？", "1956年工业生产总值计划比1955年增长多少？", "1956年钢计划比1955年增长多少?"),
+    ("煤呢？", "1956年工业生产总值计划比1955年增长多少？", "1956年煤计划比1955年增长多少?"),
+    # ... but a noun after the plan word is part of the topic, and all of it goes
+    ("全国财政赤字合计呢？", "2009年的政府工作报告拟安排中央财政赤字多少？", "2009年全国财政赤字合计预期目标多少?"),
+    # the year stays whole when a phrase with the same head is swapped
+    ("钢产量呢？", "1978年粮食总产量是多少？", "1978年钢产量是多少?"),
+])
+def test_follow_ups_never_glue_turns_together(follow_up: str, previous: str, expected: str):
+    assert rewrite(follow_up, previous) == expected
+
+
+@pytest.mark.parametrize(("question", "has", "lacks"), [
+    ("1956年钢计划比1955年增长多少?", "钢", None),  # a product named by one character
+    ("2014年拟安排的财政赤字是多少？", "财政赤字", "年拟"),  # the year's 年 is not a word
+    ("1956年发电量增长多少", "发电量", "年发电量"),
+    ("2007年末外汇储备超过多少？", "年末", None),  # ... but 年末 after a year is
+    ("2008年全国财政比年度预算超收多少？", "年度预算", "度预算"),
+])
+def test_terms_are_words_of_the_question(question: str, has: str, lacks: str | None):
+    terms = [t[0] for t in analyse(question).terms]
+    assert has in terms and (lacks is None or lacks not in terms)
+
+
 def test_a_pronoun_whose_subject_was_asked_for_is_left_alone():
     # 什么基金 was the question: the name is not known, so nothing stands for 该基金
     assert rewrite("该基金的规模是多少?", "南京市设立了什么基金?") is None
