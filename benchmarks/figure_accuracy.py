@@ -8,7 +8,9 @@ Prints a markdown table (no model needed: the reports are parsed, chunked and an
 at index time). ``--errors`` adds, per field, the fit-split labels that are wrong, with what
 the store made of them; the test split's errors are never listed (no rule may be fitted to
 them, so nobody should read them). ``--fit-reports`` adds a row for some fit reports alone
-(the 123 labels added later: 1957,1975,1980,1987,1997,2003,2006). ``--fit-only`` leaves the
+(the 123 labels added later: 1957,1975,1980,1987,1997,2003,2006); ``--sample`` one for the
+systematic sample of the fit reports (ids YYYY-5NN: six figures a report, one from each sixth
+of its text, every kind of figure, labelled before any rule was written from them). ``--fit-only`` leaves the
 test row out, so that rules can be checked on the fit split without looking at the test split.
 """
 
@@ -52,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", action="store_true", help="list the fit split's errors per field")
     parser.add_argument("--fit-reports", default="", help="comma-separated years: a row for these fit reports")
+    parser.add_argument("--sample", action="store_true",
+                        help="a row for the systematic sample of the fit split alone (ids YYYY-5NN)")
     parser.add_argument("--fit-only", action="store_true",
                         help="leave the held-out test row out (score it once, at the end of a round)")
     args = parser.parse_args()
@@ -61,6 +65,11 @@ def main() -> None:
         share, rows = accuracy(split)
         docs = {lab["doc"] for lab in labels if lab["split"] == split}
         table.append([split, len(docs), len(rows), *(share[f] for f in FIELDS)])
+    if args.sample:
+        some = [lab for lab in labels if lab["split"] == "fit" and lab["id"][5] == "5"]
+        checks = [field_checks(lab, find(lab)) for lab in some]
+        table.append(["fit sample", len({lab["doc"] for lab in some}), len(checks),
+                      *(sum(c[f] for c in checks) / max(len(checks), 1) for f in FIELDS)])
     years = {y.strip() for y in args.fit_reports.split(",") if y.strip()}
     if years:
         some = [lab for lab in labels if lab["split"] == "fit" and lab["doc"][:4] in years]

@@ -252,7 +252,8 @@ def stance(sentence: str, start: int, end: int) -> str:
     # 3. threshold
     floor_word = v.floor.match(fig) and not fig.startswith("达到")
     goal = ("%" in fig or "％" in fig) and any(w in pre for w in v.data["stance"]["share_goal"])
-    condition = (post.startswith("的") and not goal) or v.condition.search(pre)  # 要使80％以上的 (1999)
+    group = post.startswith("的") and post[1:].startswith(tuple(v.data["stance"]["share_of_group"]))
+    condition = (post.startswith("的") and not goal and not group) or v.condition.search(pre)  # 要使80％以上的 (1999)
     if (floor_word or fig.endswith("以上")) and condition:
         return "threshold"
     # 4. ceilings held
@@ -410,9 +411,34 @@ def _object(w: _Win, seg: str) -> str:
     head = v.object_head.match(after)
     if head:
         return head.group()
-    if v.object_verb.search(seg) and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", after or ""):
+    fig = w.s[w.start:w.end]
+    group = _group_after().match(after)
+    if group and (re.search(r"[%％万萬亿億]", fig) or fig.endswith(("人", "户", "戶"))):
+        return group.group(1)  # 十亿人口 (1985), ７５％以上的农户 (1957): the group counted
+    if fig.endswith(tuple(me["counted_classifiers"])):
+        counted = re.match(r"[\u4e00-\u9fff]{2,}?(?=的|$)", after)
+        if counted and not v.not_noun.fullmatch(counted.group()):
+            return counted.group()[: int(me["max_chars"])]
+    raw = w.s[_segment_start(w.s, w.cl_a, w.start) : w.start].rstrip()
+    if (v.object_verb.search(seg) or v.object_verb.search(raw)) and re.fullmatch(
+            r"[\u4e00-\u9fff]{2,12}", after or ""):
         return after[: int(me["max_chars"])]
     return ""
+
+
+@lru_cache(maxsize=1)
+def _group_after() -> re.Pattern[str]:
+    """A group of people right after an amount or a share (``６００多万香港人``, 1997; ``十亿
+    人民``, 1987; ``３２００万农村人口``, 2008; ``７５％以上的农户``, 1957): the people counted
+    (implied_units.json's nouns after an amount, facts.json's ``share_of_group``)."""
+    from importlib import resources
+
+    units = json.loads(resources.files("rag").joinpath("data/implied_units.json").read_text(
+        encoding="utf-8"))["units"]
+    nouns = {n for u in units for n in u.get("nouns_after", [])}
+    nouns |= set(_vocab().data["stance"]["share_of_group"])
+    alt = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
+    return re.compile(rf"的?([\u4e00-\u9fff]{{0,4}}?(?:{alt}))")
 
 
 def _segment_end(s: str, pos: int, hi: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag import facts, periods, respective
+from rag import facts, periods, respective, time_words
 from rag.figures import Figure, extract_figures
 from rag.hanzi import fold
 from rag.periods import DocDate, Period
@@ -24,8 +24,9 @@ from rag.types import FigureFact, FigureRow, Passage, figure_values
 
 # 2: traditional characters folded, 分别 pairs, metric actors as subjects; 3: price-base years,
 # cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
-# reviewed and the year planned dates a figure by its stance
-STORE_VERSION = 4
+# reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
+# delivery, counted nouns and groups after a figure as its metric, bare amounts in 万
+STORE_VERSION = 5
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
                 "anniversary")
@@ -145,6 +146,8 @@ def _refine(sentence: str, f: Figure, period: Period | None, doc: DocDate | None
                 return Period(nxt, nxt, False, f"a plan over the base year {base_year}")
             return Period(str(doc.year), str(doc.year), False, "no time stated: the document's year")
         y = doc.year - 1 if doc.month is None or doc.month <= 3 else doc.year
+        if y < doc.year and _counts_things(sentence, f) and not _year_before(sentence):
+            return Period(str(doc.year), str(doc.year), False, STATE_BASIS)
         return Period(str(y), str(y), False, "no time stated: a result reported in the document")
     first, last = period.start[:4], period.end[:4]
     if not (first.isdigit() and last.isdigit()):
@@ -252,6 +255,23 @@ def _base_year(before: str, doc: DocDate | None) -> int | None:
     return None
 
 
+STATE_BASIS = "no time stated: a state at the document's date"
+
+
+def _counts_things(sentence: str, f: Figure) -> bool:
+    """A count of things or people (五十多个民族, 十亿人口, １８个机构) can be a stock at a date;
+    an amount of money, a rate or an output is a year's flow, which a report reviews."""
+    return f.kind == "count" or implied_unit(sentence, f) is not None
+
+
+def _year_before(sentence: str) -> bool:
+    """Whether the sentence measures against the year before (比上年, 同比): a result of the
+    past year, which a report delivered in March reviews; without it, an undated count is a
+    state at delivery (``我国是一个共有五十多个民族的统一国家``, 1978; ``我国有十亿人口``, 1985;
+    ``国务院直属机构…精简后为１８个``, 1993; periods.json ``year_before_markers``)."""
+    return any(w in sentence for w in time_words.data()["year_before_markers"]["words"])
+
+
 _PLAN_WORDS = re.compile(r"预期目标|目标|计划|规划|原定|拟|力争|争取|预计|预算|将")
 
 
@@ -306,6 +326,8 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
       2012-2014), and so is a planned ``控制在X`` without 左右 (``城镇登记失业率控制在4.6%``, 2005;
       ``居民消费价格总水平涨幅控制在3%``, 2006; the 2014 review's ``控制在2.6%`` is a result).
     """
+    if period is not None and period.basis == STATE_BASIS:
+        return "actual" if stance == "unknown" else stance  # a state at delivery, not a plan
     if period is not None and doc is not None and period.start[:4].isdigit() and \
             period.end[:4].isdigit():
         first, last = int(period.start[:4]), int(period.end[:4])
@@ -373,15 +395,21 @@ def _clause(sentence: str, f: Figure) -> str:
 
 
 @lru_cache(maxsize=1)
-def _implied() -> tuple[int, tuple[tuple[str, str, re.Pattern[str]], ...]]:
+def _implied() -> tuple[int, int, tuple[tuple[str, str, re.Pattern[str], re.Pattern[str] | None], ...]]:
     from importlib import resources
 
     raw = resources.files("rag").joinpath("data/implied_units.json").read_text(encoding="utf-8")
     d = json.loads(raw)
-    rules = tuple((str(u["unit"]), str(u["kind"]),
-                   re.compile("(?:" + "|".join(re.escape(n) for n in u["nouns"]) + ")"))
+    after = int(d.get("max_gap_after", 0))
+
+    def alt(nouns: list[str]) -> str:
+        return "(?:" + "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True)) + ")"
+
+    rules = tuple((str(u["unit"]), str(u["kind"]), re.compile(alt(u["nouns"])),
+                   re.compile(rf"[\u4e00-\u9fff]{{0,{after}}}?{alt(u['nouns_after'])}")
+                   if u.get("nouns_after") else None)
                   for u in d["units"])
-    return int(d["max_gap"]), rules
+    return int(d["max_gap"]), after, rules
 
 
 def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
@@ -389,13 +417,15 @@ def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
     (1988) counts people (``rag/data/implied_units.json``)."""
     if f.unit or f.kind != "number" or not re.search(r"[万萬亿億]", f.text):
         return None
-    gap, rules = _implied()
+    gap, _, rules = _implied()
     a = max(sentence.rfind(c, 0, f.start) for c in "，；：。,;:") + 1
     before = sentence[a:f.start]
-    for unit, kind, nouns in rules:
+    for unit, kind, nouns, after in rules:
         for m in nouns.finditer(before):
             if len(before) - m.end() <= gap:
                 return unit, kind
+        if after is not None and after.match(sentence, f.end):
+            return unit, kind
     return None
 
 

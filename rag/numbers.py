@@ -65,6 +65,10 @@ def parse_cn(s: str) -> int | None:
             digit, prev_small, last_unit, zero_seen = None, u, u, False
         else:
             u = CN_BIG[c]
+            if digit is None and section == 0 and total and last_unit >= 10**4:
+                total *= u  # 六万万 (1957): 万万 is 亿
+                last_unit = u * last_unit
+                continue
             if u == 10**8:
                 total = ((total + section + (digit or 0)) or 1) * u
             else:
@@ -190,6 +194,10 @@ def unit_alternation() -> str:
     parts = []
     for u in sorted(UNITS, key=len, reverse=True):
         esc = re.escape(u)
-        parts.append(esc + r"(?![A-Za-z])" if u[0].isascii() and u[0].isalpha() else esc)
+        if u[0].isascii() and u[0].isalpha():
+            esc += r"(?![A-Za-z])"
+        elif u == "人":
+            esc += "(?![口民])"  # 十亿人口, 六亿人民 (1985, 1958): the noun, not the unit
+        parts.append(esc)
     return "(?:" + "|".join(parts) + ")"
 

@@ -241,6 +241,7 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         ex = _Expr(s, e, label, "rel", (a, b), months, False, why=word)
         ex.anaphoric = bool(d["relative_years"][word].get("anaphoric", False))
         ex.demonstrative = bool(d["relative_years"][word].get("demonstrative", False))
+        ex.clause_only = word in d["clause_only_parts"]["words"]
         return ex
     if kind == "counted":
         nm = re.search(_N, raw)

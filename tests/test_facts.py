@@ -199,3 +199,34 @@ def test_a_share_goal_is_no_threshold() -> None:
     s = "对年营业收入2000万元以上的企业给予补助。"
     a, b = _span(s, "2000万元以上")
     assert stance(s, a, b) == "threshold"
+
+
+@pytest.mark.parametrize(("sentence", "text", "gold"), [
+    # a count followed by the noun it counts measures that noun (2003, 1978, 1960)
+    ("我们对原有审批项目进行了清理，国务院已取消1195个行政审批事项，各级地方政府也取消了一批行政审批事项。",
+     "1195个", "行政审批事项"),
+    ("我国是一个共有五十多个民族的统一国家。", "五十多个", "民族"),
+    ("到一九五九年底，全国农村已经办起三百九十万个食堂，在食堂吃饭的人数有四亿人。", "三百九十万个", "食堂"),
+    # a group of people right after an amount or a share (1985, 2008, 1957)
+    ("我国有十亿人口，两亿多户，市场容量很大。", "十亿", "人口"),
+    ("今年要再解决3200万农村人口的安全饮水问题，增加500万农村沼气用户。", "3200万", "农村人口"),
+    ("全国除了灾情严重的地区以外，就有75％以上的农户在不同程度上增加了收入。", "75％以上", "农户"),
+    # a verb whose object after the amount is the quantity (2005, 2004)
+    ("国务院决定今年安排30亿元建设资金，支持国有煤矿安全技术改造。", "30亿元", "建设资金"),
+    ("中央财政新增47亿元专项补助资金，", "47亿元", "专项补助资金"),
+])
+def test_the_noun_after_a_figure_names_what_it_counts(sentence: str, text: str, gold: str) -> None:
+    a, b = _span(sentence, text)
+    assert metric(sentence, a, b) == gold
+
+
+def test_a_share_of_a_group_of_people_is_no_threshold() -> None:
+    """７５％以上的农户 (1957) and 一百万以上的干部 (1959) count the group; 三百元以上的大队 (1981)
+    is a condition on it."""
+    for sentence, text in (("就有75％以上的农户在不同程度上增加了收入。", "75％以上"),
+                           ("全国县级以上的各级国家机关中，有一百万以上的干部下放到农村。", "一百万以上")):
+        a, b = _span(sentence, text)
+        assert stance(sentence, a, b) != "threshold"
+    s = "集体分配平均每人在三百元以上的大队，１９７９年有一千六百二十二个。"
+    a, b = _span(s, "三百元以上")
+    assert stance(s, a, b) == "threshold"

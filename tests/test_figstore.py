@@ -22,12 +22,13 @@ LABELS = Path(__file__).resolve().parent / "data" / "policy_figures.jsonl"
 FIELDS = ("value", "period", "stance", "metric", "subject")
 # The documents issue's goals are value, period and stance 0.95, metric and subject 0.85.
 # Floors just below what benchmarks/figure_accuracy.py measures (benchmarks/README.md): on the
-# fit split (466 labels, 35 reports; the rules were written from its errors) and on the
-# held-out test split (142 labels, 7 other reports; no rule is fitted to it, and its failures
-# report shares only, never the labels that are wrong).
-FIT_FLOORS = {"value": 0.985, "period": 0.955, "stance": 0.955, "metric": 0.93, "subject": 0.955}
-TEST_FLOORS = {"value": 0.93, "period": 0.775, "stance": 0.86, "metric": 0.825, "subject": 0.78}
-MISSING_AT_MOST = {"fit": 0.02, "test": 0.08}
+# fit split (674 labels, 35 reports; the rules were written from its errors; its last 208, a
+# systematic sample of every figure kind, are harder than the economic figures before them)
+# and on the held-out test split (142 labels, 7 other reports; no rule is fitted to it, and
+# its failures report shares only, never the labels that are wrong).
+FIT_FLOORS = {"value": 0.96, "period": 0.885, "stance": 0.9, "metric": 0.86, "subject": 0.865}
+TEST_FLOORS = {"value": 0.93, "period": 0.795, "stance": 0.86, "metric": 0.83, "subject": 0.79}
+MISSING_AT_MOST = {"fit": 0.03, "test": 0.08}
 
 
 def _labels() -> list[dict]:
@@ -283,3 +284,21 @@ def test_an_opening_actor_is_the_subject_of_later_clauses():
     sentence is whose profit it is; 高校毕业生初次就业率77.8％，同比提高1.2个百分点 (2012)."""
     assert _figure("2004-政府工作报告.txt", "3784亿元", "实现利润3784亿元").subject == "国有及国有控股工业企业"
     assert _figure("2012-政府工作报告.txt", "1.2个百分点", "高校毕业生初次就业率").subject == "高校毕业生"
+
+
+def test_an_undated_count_is_a_state_at_delivery():
+    """我国是一个共有五十多个民族的统一国家 (1978) and 国务院组成部门…精简后为１８个 (1993) say what is
+    at the report's date; an undated result measured against the year before (比上年, 1987) is of
+    that year; 现在 (1995) is the report's year; a group after an amount names it and its unit."""
+    nations = _figure("1978-政府工作报告.txt", "五十多个", "五十多个民族")
+    assert (figstore.period_years(nations), nations.stance, nations.metric) == ((1978, 1978), "actual", "民族")
+    output = _figure("1987-政府工作报告.txt", "１８７７４亿元", "全国社会总产值达到")
+    assert figstore.period_years(output) == (1986, 1986)
+    people = _figure("1995-政府工作报告.txt", "１２亿", "现在我国人口已经达到")
+    assert figstore.period_years(people) == (1995, 1995) and people.unit == "人"
+    rural = _figure("2008-政府工作报告.txt", "3200万", "农村人口的安全饮水")
+    assert (rural.unit, rural.metric) == ("人", "农村人口")
+    council = _figure("2005-政府工作报告.txt", "30亿元", "国务院决定今年安排")
+    assert (council.subject, council.metric) == ("国务院", "建设资金")
+    approvals = _figure("2003-政府工作报告.txt", "1195个", "行政审批事项")
+    assert approvals.metric == "行政审批事项"

@@ -184,6 +184,8 @@ NOT_FIGURES = [
     "10:30",
     "国发〔2024〕3号",
     "5G个人用户普及率",
+    "千万不要忘记",  # 千万/万万 are adverbs, not bare amounts in 万
+    "万万不可",
 ]
 
 
@@ -546,3 +548,14 @@ def test_old_report_numerals(source: str, text: str, value: float, unit: str, ki
 
 def test_clause_comma_is_not_digit_grouping() -> None:
     assert [f.text for f in extract_figures("增长5，300个")] == ["5", "300个"]
+
+
+@pytest.mark.parametrize(("source", "text", "value", "unit"), [
+    ("要按期完成三年内裁减军队员额五十万的任务。", "五十万", 500000, ""),  # a bare amount in 万 (1998)
+    ("有一百万以上的干部下放到农村", "一百万以上", 1000000, ""),  # (1959)
+    ("我们是六万万人口的大国", "六万万", 600000000, ""),  # 万万 is 亿 (1957); 人口 is the noun
+    ("我国有十亿人口，两亿多户", "十亿", 1000000000, ""),  # (1985)
+])
+def test_bare_amounts_of_the_old_reports(source: str, text: str, value: float, unit: str) -> None:
+    f = next(f for f in extract_figures(source) if f.text == text)
+    assert (f.value, f.unit) == (value, unit)
