@@ -50,6 +50,10 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("other_part", "a part word (首期, 其中, 每家) precedes the figure and the question does "
                    "not ask for the part"),
     ("subject_match", "share of the question's terms in the figure's subject"),
+    ("actor_missing", "the question names an actor or group (中央财政, 城镇居民, 国有企业: the "
+                      "figure store's subject words) that neither the figure's stored subject "
+                      "nor its metric has: 其中中央财政赤字9500亿元 beside the total 13500亿元 "
+                      "(2014), 城镇居民 and 农村居民 incomes in one sentence (2003, 2006, 2008)"),
     ("metric_match", "share of the question's terms in the figure's metric phrase"),
     ("stance_match", "the figure's stance is the one asked for"),
     ("stance_opposed", "the figure's stance contradicts the one asked for"),
@@ -101,7 +105,7 @@ SIGNS: dict[str, str] = {
     "sentence_coverage": "+", "passage_coverage": "+", "proximity": "+", "rank_prior": "+",
     "fused_ratio": "+", "heading_place": "+", "in_title": "-", "range_asked": "+",
     "bound_match": "+", "bound_unasked": "-", "bound_opposed": "-", "other_part": "-",
-    "subject_match": "+", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
+    "subject_match": "+", "actor_missing": "-", "metric_match": "+", "stance_match": "+", "stance_opposed": "-",
     "stance_base": "-", "period_stated": "+", "period_inferred": "+", "period_wide": "-", "kind_primary": "+",
     "kind_unexpected": "-",
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
@@ -266,6 +270,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
                             and not _part_named(q, before[part.end():])),
         "subject_match": coverage(q, normalize(fig.subject).lower()) if fig.subject and q.terms
         else 0.0,
+        "actor_missing": float(_actor_missing(q, fact)),
         "metric_match": coverage(q, metric) if metric and q.terms else 0.0,
         "stance_match": float(bool(q.stance) and stance == q.stance),
         "stance_opposed": float((q.stance, stance) in _OPPOSED),
@@ -294,6 +299,31 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
+
+
+@lru_cache(maxsize=64)  # asked once per question, not per candidate
+def asked_actors(q: Question) -> tuple[str, ...]:
+    """The actors and groups a question names (中央财政, 城镇居民), longest first and not
+    inside one another; the whole nation (全国, 我国, 国家财政) is none."""
+    su = vocab.data("facts")["subject"]
+    national = set(su["national"])
+    low = normalize(q.text)
+    found: list[str] = []
+    for actor in sorted(su["actors"], key=len, reverse=True):
+        if actor in national or actor not in low or any(actor in f for f in found):
+            continue
+        found.append(actor)
+    return tuple(found)
+
+
+def _actor_missing(q: Question, fact: FigureFact | None) -> bool:
+    actors = asked_actors(q)
+    if not actors:
+        return False
+    held = f"{fact.subject or ''} {fact.metric or ''}" if fact is not None else ""
+    groups = vocab.data("evidence_words")["synonyms"]
+    return not any(w in held for a in actors
+                   for w in (a, *(x for g in groups if a in g for x in g)))
 
 
 @lru_cache(maxsize=64)  # asked once per question, not per candidate

@@ -15,9 +15,11 @@ from rag.evidence import (
     SENTENCE_FEATURE_NAMES,
     EvidenceModel,
     Scorer,
+    _actor_missing,
     _is_from_value,
     _period_holds,
     admitted_kinds,
+    asked_actors,
     idf_coverage,
     implied_units,
     load_model,
@@ -143,3 +145,18 @@ def test_a_plan_asked_is_held_by_a_figure_of_its_whole_span_only():
     assert _period_holds(q, fact("2001", "2005"))
     assert not _period_holds(q, fact("2006", "2010")) and not _period_holds(q, fact("2005", "2005"))
     assert _period_holds(analyse("2005年国内生产总值增长多少？"), fact("2001", "2005"))
+
+
+def test_an_actor_asked_must_be_the_figures_subject_or_in_its_metric():
+    # 2014: 今年拟安排财政赤字13500亿元，…其中中央财政赤字9500亿元
+    def fact(subject: str | None, metric: str) -> FigureFact:
+        return FigureFact(text="9500亿元", start=0, end=6, value=9.5e11, low=None, high=None,
+                          unit="元", kind="money", qualifier="", subject=subject, date=None,
+                          metric=metric)
+
+    q = analyse("2014年中央财政赤字安排了多少？")
+    assert asked_actors(q) == ("中央财政",)
+    assert _actor_missing(q, fact(None, "财政赤字")) and not _actor_missing(q, fact("中央财政", "财政赤字"))
+    # the nation is no actor; 农民 and 农村居民 name one group (1985 vs 2005 reports)
+    assert asked_actors(analyse("全国财政赤字是多少？")) == ()
+    assert not _actor_missing(analyse("2005年农民人均纯收入是多少？"), fact(None, "农村居民人均纯收入"))
