@@ -41,12 +41,14 @@ def store_digest() -> str:
 
 
 def _source_digest() -> str:
-    """The extractor modules' and their data files' bytes: any rule change re-makes the store."""
+    """The extractor modules' and their data files' bytes, and the text normaliser's (BM25
+    tokens are made again with the figures): any rule change re-makes the store."""
     from importlib import resources
 
     h = hashlib.sha256()
     for mod in ("figures.py", "numbers.py", "figure_words.py", "figure_names.py", "figure_tokens.py",
-                "facts.py", "periods.py", "time_words.py", "figstore.py", "hanzi.py", "respective.py"):
+                "facts.py", "periods.py", "time_words.py", "figstore.py", "hanzi.py", "respective.py",
+                "text.py"):
         f = resources.files("rag").joinpath(mod)
         if f.is_file():
             h.update(f.read_bytes())

@@ -68,10 +68,10 @@ from rag.figure_words import bare_ok, in_spans, is_word
 from rag.numbers import CN_CHARS as _CN_CHARS
 from rag.numbers import CN_DIGITS as _CN_DIGITS
 from rag.numbers import CN_UNITS as _CN_UNITS
+from rag.numbers import LONG_ONLY_UNITS, parse_number
 from rag.numbers import ONE_UNITS as _ONE_UNITS
 from rag.numbers import UNITS as _UNITS
 from rag.numbers import decimal_value as _decimal
-from rag.numbers import parse_number
 from rag.numbers import to_float as _float
 from rag.numbers import unit_alternation as _unit_alternation
 
@@ -232,6 +232,8 @@ def _cn_ok(num: str, unit: str | None) -> bool:
         return len(num) > 1 and (num[-1] in "亿億" or (
             num[-1] in "万萬" and num[0] in _CN_DIGITS and num[0] not in "零〇"))
     if unit not in _CN_UNITS:
+        return False
+    if len(num) == 1 and unit in LONG_ONLY_UNITS:
         return False
     if len(num) == 1:
         if num in "一壹":

@@ -157,7 +157,7 @@ _MONEY = {
 _PERCENT = {"%": "%", "％": "%", "‰": "‰", "个百分点": "百分点", "百分点": "百分点"}
 _COUNT_WORDS = (
     "个 家 条 项 只 台 套 件 座 所 种 类 批 次 位 名 人次 人 户 款 部门 部 辆 架 颗 张 份 篇 处 场"
-    " 轮 枚 株 艘 支 届 参数"
+    " 轮 枚 株 艘 支 届 参数 头"
 ).split()
 _COUNT = {w: w for w in _COUNT_WORDS} | {"大": "个"}
 _DURATION = {"年": "年", "个月": "月", "周": "周", "天": "天", "小时": "小时", "分钟": "分钟"}
@@ -183,9 +183,12 @@ CN_UNITS = (
     | set(_PERCENT)
     | set(_DURATION)
     | {"周年"}
-    | set("个 家 条 项 大 类 种 次 名 件 款 所 座 轮 批 届 部门 人次 人 户 参数 倍 级 只".split())
+    | set("个 家 条 项 大 类 种 次 名 件 款 所 座 轮 批 届 部门 人次 人 户 参数 倍 级 只 头".split())
     | set("吨 公里 平方米 公顷 千瓦 亩 斤 担".split())
 )
+# Units a one-character Chinese numeral never takes: 两头, 一头是…, 多头执法 are words, while
+# livestock is counted in long numerals (二亿七千万头, 1960; 八千八百二十七万头, 1958).
+LONG_ONLY_UNITS = {"头"}
 # A lone 一 is an article far more often than a count (一批, 一方面); only these make it a figure.
 ONE_UNITS = {"年", "个月", "周", "天", "小时", "分钟", "级", "倍", "周年"}
 

@@ -55,7 +55,9 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ("amount", re.compile(r"范围|区间|多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
                           r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
                           r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
-    ("quantity", re.compile(r"多少|\bwhat\s+(?:is|was|are|were|will\s+be)\b[^?]{0,60}?\b(target|total|"
+    # 途程有多长, 平均有多重, 距离太阳多远 (CMRC, DRCD): a measure asked, not 许多高校, 大多高达
+    ("quantity", re.compile(r"多少|(?<![许很大诸众好较更最太])多[长高重远深宽厚快]"
+                            r"(?!时间|的时间|校|达|于|层|位)|\bwhat\s+(?:is|was|are|were|will\s+be)\b[^?]{0,60}?\b(target|total|"
                             r"output|production|gdp|gnp|income|deficit|inflation|revenue|"
                             r"investment|population|volume|value|level|expenditure|spending)s?\b",
                             re.I)),

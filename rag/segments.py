@@ -287,8 +287,9 @@ def compact(root: Path | VectorStore, ident: Identity) -> Outcome:
 
 def _rewrite(store: VectorStore, ident: Identity, live: str | None, kept: list[DocumentInfo],
              new: list[_New], vectors: np.ndarray) -> tuple[index.Manifest, list[DocumentInfo]]:
-    """One segment of the kept documents' live rows (read from version ``live``; figures
-    made again when the figure store's code changed) and the new documents, and a version."""
+    """One segment of the kept documents' live rows (read from version ``live``; figures and
+    BM25 tokens made again when the figure store's code changed) and the new documents, and a
+    version."""
     rows: dict[str, tuple[list[Passage], list[list[str]], np.ndarray, list[tuple[FigureFact, ...]]]] = {}
     if kept:
         assert live is not None
@@ -304,7 +305,10 @@ def _rewrite(store: VectorStore, ident: Identity, live: str | None, kept: list[D
             if run["source"] in wanted:
                 ps = snap.passages[a:b]
                 assert all_vectors is not None
-                rows[run["source"]] = (ps, snap.tokens[a:b], all_vectors[a:b],
+                # the figure store's digest covers the text normaliser too: BM25 tokens are
+                # made again with the figures (no re-embedding)
+                rows[run["source"]] = (ps, [passage_tokens(p) for p in ps] if fresh
+                                       else snap.tokens[a:b], all_vectors[a:b],
                                        [figstore.annotate(p) for p in ps] if fresh
                                        else snap.figures[a:b])
     at = 0

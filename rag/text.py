@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import jieba
 
+from rag.hanzi import fold
+
 jieba.setLogLevel(logging.WARNING)
 
 # Zero-width and bidi control characters: invisible, but they split words for jieba and BM25.
@@ -29,12 +31,15 @@ QUERY_STOPWORDS = frozenset(
 
 
 def normalize(text: str) -> str:
-    """NFKC plus removal of zero-width/bidi characters: the form used for all matching.
+    """NFKC, zero-width/bidi characters removed and traditional characters read as
+    simplified: the form used for all matching.
 
     The invisible characters go first, so that what they separated is composed as if they
-    had never been there (``e\u200b\u0301`` gives ``é``, as ``e\u0301`` does).
+    had never been there (``e\u200b\u0301`` gives ``é``, as ``e\u0301`` does). Folding
+    the script makes a simplified question find a traditional text (the 1954 report's
+    ``鋼…二百十七萬噸``, parts of 1957's; Taiwan and Hong Kong sources) and the reverse.
     """
-    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    return fold(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)))
 
 
 @lru_cache(maxsize=4096)

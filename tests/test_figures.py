@@ -186,6 +186,8 @@ NOT_FIGURES = [
     "5G个人用户普及率",
     "千万不要忘记",  # 千万/万万 are adverbs, not bare amounts in 万
     "万万不可",
+    "抓好两头，一头是抓好商品粮基地",  # 两头/一头 are words; livestock counts are long numerals
+    "多头执法",
 ]
 
 
@@ -555,6 +557,7 @@ def test_clause_comma_is_not_digit_grouping() -> None:
     ("有一百万以上的干部下放到农村", "一百万以上", 1000000, ""),  # (1959)
     ("我们是六万万人口的大国", "六万万", 600000000, ""),  # 万万 is 亿 (1957); 人口 is the noun
     ("我国有十亿人口，两亿多户", "十亿", 1000000000, ""),  # (1985)
+    ("全年养猪二亿七千万头，年底", "二亿七千万头", 270000000, "头"),  # (1960)
 ])
 def test_bare_amounts_of_the_old_reports(source: str, text: str, value: float, unit: str) -> None:
     f = next(f for f in extract_figures(source) if f.text == text)
