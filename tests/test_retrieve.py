@@ -179,3 +179,13 @@ def test_shipped_character_weights_leave_figure_questions_alone(corpus_engine, e
         zeroed = replace(c, features=f)
         changed[bool(c.query[3])] = not np.allclose(model.score(c), model.score(zeroed))
     assert changed == {True: False, False: True}
+
+
+def test_traditional_text_is_matched_in_simplified():
+    """The 1954 report is in traditional characters: 鋼的產量 must meet a question's 钢产量 in
+    BM25 and in every other match (rag.text.normalize folds the script; originals are kept)."""
+    from rag.text import normalize, query_tokens, tokenize
+
+    text = "一九五四年鋼的預計產量是二百十七萬噸"
+    assert normalize(text) == "一九五四年钢的预计产量是二百十七万吨"
+    assert {"钢", "产量"} <= set(tokenize(text)) and "产量" in query_tokens("1954年钢产量是多少")
