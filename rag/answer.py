@@ -82,6 +82,8 @@ class _Draft:
     columns: tuple[str, ...] = ()
     # figures the answer computes from its cited rows (共5个: the rows counted), not quotes
     derived: list[str] = field(default_factory=list)
+    # a list's first item: what a refusal of the whole list points at as not the answer
+    lead: _Candidate | None = None
 
     def add(self, text: str, hit: Hit | None = None) -> None:
         self.parts.append((text, hit))
@@ -315,6 +317,7 @@ def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel,
             if c.figure is not None:
                 d.add(c.figure.text, c.sentence.hit)
                 d.used.append((c.figure, c.sentence.hit))
+                d.lead = d.lead or c
             else:
                 d.add(_quote(c.sentence, q=q), c.sentence.hit)
             if c.sentence not in d.evidence:
@@ -598,6 +601,13 @@ def compose(
         draft = _list(q, hits, model, threshold)
         if draft is not None:
             return _finish(question, rewritten, draft)
+        loose = _list(q, hits, model) if threshold > 0 else None
+        if loose is not None and loose.lead is not None:
+            # items were found, none sure enough: the list is refused, and its first item,
+            # not some other figure, is the nearest
+            return Answer(question, rewritten, False, not_found(q, reason="confidence"), [], [],
+                          confidence=loose.confidence, nearest=_nearest(loose.lead),
+                          reason="confidence")
     every = _candidates(q, hits, kinds=admitted_kinds(q.kinds), model=model, keep_vetoed=True)
     cands = [c for c in every if c.vetoed is None]
     evidence = [_explained(c) for c in every[:explain]] if explain else None

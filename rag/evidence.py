@@ -284,10 +284,11 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "kind_primary": float(bool(q.kinds) and fig.kind == q.kinds[0]),
         "kind_unexpected": float(bool(q.kinds) and fig.kind not in q.kinds),
         "rate_percent": float(fig.kind == "percent" and _asks_rate(q)),
-        "unit_match": float(unit is not None and unit in fig.text),
-        "unit_mismatch": float(unit is not None and unit not in fig.text),
-        "implied_unit_match": float(bool(implied) and any(u in fig.text for u in implied)),
-        "implied_unit_mismatch": float(bool(implied) and not any(u in fig.text for u in implied)),
+        "unit_match": float(unit is not None and _has_unit(fig, fact, unit)),
+        "unit_mismatch": float(unit is not None and not _has_unit(fig, fact, unit)),
+        "implied_unit_match": float(bool(implied) and any(_has_unit(fig, fact, u) for u in implied)),
+        "implied_unit_mismatch": float(bool(implied)
+                                       and not any(_has_unit(fig, fact, u) for u in implied)),
         "clause_coverage": coverage(q, clause),
         "head_in_clause": float(head is not None and (head in clause or head in subject)),
         "head_missing": float(head is not None and head not in clause and head not in subject),
@@ -316,11 +317,18 @@ def asked_actors(q: Question) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _has_unit(fig: Figure, fact: FigureFact | None, unit: str) -> bool:
+    """The figure is in ``unit``: as written (folded: 萬噸 is 万吨), or as the store reads a
+    unit the text leaves out (十亿人口: 人)."""
+    return unit in normalize(fig.text) or (fact is not None and fact.unit == unit)
+
+
 def _actor_missing(q: Question, fact: FigureFact | None) -> bool:
     actors = asked_actors(q)
     if not actors:
         return False
-    held = f"{fact.subject or ''} {fact.metric or ''}" if fact is not None else ""
+    # the store keeps its phrases as written (國營企業, 1957): matched folded
+    held = normalize(f"{fact.subject or ''} {fact.metric or ''}") if fact is not None else ""
     groups = vocab.data("evidence_words")["synonyms"]
     return not any(w in held for a in actors
                    for w in (a, *(x for g in groups if a in g for x in g)))

@@ -260,9 +260,15 @@ def _base_year(before: str, doc: DocDate | None) -> int | None:
 STATE_BASIS = "no time stated: a state at the document's date"
 
 
+_RESULT_BEFORE = re.compile(r"了|已|全年|新增|建成|完成|成功")
+
+
 def _counts_things(sentence: str, f: Figure) -> bool:
     """A count of things or people (五十多个民族, 十亿人口, １８个机构) can be a stock at a date;
     an amount of money, a rate or an output is a year's flow, which a report reviews."""
+    a = max(sentence.rfind(c, 0, f.start) for c in "，；：。,;:") + 1
+    if _RESULT_BEFORE.search(sentence[a:f.start]):
+        return False  # 全年施工的…七万四千个 (1985), 试制成功了…945种 (1980): the year's work
     return f.kind == "count" or implied_unit(sentence, f) is not None
 
 

@@ -230,7 +230,8 @@ def _cn_ok(num: str, unit: str | None) -> bool:
         # a bare amount in 亿 (十亿人民), or in 万 led by a digit (裁减军队员额五十万, 1998; 有一百
         # 万以上的干部下放到农村, 1959): not 千万/万万, which are adverbs (千万不要)
         return len(num) > 1 and (num[-1] in "亿億" or (
-            num[-1] in "万萬" and num[0] in _CN_DIGITS and num[0] not in "零〇"))
+            num[-1] in "万萬" and ((num[0] in _CN_DIGITS and num[0] not in "零〇")
+                                   or (num[0] == "十" and len(num) > 2))))  # 十五万
     if unit not in _CN_UNITS:
         return False
     if len(num) == 1 and unit in LONG_ONLY_UNITS:

@@ -660,6 +660,8 @@ def _subject_phrase(previous: str, places: tuple[str, ...]) -> str | None:
                     and end - start < 16:
                 start -= 1
         phrase = previous[start:end].strip()
+        if not starts and phrase.isascii():
+            return None  # People's Bank of China: an English name is not cut at a space
         if _ASK_AT.search(phrase):
             return None  # 南京市设立了什么基金: the name is what was asked, not known
         return phrase or None
@@ -810,8 +812,9 @@ def _stance_fragment(rest: str, previous: str) -> str | None:
 def _swap_metric(fragment: str, previous: str, old: Question) -> str | None:
     """那城镇新增就业呢 after 2013年国内生产总值增长了多少: the previous question with its
     topic (what stands between its year/place and its asking word) replaced."""
-    if not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}|[\u4e00-\u9fff]", fragment):
-        return None  # 钢呢, 煤呢: one character names a product in the reports
+    products = vocab.data("evidence_words")["product_chars"]
+    if not (re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}", fragment) or fragment in products):
+        return None  # 钢呢, 煤呢: one character names a product in the reports (not 它, 个)
     ask = _ASK_AT.search(previous)
     if not ask:
         return None
@@ -875,18 +878,23 @@ def _strip_part_lead(fragment: str) -> str:
     return fragment
 
 
+_WHO_WHERE = re.compile(r"谁|哪里|\b(?:who|where)\b", re.I)
+
+
 def _standalone(question: str, rest: str, previous: str, old: Question) -> str | None:
     """A follow-up that asks a whole question of its own (And how much did GDP actually grow
     that year?): the question itself, its pronoun resolved, its 那年/that year the previous
     question's year, and that year added when it names none. None when it asks nothing."""
-    if not _ASKS.search(rest) or not analyse(rest).terms:
+    if not (_ASKS.search(rest) or _WHO_WHERE.search(rest)) or not analyse(rest).terms:
         return None
     out = normalize(question).strip()
     if old.years:
         year = old.years[0]
         m = _word_re(_followup_words()["same_year"]).search(out)
         if m:
-            repl = f"in {year}" if m.group().isascii() else f"{year}年"
+            word = m.group()
+            prep = re.search(r"\b(?:in|during|for|of)\s+$", out[:m.start()], re.I)
+            repl = (year if prep else f"in {year}") if word.isascii() else f"{year}年"
             out = out[:m.start()] + repl + out[m.end():]
     out = re.sub(_ELLIPSIS, "", out).strip(" ?？。.")
     resolved = _resolve_pronoun(out, previous)

@@ -102,6 +102,11 @@ def test_follow_ups_swap_any_slot(follow_up: str, previous: str, expected: str):
     ("全国财政赤字合计呢？", "2009年的政府工作报告拟安排中央财政赤字多少？", "2009年全国财政赤字合计预期目标多少?"),
     # the year stays whole when a phrase with the same head is swapped
     ("钢产量呢？", "1978年粮食总产量是多少？", "1978年钢产量是多少?"),
+    # "in the same year" is the year, not "in in 2013"; an English name is not cut at a space
+    ("And in the same year, what was the deficit?", "What was China's GDP growth target for 2013?",
+     "in 2013, what was the deficit?"),
+    ("And when did it do so?", "What did the People's Bank of China cut rates to in 2015?",
+     "when did it do so in 2015?"),
 ])
 def test_follow_ups_never_glue_turns_together(follow_up: str, previous: str, expected: str):
     assert rewrite(follow_up, previous) == expected
