@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from rag import vocab
@@ -32,7 +33,7 @@ from rag.evidence import (
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
-from rag.question import Question, filter_figures, place_core, sub_questions
+from rag.question import Question, filter_figures, has_word, place_core, sub_questions
 from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
@@ -153,6 +154,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
             for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
                 if f.kind not in kinds or not _year_ok(q, s.text, f, fact):
                     continue
+                if f.kind == "date" and (f.date or "").startswith("--") and _asks_year(q):
+                    continue  # 哪一年 is not answered by 1月26日
                 before = s.text[max(0, f.start - 8):f.start]
                 if q.parts and not any(w in before for w in q.parts):
                     continue  # 首期规模 needs a first-phase figure, not the total
@@ -169,6 +172,12 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                           vetoed))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+@lru_cache(maxsize=64)
+def _asks_year(q: Question) -> bool:
+    """The question asks which year (``evidence_words.json`` ``year_asked``)."""
+    return has_word(q.text.lower(), vocab.data("evidence_words")["year_asked"])
 
 
 def _rival(cands: Sequence[_Candidate]) -> _Candidate | None:

@@ -263,3 +263,29 @@ def test_a_count_of_cities_names_each_city_counted(corpus_engine):
     if d.found:
         assert d.answer.startswith("至少") or d.answer.startswith("共"), d.answer
         assert "2亿元" not in d.answer.split("。")[0], d.answer
+
+
+def test_a_which_year_question_is_not_answered_by_a_date_without_a_year():
+    """西沙群岛在哪一年正式成为中国领土 (DRCD) was answered by 1月26日; a which-year question
+    admits only dates that name a year."""
+    from rag.answer import _asks_year, _candidates
+    from rag.question import analyse
+    from rag.types import Hit, Passage, Scores
+
+    for text, asks in (("西沙群岛在哪一年正式成为中国领土?", True), ("In which year was it renamed?", True),
+                       ("我国关税总水平从哪一天起降到12%？", False)):
+        assert _asks_year(analyse(text)) is asks
+    from rag import figstore
+
+    text = "西沙群岛在1月26日正式成为中国领土。西沙群岛在1910年正式成为中国领土。"
+    p = Passage(passage_id="p1", doc_id="d1", source="x.txt", title="西沙群岛", subtitle=None,
+                section=None, kind="text", text=text, start=0, end=len(text))
+    hit = Hit(passage=p, rank=0, scores=Scores(fused=1.0, dense=1.0, bm25=1.0),
+              figures=figstore.annotate(p))
+
+    def dates(question: str) -> list[str]:
+        q = analyse(question)
+        return [c.figure.text for c in _candidates(q, [hit], kinds=q.kinds) if c.figure is not None]
+
+    assert dates("西沙群岛在哪一年正式成为中国领土?") == ["1910年"]
+    assert "1月26日" in dates("西沙群岛什么时候正式成为中国领土?")  # a when question takes either
