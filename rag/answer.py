@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from rag import vocab
@@ -20,6 +19,7 @@ from rag.evidence import (
     EvidenceModel,
     SentenceFigures,
     admitted_kinds,
+    asks,
     by_sentence,
     coverage,
     features,
@@ -33,7 +33,7 @@ from rag.evidence import (
     weighted_coverage,
 )
 from rag.figures import Figure, extract_figures
-from rag.question import Question, filter_figures, has_word, place_core, sub_questions
+from rag.question import Question, filter_figures, place_core, sub_questions
 from rag.text import normalize
 from rag.types import Answer, AnswerFigure, Citation, FigureFact, Hit, Passage, figure_values
 
@@ -154,7 +154,7 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
             for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
                 if f.kind not in kinds or not _year_ok(q, s.text, f, fact):
                     continue
-                if f.kind == "date" and (f.date or "").startswith("--") and _asks_year(q):
+                if f.kind == "date" and (f.date or "").startswith("--") and asks(q, "year_asked"):
                     continue  # 哪一年 is not answered by 1月26日
                 before = s.text[max(0, f.start - 8):f.start]
                 if q.parts and not any(w in before for w in q.parts):
@@ -172,12 +172,6 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                           vetoed))
     out.sort(key=lambda c: -c.score)
     return out
-
-
-@lru_cache(maxsize=64)
-def _asks_year(q: Question) -> bool:
-    """The question asks which year (``evidence_words.json`` ``year_asked``)."""
-    return has_word(q.text.lower(), vocab.data("evidence_words")["year_asked"])
 
 
 def _rival(cands: Sequence[_Candidate]) -> _Candidate | None:
@@ -302,19 +296,24 @@ def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel,
                                  and x.sentence.hit is c.sentence.hit for x in groups[label]):
             continue
         groups[label].append(c)
+    order.sort(key=lambda lab: min(c.sentence.hit.passage.start for c in groups[lab]))
+    # what a refusal of the whole list points at: its first item, whatever its confidence
+    lead = next((c for lab in order for c in groups[lab] if c.figure is not None), None)
     # each item is scored and refused on its own: a list shows only what it is sure of
     confident: list[float] = []
+    refused: list[float] = []
     for lab in list(order):
         conf = _confidence(model, sorted(groups[lab], key=lambda c: -c.score), q)
         if conf is not None and conf < threshold:
             order.remove(lab)
             del groups[lab]
+            refused.append(conf)
         elif conf is not None:
             confident.append(conf)
     if not groups:
-        return None
-    order.sort(key=lambda lab: min(c.sentence.hit.passage.start for c in groups[lab]))
-    d = _Draft(confidence=min(confident) if confident else None)
+        # items were found, none sure enough: an empty draft that carries the first of them
+        return _Draft(confidence=min(refused), lead=lead) if refused and lead is not None else None
+    d = _Draft(confidence=min(confident) if confident else None, lead=lead)
     for i, lab in enumerate(order):
         if i:
             d.add(_lang(q, "；", "; "))
@@ -326,7 +325,6 @@ def _list(q: Question, hits: Sequence[Hit], model: EvidenceModel,
             if c.figure is not None:
                 d.add(c.figure.text, c.sentence.hit)
                 d.used.append((c.figure, c.sentence.hit))
-                d.lead = d.lead or c
             else:
                 d.add(_quote(c.sentence, q=q), c.sentence.hit)
             if c.sentence not in d.evidence:
@@ -608,14 +606,13 @@ def compose(
     hits = search(q.text, max(k, 30) if q.intent == "list" else k, q.years)
     if q.intent == "list":
         draft = _list(q, hits, model, threshold)
-        if draft is not None:
+        if draft is not None and draft.parts:
             return _finish(question, rewritten, draft)
-        loose = _list(q, hits, model) if threshold > 0 else None
-        if loose is not None and loose.lead is not None:
+        if draft is not None and draft.lead is not None:
             # items were found, none sure enough: the list is refused, and its first item,
             # not some other figure, is the nearest
             return Answer(question, rewritten, False, not_found(q, reason="confidence"), [], [],
-                          confidence=loose.confidence, nearest=_nearest(loose.lead),
+                          confidence=draft.confidence, nearest=_nearest(draft.lead),
                           reason="confidence")
     every = _candidates(q, hits, kinds=admitted_kinds(q.kinds), model=model, keep_vetoed=True)
     cands = [c for c in every if c.vetoed is None]

@@ -24,7 +24,7 @@ from typing import Any
 from rag import vocab
 from rag.errors import ConfigError
 from rag.figures import Figure
-from rag.question import Question, has_word, place_core
+from rag.question import Question, _with_synonyms, has_word, place_core
 from rag.text import normalize, sentence_spans
 from rag.types import FigureFact, Hit, Passage, figure_values
 
@@ -250,7 +250,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     clause = _clause(low, fig)
     head = asked_head(q)
     subject = normalize(fig.subject).lower() if fig.subject else ""
-    per_year_asked = _asks(q, "per_year_words")
+    per_year_asked = asks(q, "per_year_words")
     lead = clause[:max(0, clause.find(fig.text.lower()))] if fig.text.lower() in clause else clause
     per_year = any(w in lead for w in _words()["per_year_words"])
     return {
@@ -295,7 +295,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "unasked_target": float(q.stance is None and bool(q.years) and stance == "target"),
         "per_year_missing": float(per_year_asked and not per_year),
         "per_year_unasked": float(per_year and not per_year_asked),
-        "from_value": float(_is_from_value(low, fig) and not _asks(q, "from_asked")),
+        "from_value": float(_is_from_value(low, fig) and not asks(q, "from_asked")),
         "clause_idf_coverage": idf_coverage(q, f"{subject} {clause}"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
@@ -329,14 +329,13 @@ def _actor_missing(q: Question, fact: FigureFact | None) -> bool:
         return False
     # the store keeps its phrases as written (國營企業, 1957): matched folded
     held = normalize(f"{fact.subject or ''} {fact.metric or ''}") if fact is not None else ""
-    groups = vocab.data("evidence_words")["synonyms"]
-    return not any(w in held for a in actors
-                   for w in (a, *(x for g in groups if a in g for x in g)))
+    return not any(w in held for w in _with_synonyms(actors))
 
 
 @lru_cache(maxsize=64)  # asked once per question, not per candidate
-def _asks(q: Question, key: str) -> bool:
-    """Whether the question holds one of the word list ``key`` (English as whole words)."""
+def asks(q: Question, key: str) -> bool:
+    """Whether the question holds one of the ``evidence_words.json`` word list ``key``
+    (English as whole words)."""
     return has_word(q.text.lower(), _words()[key])
 
 

@@ -72,7 +72,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from rag import places
+from rag import places, vocab
 from rag.figures import extract_figures
 from rag.periods import find_time_expressions
 
@@ -431,11 +431,7 @@ def _group_after() -> re.Pattern[str]:
     """A group of people right after an amount or a share (``６００多万香港人``, 1997; ``十亿
     人民``, 1987; ``３２００万农村人口``, 2008; ``７５％以上的农户``, 1957): the people counted
     (implied_units.json's nouns after an amount, facts.json's ``share_of_group``)."""
-    from importlib import resources
-
-    units = json.loads(resources.files("rag").joinpath("data/implied_units.json").read_text(
-        encoding="utf-8"))["units"]
-    nouns = {n for u in units for n in u.get("nouns_after", [])}
+    nouns = {n for u in vocab.data("implied_units")["units"] for n in u.get("nouns_after", [])}
     nouns |= set(_vocab().data["stance"]["share_of_group"])
     alt = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
     return re.compile(rf"的?([\u4e00-\u9fff]{{0,4}}?(?:{alt}))")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag import facts, periods, respective, time_words
+from rag import facts, periods, respective, time_words, vocab
 from rag.figures import Figure, extract_figures
 from rag.hanzi import fold
 from rag.periods import DocDate, Period
@@ -403,21 +403,14 @@ def _clause(sentence: str, f: Figure) -> str:
 
 
 @lru_cache(maxsize=1)
-def _implied() -> tuple[int, int, tuple[tuple[str, str, re.Pattern[str], re.Pattern[str] | None], ...]]:
-    from importlib import resources
-
-    raw = resources.files("rag").joinpath("data/implied_units.json").read_text(encoding="utf-8")
-    d = json.loads(raw)
+def _implied() -> tuple[int, tuple[tuple[str, str, re.Pattern[str], re.Pattern[str] | None], ...]]:
+    d = vocab.data("implied_units")
     after = int(d.get("max_gap_after", 0))
-
-    def alt(nouns: list[str]) -> str:
-        return "(?:" + "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True)) + ")"
-
-    rules = tuple((str(u["unit"]), str(u["kind"]), re.compile(alt(u["nouns"])),
-                   re.compile(rf"[\u4e00-\u9fff]{{0,{after}}}?{alt(u['nouns_after'])}")
+    rules = tuple((str(u["unit"]), str(u["kind"]), re.compile(f"(?:{time_words.alt(u['nouns'])})"),
+                   re.compile(rf"[\u4e00-\u9fff]{{0,{after}}}?(?:{time_words.alt(u['nouns_after'])})")
                    if u.get("nouns_after") else None)
                   for u in d["units"])
-    return int(d["max_gap"]), after, rules
+    return int(d["max_gap"]), rules
 
 
 def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
@@ -425,7 +418,7 @@ def implied_unit(sentence: str, f: Figure) -> tuple[str, str] | None:
     (1988) counts people (``rag/data/implied_units.json``)."""
     if f.unit or f.kind != "number" or not re.search(r"[万萬亿億]", f.text):
         return None
-    gap, _, rules = _implied()
+    gap, rules = _implied()
     a = max(sentence.rfind(c, 0, f.start) for c in "，；：。,;:") + 1
     before = sentence[a:f.start]
     for unit, kind, nouns, after in rules:

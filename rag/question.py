@@ -854,11 +854,9 @@ def _topic_tail(topic: str) -> int | None:
     """Where the noun of a question's topic ends: at its first plan or cap word (计划, 预期
     目标, 上限) or comparison (比1955年); None when the whole topic is the noun. Result
     words are not a tail: 增长了 after 国内生产总值 is part of what was asked about."""
-    words = _stance_words()
-    plan = [w for st in ("target", "cap") for w in words[st] if not w.isascii()]
+    plan = [w for st in ("target", "cap") for w in _stance_words()[st] if not w.isascii()]
     cuts = [m.start() for m in _COMPARED.finditer(topic)]
-    for stance in ("target", "cap"):
-        cuts += _stance_at(topic.lower(), stance, [w for w in words[stance] if not w.isascii()])
+    cuts += [m.start() for w in plan for m in re.finditer(re.escape(w), topic)]
     cuts = [i for i in cuts if i >= 2]
     if not cuts:
         return None

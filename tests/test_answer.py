@@ -268,13 +268,14 @@ def test_a_count_of_cities_names_each_city_counted(corpus_engine):
 def test_a_which_year_question_is_not_answered_by_a_date_without_a_year():
     """西沙群岛在哪一年正式成为中国领土 (DRCD) was answered by 1月26日; a which-year question
     admits only dates that name a year."""
-    from rag.answer import _asks_year, _candidates
+    from rag.answer import _candidates
+    from rag.evidence import asks
     from rag.question import analyse
     from rag.types import Hit, Passage, Scores
 
-    for text, asks in (("西沙群岛在哪一年正式成为中国领土?", True), ("In which year was it renamed?", True),
+    for text, asked in (("西沙群岛在哪一年正式成为中国领土?", True), ("In which year was it renamed?", True),
                        ("我国关税总水平从哪一天起降到12%？", False)):
-        assert _asks_year(analyse(text)) is asks
+        assert asks(analyse(text), "year_asked") is asked
     from rag import figstore
 
     text = "西沙群岛在1月26日正式成为中国领土。西沙群岛在1910年正式成为中国领土。"
