@@ -84,13 +84,13 @@ _SENTENCE_END = "。！？!?\n"
 _CLAUSE_END = _SENTENCE_END + "，；：,;:"
 _SEGMENT_END = _CLAUSE_END + "、（(）)"
 _YEAR_RE = re.compile(
-    r"^(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年(?:底|末|初|上半年|下半年)?"
+    r"^(?:[0-9０-９]{4}|[一二][〇○零一二三四五六七八九]{3})年(?:底|末|初|上半年|下半年)?"
     r"|^(?:[一二三四五六七八九十两]{1,3}|[0-9０-９]{1,2})年(?:来|间|中|内)?"
 )
 # A time or comparison phrase that ends a segment: 从1997年的, 降到去年的, 五年
 _TIME_TAIL_RE = re.compile(
-    r"(?:从|由|比)?(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年?[到至—－-])?"  # １９７９到１９８３年
-    r"(?:(?:[0-9０-９]{4}|[一二][〇零一二三四五六七八九]{3})年|去年|上年|今年|前年"
+    r"(?:从|由|比)?(?:(?:[0-9０-９]{4}|[一二][〇○零一二三四五六七八九]{3})年?[到至—－-])?"  # １９７９到１９８３年
+    r"(?:(?:[0-9０-９]{4}|[一二][〇○零一二三四五六七八九]{3})年|去年|上年|今年|前年"
     r"|(?:[一二三四五六七八九十两]{1,3}|[0-9０-９]{1,2})年)的?$"
 )
 
@@ -162,12 +162,12 @@ def _vocab() -> _Vocab:
         change_any=re.compile(f"增|降|{_alt(me['change_verbs'])}"),
         modifier_tail=re.compile(f"(?:{_alt(me['change_modifiers'])})$"),
         origin_tail=re.compile(
-            f"(?:{_alt(me['origin']['words'])})(?:今年|去年|上年|(?:[0-9０-９]{{4}}|[一二][〇零一二三四五六七八九]{{3}})年)?"
+            f"(?:{_alt(me['origin']['words'])})(?:今年|去年|上年|(?:[0-9０-９]{{4}}|[一二][〇○零一二三四五六七八九]{{3}})年)?"
             f"(?:{_alt(me['origin']['plan_words'])})?的?(?:{_alt(me['change_modifiers'])})?$"),
         share=re.compile(f"占[^占，；：。]{{1,14}}?的?(?:{_alt(me['share_heads'])})$"),
         not_noun=re.compile(_alt(me["not_nouns"])),
         object_head=re.compile(f"[\u4e00-\u9fff]{{0,8}}?(?:{_alt(me['object_heads'])})"),
-        object_verb=re.compile(f"(?:{_alt(me['object_verbs'])})$"),
+        object_verb=re.compile(f"(?:{_alt(me['object_verbs'])})了?$"),
         boundary=re.compile(f"(?P<k>{_alt(me['keep_whole'])})|(?P<b>{_alt(me['boundaries'])})"),
         suffix=re.compile(_alt(su["suffixes"])),
         stem_stop=re.compile(_alt(su["stem_stops"])),
@@ -420,6 +420,7 @@ def _object(w: _Win, seg: str) -> str:
         if counted and not v.not_noun.fullmatch(counted.group()):
             return counted.group()[: int(me["max_chars"])]
     raw = w.s[_segment_start(w.s, w.cl_a, w.start) : w.start].rstrip()
+    after = after.removeprefix("的")
     if (v.object_verb.search(seg) or v.object_verb.search(raw)) and re.fullmatch(
             r"[\u4e00-\u9fff]{2,12}", after or ""):
         return after[: int(me["max_chars"])]

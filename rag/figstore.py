@@ -26,9 +26,9 @@ from rag.types import FigureFact, FigureRow, Passage, figure_values
 # cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
 # reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
 # delivery, counted nouns and groups after a figure as its metric, bare amounts in 万
-STORE_VERSION = 5
+STORE_VERSION = 6
 STANCES = facts.STANCES
-FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date",
+FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
                 "anniversary")
 SORT_KEYS = ("document", "value", "period")
 

@@ -19,9 +19,12 @@ Decisions (the rules behind them are general, not tuned to one document):
   number). A lone ``一`` (一批, 一方面, 一体化) only counts before time units and 级/倍;
   a lone ``百``/``千``/``万``/``亿``/``零`` (百城, 千兆, 万兆, 零部件) never does.
 * Names are not figures: ``5G``, ``5G-A``, ``6G``, ``IPv6``, ``L3`` (digits glued to Latin
-  letters), ordinals (``第一``), list numbering (``一是``, ``1、``), vague amounts (``数十``,
-  ``几百``), numbers followed by 号, and a bare number inside a short quotation
-  (``“8810”行动计划``).
+  letters), ordinals (``第一``), list numbering (``一是``, ``1、``), numbers followed by 号,
+  and a bare number inside a short quotation (``“8810”行动计划``).
+* Vague amounts (``几十万个``, ``数千项``) are ranges with 几/数 as 2-9 of kind ``vague``: the
+  store lists them, and no question's expected kind admits them as an answer. ``近百个``,
+  ``上千种``, ``近千万`` are that magnitude, qualifier ``≈``. ``○`` is read as zero
+  (``一九八○年``, ``二百○八所``).
   ``L3-L5级`` / ``L4级`` are levels.
 * Words are not figures either: list numbering, relative time phrases (``过去一年``), anniversaries
   (``70周年``, kept with ``kind="anniversary"``), digits inside names (``C919``, ``211工程``,
@@ -150,6 +153,18 @@ _DATE_SUFFIX = (
     r"|起(?![步草点源飞])|后(?!续))"
 )
 
+# An order of magnitude led by 几/数 (几十万个, 1981, 1982; 几百位, 1957, 1983; 数千项, 1992) is a
+# vague amount: a range with 几 as 2-9, of kind "vague" so that no question's expected kind admits
+# it as an answer. Led by 近/将近/接近/上 (近百个, 上百万, 1975; 上千种, 1980, 1982; 近千公里, 2003;
+# 近亿人次, 2014) it is that magnitude, approximately. 几十年/上十年 are durations, not figures;
+# 以上/成千上万 are no lead.
+_VAGUE = (
+    rf"(?<![{_CN_CHARS}几数以之础成])(?P<vw>几|数|将近|接近|近|上)"
+    rf"(?P<vm>(?:[十百千](?:万万|[万亿])?|万万|[万亿]))(?!分之|[{_CN_CHARS}])"
+    r"(?![多余]?(?:年|个月|周|天|小时|分钟))(?P<va>多|余)?"  # a duration: left to the general form
+    rf"(?P<vu>{_UNIT})?"
+)
+
 _ALTERNATIVES = [
     # L3-L5级 / L4级 (a bare L3 is a name).
     rf"(?P<level>(?<![A-Za-z])[Ll](?P<l1>{_D})(?:{_SEP}[Ll]?(?P<l2>{_D}))?(?![0-9０-９])"
@@ -170,6 +185,7 @@ _ALTERNATIVES = [
     rf"(?P<cpct>(?P<pqp>{_QPRE})?百分之(?P<pn>{_CNNUM}|{_ARABIC})(?P<pq>{_QSUF})?)",  # 近百分之二 (1957)
     rf"(?P<cfrac>(?P<fd>{_CNNUM})分之(?P<fn>{_CNNUM}))",
     rf"(?P<afrac>{_NOT_AFTER_ARABIC}(?P<fa>{_ARABIC})/(?P<fb>{_ARABIC})(?![/0-9０-９]))",
+    rf"(?P<vague>{_VAGUE})",
     rf"(?P<general>{_GENERAL})",
 ]
 _MASTER = re.compile("|".join(_ALTERNATIVES))
@@ -314,7 +330,7 @@ class _Extractor:
         handler = {
             "level": self._level, "iso": self._iso, "yrange": self._yrange, "ydate": self._ydate,
             "mdate": self._mdate, "ddate": self._ddate, "cpct": self._cpct, "cpctr": self._cpctr, "cfrac": self._cfrac,
-            "afrac": self._afrac,
+            "afrac": self._afrac, "vague": self._vague,
         }[kind or ""]  # fmt: skip
         return handler(m)
 
@@ -371,6 +387,24 @@ class _Extractor:
             if far and not self._sentence_break(far.start(), start):
                 start, qualifier = far.start(), _qualifier(far.group(1))
         return _Raw(start, end, value, low, high, base, kind, qualifier, bare=bare)
+
+    def _vague(self, m: re.Match[str]) -> _Raw | None:
+        mag = _decimal(m.group("vm"))
+        unit_text = m.group("vu")
+        if mag is None:
+            return None
+        if unit_text is None:
+            if m.group("vw") in ("几", "数") or not any(c in m.group("vm") for c in "万亿"):
+                return None  # 几万要求, 近十: only 近千万/上千万 stand without a unit
+            base, kind, end = "", "number", m.end("vm") + len(m.group("va") or "")
+        else:
+            base, kind = _UNITS[unit_text]
+            if kind in ("anniversary", "level") or unit_text not in _CN_UNITS:
+                return None
+            end = m.end()
+        if m.group("vw") in ("几", "数"):
+            return _Raw(m.start(), end, None, _float(mag * 2), _float(mag * 9), base, "vague", "≈")
+        return _Raw(m.start(), end, _float(mag), None, None, base, kind, "≈")
 
     def _is_word(self, raw: _Raw) -> bool:
         """Whether a candidate is part of a name or a time phrase (:mod:`rag.figure_words`)."""
@@ -593,10 +627,18 @@ def _collapse_spaced_digits(text: str) -> tuple[str, list[int]] | None:
     return "".join(text[i] for i in keep), keep
 
 
+_CIRCLE_ZERO = str.maketrans("○◯", "〇〇")
+
+
 def extract_figures(text: str) -> list[Figure]:
     """Every figure in ``text`` in reading order (see the module docstring for the rules)."""
     if not isinstance(text, str) or not text:
         return []
+    if "○" in text or "◯" in text:
+        # the older reports write zero as a circle (一九八○年, 二百○八所, 1955-1982): read it as
+        # 〇, character for character, and give each figure the text as written
+        figs = extract_figures(text.translate(_CIRCLE_ZERO))
+        return [replace(f, text=text[f.start:f.end]) for f in figs]
     collapsed = _collapse_spaced_digits(text) if " " in text else None
     if collapsed is None:
         ex = _Extractor(text)

@@ -185,10 +185,13 @@ CN_UNITS = (
     | {"周年"}
     | set("个 家 条 项 大 类 种 次 名 件 款 所 座 轮 批 届 部门 人次 人 户 参数 倍 级 只 头".split())
     | set("吨 公里 平方米 公顷 千瓦 亩 斤 担".split())
+    # 九万平方公里 (1964), 一万平方公里 (1960); 二十多位 (1984), 几百位 (1957, 1983); 四十公斤
+    # (1981, 1988); 六十亿立方米 (1980, 1982)
+    | {"平方公里", "位", "公斤", "立方米"}
 )
 # Units a one-character Chinese numeral never takes: 两头, 一头是…, 多头执法 are words, while
 # livestock is counted in long numerals (二亿七千万头, 1960; 八千八百二十七万头, 1958).
-LONG_ONLY_UNITS = {"头"}
+LONG_ONLY_UNITS = {"头", "位"}  # and 两位, 一位: determiners (两位数, 这一位)
 # A lone 一 is an article far more often than a count (一批, 一方面); only these make it a figure.
 ONE_UNITS = {"年", "个月", "周", "天", "小时", "分钟", "级", "倍", "周年"}
 

@@ -26,7 +26,7 @@ FIELDS = ("value", "period", "stance", "metric", "subject")
 # systematic sample of every figure kind, are harder than the economic figures before them)
 # and on the held-out test split (142 labels, 7 other reports; no rule is fitted to it, and
 # its failures report shares only, never the labels that are wrong).
-FIT_FLOORS = {"value": 0.96, "period": 0.885, "stance": 0.9, "metric": 0.86, "subject": 0.865}
+FIT_FLOORS = {"value": 0.97, "period": 0.895, "stance": 0.915, "metric": 0.89, "subject": 0.88}
 TEST_FLOORS = {"value": 0.93, "period": 0.795, "stance": 0.86, "metric": 0.83, "subject": 0.79}
 MISSING_AT_MOST = {"fit": 0.03, "test": 0.08}
 

@@ -172,8 +172,9 @@ NOT_FIGURES = [
     "一方面",
     "产业链零部件",
     "千家万户",
-    "数十个",
-    "几百家",
+    "几十年的努力",  # a vague duration is no amount
+    "成千上万的人",
+    "以上十个方面",  # 以上 closes the phrase before; it leads no magnitude
     "十四五规划",
     "党的二十大精神",
     "COVID-19",
@@ -194,6 +195,41 @@ NOT_FIGURES = [
 @pytest.mark.parametrize("source", NOT_FIGURES)
 def test_not_a_figure(source: str) -> None:
     assert extract_figures(source) == []
+
+
+@pytest.mark.parametrize(("source", "text", "low", "high", "unit"), [
+    ("把几十万个现有企业的技术改造做好了", "几十万个", 200000, 900000, "个"),  # 1982
+    ("已集中几百位科学技术专家", "几百位", 200, 900, "位"),  # 1983
+    ("再增加几百亿元的资金", "几百亿元", 2e10, 9e10, "元"),  # 1987
+    ("重大科技成果数千项", "数千项", 2000, 9000, "项"),  # 1992
+    ("数十个", "数十个", 20, 90, "个"),
+])
+def test_vague_amounts_are_ranges_of_their_own_kind(source: str, text: str, low: float,
+                                                    high: float, unit: str) -> None:
+    """几/数 + a magnitude: a range with 几 as 2-9, of kind ``vague`` (no question's expected
+    kind, so never an answer), stored for `rag figures`."""
+    (f,) = extract_figures(source)
+    assert (f.text, f.value, f.low, f.high, f.unit, f.kind, f.qualifier) == (
+        text, None, low, high, unit, "vague", "≈")
+
+
+@pytest.mark.parametrize(("source", "text", "value", "unit"), [
+    ("同我国建立外交关系的国家增加到近百个", "近百个", 100, "个"),  # 1975
+    ("上千种重要的新产品", "上千种", 1000, "种"),  # 1980
+    ("近千万知识青年上山下乡", "近千万", 1e7, ""),  # 1975
+    ("近亿人次", "近亿人次", 1e8, "人次"),  # 2014
+    ("中印边界东段所谓麦克马洪线以南的九万平方公里的中国领土", "九万平方公里", 90000, "平方公里"),
+    ("我国将共有高等学校二百○八所", "二百○八所", 208, "所"),  # 1955: ○ is zero
+])
+def test_approximate_magnitudes_and_old_forms(source: str, text: str, value: float, unit: str) -> None:
+    (f,) = extract_figures(source)
+    assert (f.text, f.value, f.unit) == (text, value, unit)
+
+
+def test_circle_zero_years_are_dates() -> None:
+    figs = extract_figures("全国职工的工资总额一九八○年为七百七十三亿元")  # 1982
+    assert [(f.text, f.kind, f.date) for f in figs] == [
+        ("一九八○年", "date", "1980"), ("七百七十三亿元", "money", "1980")]
 
 
 def test_names_next_to_real_figures() -> None:
