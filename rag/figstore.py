@@ -25,8 +25,9 @@ from rag.types import FigureFact, FigureRow, Passage, figure_values
 # 2: traditional characters folded, 分别 pairs, metric actors as subjects; 3: price-base years,
 # cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
 # reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
-# delivery, counted nouns and groups after a figure as its metric, bare amounts in 万
-STORE_VERSION = 6
+# delivery, counted nouns and groups after a figure as its metric, bare amounts in 万; 6: vague
+# amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户
+STORE_VERSION = 7
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
                 "anniversary")
@@ -406,7 +407,8 @@ def _clause(sentence: str, f: Figure) -> str:
 def _implied() -> tuple[int, tuple[tuple[str, str, re.Pattern[str], re.Pattern[str] | None], ...]]:
     d = vocab.data("implied_units")
     after = int(d.get("max_gap_after", 0))
-    rules = tuple((str(u["unit"]), str(u["kind"]), re.compile(f"(?:{time_words.alt(u['nouns'])})"),
+    rules = tuple((str(u["unit"]), str(u["kind"]),
+                   re.compile(f"(?:{time_words.alt(u['nouns'])})" if u["nouns"] else "(?!)"),
                    re.compile(rf"[\u4e00-\u9fff]{{0,{after}}}?(?:{time_words.alt(u['nouns_after'])})")
                    if u.get("nouns_after") else None)
                   for u in d["units"])

@@ -176,6 +176,16 @@ UNITS["级"] = ("级", "level")
 UNITS["倍"] = ("倍", "ratio")
 for _k in _PHYSICAL_CJK + _PHYSICAL_LATIN:
     UNITS[_k] = (_k, "number")
+# Traditional forms of the units, read as the simplified base unit: 二百十七萬噸 (1954, in
+# traditional script throughout), 一亿二千万农戶 (1957, whose print mixes in traditional forms)
+TRADITIONAL_UNITS = {
+    "噸": "吨", "個": "个", "項": "项", "種": "种", "戶": "户", "畝": "亩", "臺": "台", "輛": "辆",
+    "條": "条", "隻": "只", "顆": "颗", "張": "张", "擔": "担", "屆": "届", "處": "处", "場": "场",
+    "輪": "轮", "類": "类", "頭": "头", "盧布": "卢布", "新盧布": "新卢布", "港幣": "港元",
+    "公頃": "公顷", "千瓦時": "千瓦时",
+}
+for _trad, _simp in TRADITIONAL_UNITS.items():
+    UNITS.setdefault(_trad, UNITS[_simp])
 
 # Units a Chinese numeral may take; the full list would turn place names (三台, 五台山) into counts.
 CN_UNITS = (
@@ -189,9 +199,10 @@ CN_UNITS = (
     # (1981, 1988); 六十亿立方米 (1980, 1982)
     | {"平方公里", "位", "公斤", "立方米"}
 )
+CN_UNITS |= {t for t, u in TRADITIONAL_UNITS.items() if u in CN_UNITS}
 # Units a one-character Chinese numeral never takes: 两头, 一头是…, 多头执法 are words, while
 # livestock is counted in long numerals (二亿七千万头, 1960; 八千八百二十七万头, 1958).
-LONG_ONLY_UNITS = {"头", "位"}  # and 两位, 一位: determiners (两位数, 这一位)
+LONG_ONLY_UNITS = {"头", "頭", "位"}  # and 两位, 一位: determiners (两位数, 这一位)
 # A lone 一 is an article far more often than a count (一批, 一方面); only these make it a figure.
 ONE_UNITS = {"年", "个月", "周", "天", "小时", "分钟", "级", "倍", "周年"}
 

@@ -226,6 +226,16 @@ def test_approximate_magnitudes_and_old_forms(source: str, text: str, value: flo
     assert (f.text, f.value, f.unit) == (text, value, unit)
 
 
+@pytest.mark.parametrize(("source", "value", "unit"), [
+    ("一九五四年鋼的預計產量二百十七萬噸", 2170000, "吨"),  # 1954, traditional throughout
+    ("共有五百多個", 500, "个"),
+    ("三千畝", 3000, "亩"),
+])
+def test_traditional_units_are_read_as_simplified(source: str, value: float, unit: str) -> None:
+    f = [g for g in extract_figures(source) if g.kind != "date"][-1]
+    assert (f.value, f.unit) == (value, unit)
+
+
 def test_circle_zero_years_are_dates() -> None:
     figs = extract_figures("全国职工的工资总额一九八○年为七百七十三亿元")  # 1982
     assert [(f.text, f.kind, f.date) for f in figs] == [
