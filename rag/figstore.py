@@ -26,7 +26,8 @@ from rag.types import FigureFact, FigureRow, Passage, figure_values
 # cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
 # reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
 # delivery, counted nouns and groups after a figure as its metric, bare amounts in 万; 6: vague
-# amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户
+# amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户, a
+# colon list takes its lead-in's year
 STORE_VERSION = 7
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",

@@ -258,6 +258,12 @@ class _Ctx:
             if skip_parts and ex.kind == "part":
                 continue
             if re.search(r"[；;]", self.text[ex.end : pos]) and not self._clause_initial(ex):
+                if re.search(r"[：:]", self.text[ex.end : pos]):
+                    # a list after a colon takes the first time of its lead-in, whatever the
+                    # ；: 拿幾項…的一九五四年預計産量來同一九四九年産量比較一下，…數字：電力…；
+                    # 原煤… (1954); 主要产品在一九五七年的计划产量比一九五二年…如下列： (1955);
+                    # 一九五七年新增加的工业生产能力…就有： (1958)
+                    return self.period(next(e for e in left if e.end <= ex.end))
                 continue  # 接近了第一个五年計划最后一年的指标；粮食…的产量为… (1957): not a time of what follows
             return self.period(ex)
         # rule 3: earlier sentences of the same paragraph that begin with a time expression
