@@ -21,13 +21,15 @@ The figure's own clause decides first, then the earlier clauses of its sentence.
    a cap when the clause or sentence speaks of eligibility or support (每家, 补助, 给予, 标准…:
    ``每家企业最高补助20万元``); a target when it follows 控制在/保持在 or the sentence is about
    this year's plan (``城镇登记失业率控制在4.6%以内``); else a cap.
-3. ``threshold``: a floor (不低于, 不少于, 至少; suffix 以上) that is a condition: the figure
+3. ``target`` when the figure is named as a goal or task right after it (``8％的预定目标``,
+   ``裁减军队员额20万的任务``; facts.json ``goal_after``).
+4. ``threshold``: a floor (不低于, 不少于, 至少; suffix 以上) that is a condition: the figure
    qualifies a noun (``年营业收入2000万元以上的企业``) or the clause has a condition word (凡,
    符合, 申请, 认定…). ``城镇新增就业1000万人以上`` (a plan) is not a threshold.
-4. 控制在/保持在/稳定在 (a ceiling the government holds): target when the figure is approximate
+5. 控制在/保持在/稳定在 (a ceiling the government holds): target when the figure is approximate
    or bounded (左右, 以内, 以下) or the sentence has target context (今年, 目标, 预计…); otherwise
    the result of holding it (2014 review ``居民消费价格涨幅控制在2.6%`` -> actual).
-5. Markers in the clause before the figure: a target word (预期目标, 目标, 计划, 拟, 力争, 争取,
+6. Markers in the clause before the figure: a target word (预期目标, 目标, 计划, 拟, 力争, 争取,
    将, 要, 预计, 安排, 确保…) makes a target unless a past marker (…了, 已, 已经) follows it; else an
    actual word (实现, 达到, 完成, 比上年, 同比, 累计, 突破, and weak 为/是/达/共); 超过/突破 at the
    start of the figure itself count as actual words. ``目标规模为100亿元``: 目标 wins over 为.
@@ -37,8 +39,8 @@ The figure's own clause decides first, then the earlier clauses of its sentence.
    Compounds that only contain a marker are not markers (主要, 重要, 将近, 为了, 作为…).
    A verb that sets a target (提出, 规定, 确定) makes a target even with 了 (``提出了钢产量
    一千八百万吨``, 1959; ``提出了再超额生产煤炭十五万吨``, 1958).
-6. A figure ending in 左右 in a sentence with target context (``今年…国内生产总值增长7.5%左右``).
-7. The nearest marker in the earlier clauses of the sentence (``主要预期目标是：…，城镇新增就业
+7. A figure ending in 左右 in a sentence with target context (``今年…国内生产总值增长7.5%左右``).
+8. The nearest marker in the earlier clauses of the sentence (``主要预期目标是：…，城镇新增就业
    1000万人以上``), then target context words anywhere in the sentence (今年, 明年, 目标…), then
    actual context (去年, 上年, 过去, 已经…); else ``unknown``.
 
@@ -249,29 +251,32 @@ def stance(sentence: str, start: int, end: int) -> str:
         if v.target_context.search(whole):
             return "target"
         return "cap"
-    # 3. threshold
+    # 3. a goal or task named after the figure (8％的预定目标, 五十万的任务)
+    if post.startswith(tuple(v.data["stance"]["goal_after"])):
+        return "target"
+    # 4. threshold
     floor_word = v.floor.match(fig) and not fig.startswith("达到")
     goal = ("%" in fig or "％" in fig) and any(w in pre for w in v.data["stance"]["share_goal"])
     group = post.startswith("的") and post[1:].startswith(tuple(v.data["stance"]["share_of_group"]))
     condition = (post.startswith("的") and not goal and not group) or v.condition.search(pre)  # 要使80％以上的 (1999)
     if (floor_word or fig.endswith("以上")) and condition:
         return "threshold"
-    # 4. ceilings held
+    # 5. ceilings held
     if v.ceiling.search(pre):
         if fig.endswith(("左右", "以内", "以下")) or v.target_context.search(whole):
             return "target"
         return "actual"
-    # 5. markers of the clause (and 超过/突破 opening the figure)
+    # 6. markers of the clause (and 超过/突破 opening the figure)
     found = _markers(pre)
     if fig.startswith(("超过", "突破", "超")):
         found.append((len(pre), "突破"))
     decided = _decide(found, pre, whole)
     if decided:
         return decided
-    # 6. 左右 with target context
+    # 7. 左右 with target context
     if fig.endswith("左右") and v.target_context.search(whole):
         return "target"
-    # 7. earlier clauses, then context words
+    # 8. earlier clauses, then context words
     decided = _decide(_markers(s[w.sent_a : w.cl_a]), s[w.sent_a : w.cl_a], whole)
     if decided:
         return decided

@@ -27,7 +27,7 @@ from rag.types import FigureFact, FigureRow, Passage, figure_values
 # reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
 # delivery, counted nouns and groups after a figure as its metric, bare amounts in 万; 6: vague
 # amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户, a
-# colon list takes its lead-in's year
+# colon list takes its lead-in's year, 现在/目前 states are results, FIGURE的目标/任务 a target
 STORE_VERSION = 7
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
@@ -336,7 +336,8 @@ def _settle_stance(stance: str, period: Period | None, doc: DocDate | None, clau
       2012-2014), and so is a planned ``控制在X`` without 左右 (``城镇登记失业率控制在4.6%``, 2005;
       ``居民消费价格总水平涨幅控制在3%``, 2006; the 2014 review's ``控制在2.6%`` is a result).
     """
-    if period is not None and period.basis == STATE_BASIS:
+    if period is not None and (period.basis == STATE_BASIS or period.basis.startswith(
+            tuple(w + " →" for w in time_words.data()["present_words"]["words"]))):
         return "actual" if stance == "unknown" else stance  # a state at delivery, not a plan
     if period is not None and doc is not None and period.start[:4].isdigit() and \
             period.end[:4].isdigit():

@@ -230,3 +230,13 @@ def test_a_share_of_a_group_of_people_is_no_threshold() -> None:
     s = "集体分配平均每人在三百元以上的大队，１９７９年有一千六百二十二个。"
     a, b = _span(s, "三百元以上")
     assert stance(s, a, b) == "threshold"
+
+
+@pytest.mark.parametrize(("sentence", "text"), [
+    ("为了实现在本世纪末把我国人口控制在１２亿左右的目标，必须严格执行现行政策。", "１２亿左右"),  # 1988
+    ("圆满完成裁减军队员额20万的任务。", "20万"),  # 2005
+    ("要按期完成三年内裁减军队员额五十万的任务。", "五十万"),  # 1998
+])
+def test_a_figure_named_as_a_goal_or_task_is_a_target(sentence: str, text: str) -> None:
+    a, b = _span(sentence, text)
+    assert stance(sentence, a, b) == "target"
