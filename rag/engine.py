@@ -32,7 +32,7 @@ from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.metadata import newest_year
 from rag.model import resolve_model
 from rag.question import analyse, resolve_turn
-from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, year_filter
+from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, period_first, year_filter
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
 from rag.store import VectorStore, open_store
@@ -267,6 +267,7 @@ class Engine:
         if mode not in MODES:
             raise QueryRejected(f"mode must be one of {', '.join(MODES)}")
         snap = snapshot or self.snapshot()
+        _known_documents(snap.documents, filters.doc_ids if filters else ())
         return hybrid_search(snap, self.embedder, q, k=k, cfg=r, filters=filters, mode=mode)
 
     def ask(self, question: str, *, history: Sequence[str] | None = None,
@@ -283,6 +284,7 @@ class Engine:
         if not 1 <= k_eff <= self.config.retrieval.max_k:
             raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
         snap = snapshot or self.snapshot()
+        _known_documents(snap.documents, filters.doc_ids if filters else ())
         now = newest_year(snap.documents)  # 今年/去年 in a question: the newest documents' years
         previous: str | None = None
         for turn in history or []:
@@ -303,8 +305,8 @@ class Engine:
             # year's: those documents first, then the rest as ranked; but a plan for a later
             # year stands in an earlier report (1985's in 1978's and 1982's, 1981's in the
             # August 1980 one), so the best undated hits keep a third of the places
-            dated = hybrid_search(snap, self.embedder, query, k=n, cfg=self.config.retrieval,
-                                  filters=steer)
+            dated = period_first(hybrid_search(snap, self.embedder, query, k=n,
+                                               cfg=self.config.retrieval, filters=steer), years)
             keep = n - max(1, n // 3)
             return merge_hits(dated[:keep], [*hits, *dated[keep:]], n)
 
@@ -329,6 +331,8 @@ class Engine:
                 snapshot: store.Snapshot | None = None) -> list[FigureRow]:
         """Rows of the figure store (one per figure and sentence), filtered and sorted."""
         snap = snapshot or self.stored()
+        if q is not None and q.doc:
+            _known_documents(snap.documents, (q.doc,), titles=True)
         rows = self._figure_rows.get(snap.version)
         if rows is None:
             rows = figstore.table(snap.passages, snap.figures)
@@ -576,3 +580,15 @@ def _encode(emb: Embedder, texts: list[str], report: Progress) -> np.ndarray:
         out[a:a + len(block)] = emb.encode_passages(block)
         report("encoding", a + len(block), len(texts))
     return out
+
+
+def _known_documents(documents: Sequence[DocumentInfo], wanted: Sequence[str], *,
+                     titles: bool = False) -> None:
+    """Raise :class:`NotFound` for a document filter that names no indexed document (an id,
+    a source name, a folder prefix, or for the figure store a title), so that a typo is an
+    error, not an empty result that reads as "nothing found"."""
+    for d in wanted:
+        if not any(d in (doc.doc_id, doc.source) or doc.source.startswith(d.rstrip("/") + "/")
+                   or (titles and (d == doc.title or doc.source.startswith(d)))
+                   for doc in documents):
+            raise NotFound(f"no indexed document matches {d!r}")

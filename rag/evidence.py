@@ -91,6 +91,9 @@ FEATURES: tuple[tuple[str, str], ...] = (
                             "中央财政 tells more than 安排. The subject counts because Chinese "
                             "leaves it out of later clauses (…基金正式成立,目标规模为100亿元; "
                             "国内生产总值…,增长7.7%)"),
+    ("change_unasked", "the figure is the amount of a change (削减财政赤字450亿元, 2008; 比上年"
+                       "增加1500亿元, 2014; 比上年增加42亿元, 2006) and the question asks for a "
+                       "level, naming no change (增加, 减少…) and no comparison (比)"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -111,7 +114,8 @@ SIGNS: dict[str, str] = {
     "rate_percent": "+", "unit_match": "+", "unit_mismatch": "-", "clause_coverage": "+",
     "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
-    "per_year_missing": "-", "per_year_unasked": "-", "from_value": "-", "clause_idf_coverage": "+",
+    "per_year_missing": "-", "per_year_unasked": "-", "from_value": "-", "change_unasked": "-",
+    "clause_idf_coverage": "+",
     "crowding": "-",
     # sentence candidates
     "sentence_plain": "+", "length": "±",
@@ -296,6 +300,7 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "per_year_missing": float(per_year_asked and not per_year),
         "per_year_unasked": float(per_year and not per_year_asked),
         "from_value": float(_is_from_value(low, fig) and not asks(q, "from_asked")),
+        "change_unasked": float(_after_change(sent.text, fig) and not asks(q, "change_asked")),
         "clause_idf_coverage": idf_coverage(q, f"{subject} {clause}"),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
@@ -333,6 +338,21 @@ def _actor_missing(q: Question, fact: FigureFact | None) -> bool:
 
 
 @lru_cache(maxsize=64)  # asked once per question, not per candidate
+@lru_cache(maxsize=1)
+def _change_verbs() -> str:
+    verbs = vocab.data("facts")["metric"]["change_verbs"]
+    return "|".join(map(re.escape, sorted(verbs, key=len, reverse=True)))
+
+
+def _after_change(sentence: str, fig: Figure) -> bool:
+    """The figure is the amount of a change: right after a change verb (比上年增加1500亿元),
+    or after the verb and its object (削减财政赤字450亿元), an object with no verb of a
+    level in it (增长速度达到7% is a level)."""
+    lead = sentence[max(0, fig.start - 9):fig.start]
+    m = re.search(f"(?:{_change_verbs()})了?([\u4e00-\u9fff]{{0,6}})$", lead)
+    return m is not None and not re.search("[达为是到在有占约共计将]", m.group(1))
+
+
 def asks(q: Question, key: str) -> bool:
     """Whether the question holds one of the ``evidence_words.json`` word list ``key``
     (English as whole words)."""

@@ -27,6 +27,8 @@ years are given) or on the seed page:
   (1979, 2003, 2014) — unless the rest of the quotation is a generic noun like 措施 (the seed
   page's ``“十条措施”`` is ten measures); and doctrines named without quotes: ``四项基本原则``,
   ``和平共处五项原则``, ``八项规定``, ``四个现代化``, ``三个代表`` (1979, 1993, 1998, 2014).
+- Classes: a bare magnitude with a unit before 级 names a size class (``千万吨级炼油厂``, 2008;
+  ``百万千瓦级核电机组``, 2007; ``万吨级码头泊位``, 2003, 2013).
 - Labels: numbers followed by 号 or 、, a bare number inside a short quotation (``“8810”行动计划``),
   ``(1)`` and ``1.`` list numbering, clock times (``10:30``). (Digits glued to Latin letters,
   ``5G``, ``IPv6``, never match the patterns of :mod:`rag.figures` at all.)
@@ -92,6 +94,8 @@ def is_word(text: str, quotes: list[tuple[int, int]], quote_starts: list[int], a
         return True  # 四项基本原则, 和平共处五项原则, 四个现代化
     after = text[b : b + 4]
     before = text[max(0, a - 4) : a]
+    if unit and after.startswith("级") and text[a] in "十百千万亿":
+        return True  # 千万吨级炼油厂 (2008), 百万千瓦级核电机组 (2007): a class, not an amount
     if unit == "年" and kind == "duration":
         if _PLAN_AFTER_RE.match(after):
             return True  # 第一个五年计划, 十年规划, 九十年代

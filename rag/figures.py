@@ -194,6 +194,7 @@ _SINGLE = re.compile(_GENERAL_SINGLE)
 _QUOTE_RE = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’\n]{1,20})[”\"」』’]")
 _TITLE_RE = re.compile(r"《([^《》\n]{1,120})》")
 _SENTENCE_END_RE = re.compile(r"[。！？!?\n]")
+_COMPARED_GOAL_RE = re.compile(r"的(?:预定|预期|奋斗|原定)?(?:目标|计划|指标)")
 _FAR_QUALIFIER_RE = re.compile(r"(不高于|不低于|不超过|不少于|不多于)[\u4e00-\u9fff]{1,10}$")
 
 
@@ -382,6 +383,11 @@ class _Extractor:
         bare = unit_text is None and not m.group("m1") and not qp and not qs
         if bare and not self._bare_ok(m.start("n1"), m.end("n1")):
             return None
+        if qp and _COMPARED_GOAL_RE.match(self.text, end) and _qualifier(qp) in ("≤", "≥") \
+                and not (qs or approx):
+            # 略低于8％的预定目标 (1999): the comparative measures another figure (the 7.8％
+            # result) against this one, which is the goal itself, as stated
+            start, qualifier = m.start("n1"), "="
         if not qp and kind in ("money", "percent"):
             far = _FAR_QUALIFIER_RE.search(self.text, max(0, start - 16), start)
             if far and not self._sentence_break(far.start(), start):

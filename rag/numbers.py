@@ -176,13 +176,14 @@ UNITS["级"] = ("级", "level")
 UNITS["倍"] = ("倍", "ratio")
 for _k in _PHYSICAL_CJK + _PHYSICAL_LATIN:
     UNITS[_k] = (_k, "number")
-# Traditional forms of the units, read as the simplified base unit: 二百十七萬噸 (1954, in
+# Traditional (and long) forms of the units, read as the simplified base unit: 二百十七萬噸 (1954, in
 # traditional script throughout), 一亿二千万农戶 (1957, whose print mixes in traditional forms)
 TRADITIONAL_UNITS = {
     "噸": "吨", "個": "个", "項": "项", "種": "种", "戶": "户", "畝": "亩", "臺": "台", "輛": "辆",
     "條": "条", "隻": "只", "顆": "颗", "張": "张", "擔": "担", "屆": "届", "處": "处", "場": "场",
     "輪": "轮", "類": "类", "頭": "头", "盧布": "卢布", "新盧布": "新卢布", "港幣": "港元",
     "公頃": "公顷", "千瓦時": "千瓦时",
+    "千瓦小时": "千瓦时",  # not a traditional form, the long one: ４４５５亿千瓦小时 (1987) is energy
 }
 for _trad, _simp in TRADITIONAL_UNITS.items():
     UNITS.setdefault(_trad, UNITS[_simp])

@@ -487,6 +487,10 @@ def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
         first = body[len(years):m.start()]
         rest = re.sub(r"分别|各自", "", body[tail.start():]) if tail else ""
         return ((first, f"{years}{first}{rest}?"), (phrase, f"{years}{phrase}{rest}?"))
+    if not re.search(r"分别|各自|各是", body) and tail and body[m.end() + len(b):tail.start()]:
+        # 研究与实验发展经费是多少: B runs on into the noun that A is part of, so A与B is one
+        # name (研究与实验发展, 科学与技术…), not two things asked (比例和上限是多少)
+        return ()
     head = body[:m.start() - len(a)]
     rest = re.sub(r"分别|各自", "", body[m.end() + len(b):])
     return ((a, f"{head}{a}{rest}?"), (b, f"{head}{b}{rest}?"))

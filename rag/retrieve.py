@@ -250,6 +250,23 @@ def year_filter(years: Sequence[str], base: Filters | None = None) -> Filters | 
     return replace(base, date_from=lo, date_to=hi)
 
 
+def period_first(hits: Sequence[Hit], years: Sequence[str]) -> list[Hit]:
+    """``hits`` with those first whose figure store holds a figure of an asked year alone
+    (its period that one year), each group in its own order. A year's results stand in
+    the next year's review under ``去年``/``一、2013年工作回顾``, while the report of that
+    year reviews the five years before it (2013's ``过去五年`` passages outrank the 2014
+    review for 2013年国内生产总值增长多少 on words alone); its targets stand under ``今年``
+    in its own report (2013, 2014)."""
+    asked = set(years)
+
+    def holds(h: Hit) -> bool:
+        return any(f.period_start and f.period_start[:4] in asked
+                   and (f.period_end or f.period_start)[:4] == f.period_start[:4]
+                   for f in h.figures)
+
+    return [*(h for h in hits if holds(h)), *(h for h in hits if not holds(h))]
+
+
 def merge_hits(first: Sequence[Hit], then: Sequence[Hit], k: int) -> list[Hit]:
     """``first`` then the hits of ``then`` not in it, ranked anew, at most ``k``."""
     seen: set[str] = set()

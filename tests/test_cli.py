@@ -219,6 +219,17 @@ def test_search_by_year_and_document_shows_file_title_date_and_headings(policy_e
     assert r.returncode == 0 and "no passages found" in r.stdout
 
 
+def test_a_document_filter_that_names_no_document_is_an_error(policy_env):
+    """A typo in --doc is exit 6 (not found) with one line, not an empty result."""
+    for args in (["search", "国内生产总值增长", "--doc", "nosuch.txt"],
+                 ["figures", "--doc", "nosuch.txt"]):
+        r = run(args, policy_env)
+        assert r.returncode == 6, (args, r.stdout, r.stderr)
+        assert r.stderr.strip() == "rag: error: no indexed document matches 'nosuch.txt'"
+    r = run(["figures", "--doc", "2014", "--kind", "percent"], policy_env)  # a file-name prefix
+    assert r.returncode == 0 and "7.5%左右" in r.stdout
+
+
 def test_figures_filter_by_metric_period_stance_and_print_as_written(policy_env):
     r = run(["figures", "--metric", "国内生产总值", "--year", "2014", "--stance", "target",
              "--doc", "2014-政府工作报告.txt", "--json"], policy_env)

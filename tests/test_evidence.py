@@ -160,3 +160,17 @@ def test_an_actor_asked_must_be_the_figures_subject_or_in_its_metric():
     # the nation is no actor; 农民 and 农村居民 name one group (1985 vs 2005 reports)
     assert asked_actors(analyse("全国财政赤字是多少？")) == ()
     assert not _actor_missing(analyse("2005年农民人均纯收入是多少？"), fact(None, "农村居民人均纯收入"))
+
+
+@pytest.mark.parametrize(("sentence", "text", "change"), [
+    ("同时，削减财政赤字450亿元。", "450亿元", True),  # 2008: the cut, not the deficit
+    ("今年拟安排财政赤字13500亿元，比上年增加1500亿元。", "1500亿元", True),  # 2014
+    ("今年拟安排财政赤字13500亿元，比上年增加1500亿元。", "13500亿元", False),
+    ("国内生产总值增长速度达到7%。", "7%", False),  # a level after its noun
+])
+def test_the_amount_of_a_change_is_marked(sentence: str, text: str, change: bool) -> None:
+    from rag.evidence import _after_change
+    from rag.figures import extract_figures
+
+    fig = next(f for f in extract_figures(sentence) if f.text == text)
+    assert _after_change(sentence, fig) is change

@@ -236,6 +236,14 @@ def test_traditional_units_are_read_as_simplified(source: str, value: float, uni
     assert (f.value, f.unit) == (value, unit)
 
 
+def test_a_comparative_before_a_stated_goal_is_not_the_goals_qualifier() -> None:
+    """略低于8％的预定目标 (1999): 低于 compares the 7.8％ result with the goal, which is 8％."""
+    figs = extract_figures("国内生产总值比上年增长7.8％，虽然略低于8％的预定目标，但这是来之不易的。")
+    assert [(f.text, f.qualifier) for f in figs] == [("7.8％", "="), ("8％", "=")]
+    assert [(f.text, f.qualifier) for f in extract_figures("不超过10万元的项目")] == [
+        ("不超过10万元", "≤")]
+
+
 def test_circle_zero_years_are_dates() -> None:
     figs = extract_figures("全国职工的工资总额一九八○年为七百七十三亿元")  # 1982
     assert [(f.text, f.kind, f.date) for f in figs] == [

@@ -356,3 +356,11 @@ def test_a_result_word_after_a_future_modal_asks_no_result(question, stance, agg
 ])
 def test_a_plan_named_without_a_year_is_the_span_asked(question, span):
     assert analyse(question).period_span == span
+
+
+def test_a_name_joined_by_yu_is_one_thing_not_two_parts() -> None:
+    """研究与实验发展经费 (R&D spending) is one metric; 比例和上限 are two parts."""
+    from rag.question import _pieces
+
+    assert _pieces("2007年研究与实验发展经费是多少？", ()) == ()
+    assert [p[0] for p in _pieces("南昌数转券的补贴比例和上限是多少", ())] == ["比例", "上限"]

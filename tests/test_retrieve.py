@@ -189,3 +189,25 @@ def test_traditional_text_is_matched_in_simplified():
     text = "一九五四年鋼的預計產量是二百十七萬噸"
     assert normalize(text) == "一九五四年钢的预计产量是二百十七万吨"
     assert {"钢", "产量"} <= set(tokenize(text)) and "产量" in query_tokens("1954年钢产量是多少")
+
+
+def test_period_first_puts_passages_with_figures_of_the_asked_year_first() -> None:
+    """2013's growth stands in the 2014 review (一、2013年工作回顾); the 2013 report's
+    过去五年 passages outrank it on words alone."""
+    from rag import figstore
+    from rag.chunk import ChunkConfig, chunk_document
+    from rag.ingest import load
+    from rag.retrieve import period_first
+    from rag.types import Hit, Scores
+
+    policy = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
+    hits = []
+    for name in ("2013-政府工作报告.txt", "2014-政府工作报告.txt"):
+        loaded = load(policy / name, source=name)
+        passages = chunk_document(loaded.doc, ChunkConfig(), date=loaded.meta.date)
+        lead = next(p for p in passages if "国内生产总值" in p.text)
+        hits.append(Hit(lead, Scores(dense=None, bm25=None, fused=1.0), rank=len(hits) + 1,
+                        figures=figstore.annotate(lead)))
+    ordered = period_first(hits, ("2013",))
+    assert [h.passage.source for h in ordered] == ["2014-政府工作报告.txt", "2013-政府工作报告.txt"]
+    assert period_first(hits, ()) == hits
