@@ -284,7 +284,6 @@ class Engine:
         if not 1 <= k_eff <= self.config.retrieval.max_k:
             raise QueryRejected(f"k must be between 1 and {self.config.retrieval.max_k}")
         snap = snapshot or self.snapshot()
-        _known_documents(snap.documents, filters.doc_ids if filters else ())
         now = newest_year(snap.documents)  # 今年/去年 in a question: the newest documents' years
         previous: str | None = None
         for turn in history or []:
@@ -585,8 +584,9 @@ def _encode(emb: Embedder, texts: list[str], report: Progress) -> np.ndarray:
 def _known_documents(documents: Sequence[DocumentInfo], wanted: Sequence[str], *,
                      titles: bool = False) -> None:
     """Raise :class:`NotFound` for a document filter that names no indexed document (an id,
-    a source name, a folder prefix, or for the figure store a title), so that a typo is an
-    error, not an empty result that reads as "nothing found"."""
+    a source name, a folder prefix, or for the figure store a title), so that a typo in a
+    search or a figure query is an error, not an empty result that reads as "nothing found".
+    A question is answered or refused whatever its filters (a chat always answers)."""
     for d in wanted:
         if not any(d in (doc.doc_id, doc.source) or doc.source.startswith(d.rstrip("/") + "/")
                    or (titles and (d == doc.title or doc.source.startswith(d)))
