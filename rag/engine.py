@@ -7,8 +7,9 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,8 @@ class Engine:
         if mode not in MODES:
             raise QueryRejected(f"mode must be one of {', '.join(MODES)}")
         snap = snapshot or self.snapshot()
-        _known_documents(snap.documents, filters.doc_ids if filters else ())
+        for d in filters.doc_ids if filters else ():
+            _known(snap.documents, d, partial(_names_doc, d))
         return hybrid_search(snap, self.embedder, q, k=k, cfg=r, filters=filters, mode=mode)
 
     def ask(self, question: str, *, history: Sequence[str] | None = None,
@@ -331,7 +333,7 @@ class Engine:
         """Rows of the figure store (one per figure and sentence), filtered and sorted."""
         snap = snapshot or self.stored()
         if q is not None and q.doc:
-            _known_documents(snap.documents, (q.doc,), titles=True)
+            _known(snap.documents, q.doc, lambda doc: q.names(doc.doc_id, doc.source, doc.title))
         rows = self._figure_rows.get(snap.version)
         if rows is None:
             rows = figstore.table(snap.passages, snap.figures)
@@ -581,14 +583,15 @@ def _encode(emb: Embedder, texts: list[str], report: Progress) -> np.ndarray:
     return out
 
 
-def _known_documents(documents: Sequence[DocumentInfo], wanted: Sequence[str], *,
-                     titles: bool = False) -> None:
-    """Raise :class:`NotFound` for a document filter that names no indexed document (an id,
-    a source name, a folder prefix, or for the figure store a title), so that a typo in a
-    search or a figure query is an error, not an empty result that reads as "nothing found".
-    A question is answered or refused whatever its filters (a chat always answers)."""
-    for d in wanted:
-        if not any(d in (doc.doc_id, doc.source) or doc.source.startswith(d.rstrip("/") + "/")
-                   or (titles and (d == doc.title or doc.source.startswith(d)))
-                   for doc in documents):
-            raise NotFound(f"no indexed document matches {d!r}")
+def _names_doc(d: str, doc: DocumentInfo) -> bool:
+    return Filters.names(d, doc.doc_id, doc.source)
+
+
+def _known(documents: Sequence[DocumentInfo], name: str,
+           names: Callable[[DocumentInfo], bool]) -> None:
+    """Raise :class:`NotFound` when a search's or a figure query's document filter (``names``,
+    the filter's own matcher) names no indexed document, so that a typo is an error, not an
+    empty result that reads as "nothing found". A question is answered or refused whatever
+    its filters (a chat always answers)."""
+    if not any(names(doc) for doc in documents):
+        raise NotFound(f"no indexed document matches {name!r}")

@@ -561,6 +561,10 @@ class FigureQuery:
         if self.years is not None and self.years[0] > self.years[1]:
             raise ValueError(f"year range {self.years[0]}-{self.years[1]} is empty")
 
+    def names(self, doc_id: str, source: str, title: str) -> bool:
+        """Whether ``doc`` names this document (id, source name or its prefix, title)."""
+        return self.doc in (doc_id, source, title) or source.startswith(self.doc or "\0")
+
     def accepts(self, r: FigureRow) -> bool:
         f = r.fact
         if self.metric and self.metric not in (f.metric or ""):
@@ -573,8 +577,7 @@ class FigureQuery:
             return False
         if self.kind and f.kind != self.kind:
             return False
-        if self.doc and self.doc not in (r.doc_id, r.source, r.title) and not r.source.startswith(
-                self.doc):
+        if self.doc and not self.names(r.doc_id, r.source, r.title):
             return False
         if self.years is not None:
             span = period_years(f)

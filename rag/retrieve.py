@@ -51,10 +51,13 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.doc_ids or self.title or self.section or self.date_from or self.date_to)
 
+    @staticmethod
+    def names(d: str, doc_id: str, source: str) -> bool:
+        """Whether the ``doc_ids`` entry ``d`` names this document (id, source, folder)."""
+        return d in (doc_id, source) or source.startswith(d.rstrip("/") + "/")
+
     def accepts(self, p: Passage) -> bool:
-        if self.doc_ids and not any(
-                d in (p.doc_id, p.source) or p.source.startswith(d.rstrip("/") + "/")
-                for d in self.doc_ids):
+        if self.doc_ids and not any(self.names(d, p.doc_id, p.source) for d in self.doc_ids):
             return False
         if self.title and self.title not in p.title and self.title not in (p.subtitle or ""):
             return False
@@ -264,7 +267,7 @@ def period_first(hits: Sequence[Hit], years: Sequence[str]) -> list[Hit]:
                    and (f.period_end or f.period_start)[:4] == f.period_start[:4]
                    for f in h.figures)
 
-    return [*(h for h in hits if holds(h)), *(h for h in hits if not holds(h))]
+    return sorted(hits, key=lambda h: not holds(h))  # stable: each group keeps its order
 
 
 def merge_hits(first: Sequence[Hit], then: Sequence[Hit], k: int) -> list[Hit]:
