@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -227,13 +228,16 @@ def _read_history(path: Path) -> list[str]:
     if not isinstance(raw, list):
         raise QueryRejected(f"{path}: history must be a JSON list of messages")
     turns: list[str] = []
-    for m in raw:
+    for n, m in enumerate(raw, start=1):
         if isinstance(m, str):
             turns.append(m)
-        elif isinstance(m, dict) and m.get("role", "user") == "user" and isinstance(
-            m.get("content"), str
-        ):
-            turns.append(m["content"])
+        elif isinstance(m, dict) and isinstance(m.get("content"), str):
+            # An assistant's turn is context the question rewriter does not use.
+            if m.get("role", "user") == "user":
+                turns.append(m["content"])
+        else:
+            raise QueryRejected(f"{path}: history item {n} is neither a string nor a "
+                                "{\"role\", \"content\"} message")
     return turns
 
 
@@ -277,7 +281,8 @@ def _ask_batch(engine: Any, path: Path) -> int:
         except (ValueError, RagError) as exc:
             failed += 1
             _print_json({"line": n, "error": str(exc).splitlines()[0]})
-    return 1 if failed else 0
+    # Bad input, as the README's exit codes say; the good lines were still answered.
+    return QueryRejected.exit_code if failed else 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -365,6 +370,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         _print_json(info)
     elif info.get("version") is not None:
         for key, value in info.items():
+            if key == "created" and isinstance(value, (int, float)):
+                # JSON keeps the epoch seconds; people read a UTC time.
+                value = datetime.fromtimestamp(value, UTC).strftime(
+                    "%Y-%m-%d %H:%M:%S UTC")
             print(f"{key}: {value}")
     if info.get("version") is None:
         if not args.json:

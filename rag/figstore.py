@@ -20,7 +20,7 @@ from rag.figures import Figure, extract_figures
 from rag.hanzi import fold
 from rag.periods import DocDate, Period
 from rag.text import sentence_spans
-from rag.types import FigureFact, FigureRow, Passage, figure_values
+from rag.types import FigureFact, FigureRow, Passage, figure_key, figure_values
 
 # 2: traditional characters folded, 分别 pairs, metric actors as subjects; 3: price-base years,
 # cited plans, opening actors as subjects, 国家财政 as the nation; 4: a heading naming the year
@@ -527,7 +527,7 @@ def table(passages: Sequence[Passage], figures: Sequence[Sequence[FigureFact]]) 
     seen: set[tuple[str, tuple[str, ...], str, str]] = set()
     for p, figs in zip(passages, figures, strict=True):
         for f in figs:
-            key = (p.doc_id, p.headings, f.text, p.text[f.sentence_start:f.sentence_end])
+            key = figure_key(p, f)
             if key in seen:
                 continue
             seen.add(key)

@@ -41,7 +41,7 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from rag.postings import BM25, Postings
-from rag.types import DocumentInfo, FigureFact, Passage
+from rag.types import DocumentInfo, FigureFact, Passage, count_figures
 
 FORMAT_VERSION = 3  # 3: segments; 2: one folder per version
 CURRENT = "CURRENT"
@@ -333,7 +333,7 @@ def write_snapshot(
         runs = [{"segment": 0, "start": 0, "end": len(passages), "source": None}]
     manifest = write_version(
         root, segments=segments, runs=runs, documents=documents,
-        figures=sum(len(x) for x in figures), model=model, model_fingerprint=model_fingerprint,
+        figures=count_figures(passages, figures), model=model, model_fingerprint=model_fingerprint,
         dim=dim, chunking=chunking, chunk_digest=chunk_digest, ann=ann,
         figure_digest=figure_digest)
     return load_snapshot(root, model_fingerprint=model_fingerprint, dim=dim,

@@ -24,7 +24,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, NotFound
 from rag.ingest import ParsedDocument
 from rag.retrieve import passage_index_text, passage_tokens
 from rag.store import VectorStore, as_store
-from rag.types import DocumentInfo, FigureFact, Passage
+from rag.types import DocumentInfo, FigureFact, Passage, count_figures
 
 MAX_SEGMENTS = 12
 """More live segments than this after a write, and the write compacts them into one."""
@@ -246,7 +246,7 @@ class Update:
                     runs[n.info.source] = {"segment": len(segments) - 1, "start": start,
                                            "end": end, "source": n.info.source}
                 docs[n.info.source] = replace(n.info, passages=len(n.passages),
-                                              figures=sum(len(f) for f in n.figures))
+                                              figures=count_figures(n.passages, n.figures))
                 start = end
         order = sorted(docs)
         listed = [docs[s] for s in order]
@@ -321,7 +321,7 @@ def _rewrite(store: VectorStore, ident: Identity, live: str | None, kept: list[D
     start = 0
     for s in order:
         ps, _, _, figs = rows.get(s, ([], [], None, []))
-        docs[s] = replace(docs[s], passages=len(ps), figures=sum(len(f) for f in figs))
+        docs[s] = replace(docs[s], passages=len(ps), figures=count_figures(ps, figs))
         if ps:
             runs.append({"segment": 0, "start": start, "end": start + len(ps), "source": s})
             start += len(ps)

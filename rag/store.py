@@ -25,7 +25,7 @@ import numpy as np
 from rag import index
 from rag.errors import ConfigError
 from rag.index import Manifest, Snapshot
-from rag.types import DocumentInfo, FigureFact, Passage
+from rag.types import DocumentInfo, FigureFact, Passage, count_figures
 
 STORE_KINDS = ("faiss", "milvus-lite:PATH.db", "http://HOST:PORT")
 
@@ -191,7 +191,7 @@ def write_snapshot(st: VectorStore, *, passages: list[Passage], tokens: list[lis
         runs = [{"segment": 0, "start": 0, "end": len(passages), "source": None}]
     manifest = st.write_version(
         segments=segments, runs=runs, documents=documents,
-        figures=sum(len(x) for x in figures), model=model, model_fingerprint=model_fingerprint,
+        figures=count_figures(passages, figures), model=model, model_fingerprint=model_fingerprint,
         dim=dim, chunking=chunking, chunk_digest=chunk_digest, ann=ann,
         figure_digest=figure_digest)
     return st.load_snapshot(model_fingerprint=model_fingerprint, dim=dim,

@@ -4,6 +4,7 @@ same text yields the same ids."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -285,3 +286,15 @@ FIGURE_FIELDS = ("text", "value", "low", "high", "unit", "kind", "qualifier", "s
 def figure_values(f: Any) -> dict[str, Any]:
     """A figure's public fields, shared by AnswerFigure and the figure store."""
     return {name: getattr(f, name) for name in FIGURE_FIELDS}
+
+
+def figure_key(p: Passage, f: FigureFact) -> tuple[str, tuple[str, ...], str, str]:
+    """What makes a stored figure one figure: overlapping chunks repeat a sentence, and its
+    figures are the same figures (same document, heading, text and sentence)."""
+    return (p.doc_id, p.headings, f.text, p.text[f.sentence_start:f.sentence_end])
+
+
+def count_figures(passages: Sequence[Passage], figures: Sequence[Sequence[FigureFact]]) -> int:
+    """Distinct figures of these passages, counted as ``rag figures`` lists them."""
+    return len({figure_key(p, f) for p, figs in zip(passages, figures, strict=True)
+                for f in figs})

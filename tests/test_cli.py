@@ -140,6 +140,26 @@ def test_ask_follow_up_with_turns_and_batch(env, tmp_path: Path):
     assert "50亿元" in answers[1]["answer"] and "27万个" in answers[2]["answer"]
 
 
+def test_batch_with_a_bad_line_answers_the_rest_and_exits_2(env, tmp_path: Path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"question": "山东5G基站将达到多少个?"}\n{not json\n[1, 2]\n',
+                     encoding="utf-8")
+    r = run(["ask", "--json", "--batch", str(batch)], {**env, "RAG_MIN_CONFIDENCE": "0"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert "27万个" in out[0]["answer"]
+    assert [x.get("line") for x in out[1:]] == [2, 3] and all(x["error"] for x in out[1:])
+
+
+@pytest.mark.parametrize("history", ["[1, 2, 3]", '[{"role": "user"}]', '["北京?", null]'])
+def test_history_with_items_that_are_not_messages_is_rejected(env, tmp_path: Path, history):
+    path = tmp_path / "history.json"
+    path.write_text(history, encoding="utf-8")
+    r = run(["ask", "那成都呢?", "--history", str(path)], env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "history item" in r.stderr and str(path) in r.stderr
+
+
 def test_chat_reads_turns_from_stdin(env):
     r = run(["chat"], env, stdin="北京机器人基金规模多大?\n那成都呢?\n\n")
     assert r.returncode == 0, r.stderr
