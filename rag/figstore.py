@@ -599,11 +599,19 @@ def query(rows: Iterable[FigureRow], q: FigureQuery) -> list[FigureRow]:
     """Rows that pass the filters, in the asked order (stable: document order breaks ties)."""
     out = [r for r in rows if q.accepts(r)]
     if q.sort == "value":
-        def value(r: FigureRow) -> float:
+        # Values compare only within one unit (元 with 元, never with 美元, 斤 or ％): each
+        # unit is a block, in the order the units first appear, sorted inside; rows with no
+        # value come last.
+        blocks: dict[str, int] = {}
+        for r in out:
+            blocks.setdefault(r.fact.unit or "", len(blocks))
+        sign = -1.0 if q.descending else 1.0
+
+        def value(r: FigureRow) -> tuple[int, int, float]:
             f = r.fact
             v = f.value if f.value is not None else f.high if f.high is not None else f.low
-            return float("-inf") if v is None else v
-        out.sort(key=value, reverse=q.descending)
+            return (blocks[f.unit or ""], v is None, 0.0 if v is None else sign * v)
+        out.sort(key=value)
     elif q.sort == "period":
         out.sort(key=lambda r: (r.fact.period_start or "", r.fact.period_end or ""),
                  reverse=q.descending)

@@ -329,3 +329,21 @@ def test_a_present_state_is_a_result_of_the_reports_year(doc: str, text: str, le
                 if f.text == text and lead in p.text[max(0, f.start - 40):f.start])
     year = int(doc[:4])
     assert (fact.stance, figstore.period_years(fact)) == ("actual", (year, year))
+
+
+def test_sorting_by_value_never_compares_two_units():
+    # 1964 reports debts in 新卢布 beside amounts in 元; 1954 mixes 元, 吨 and 斤
+    rows = []
+    for doc in ("1954-政府工作报告.txt", "1964-政府工作报告.txt"):
+        store = _store(doc)
+        rows += figstore.table([p for p, _ in store], [f for _, f in store])
+    for descending in (False, True):
+        out = figstore.query(rows, figstore.FigureQuery(kind="money", sort="value",
+                                                        descending=descending))
+        units = [r.fact.unit for r in out]
+        assert len(set(units)) > 1
+        # each unit is one block
+        assert units == sorted(units, key=units.index)
+        for unit in set(units):
+            values = [r.fact.value for r in out if r.fact.unit == unit and r.fact.value is not None]
+            assert values == sorted(values, reverse=descending)
