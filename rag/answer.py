@@ -411,6 +411,10 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
         # no figure in a refusal: it would be a number no passage supports
         return _lang(q, "未找到：语料中没有所问年份的相关内容可以回答这个问题。",
                      "Not found: the documents say nothing about that year that answers this.")
+    if reason == "no_words":
+        return _lang(q, "未找到：问题里没有可以检索的文字（只有符号或表情），请用文字提问。",
+                     "Not found: the question has no words to search for (only symbols or "
+                     "emoji); ask in words.")
     if reason == "confidence":
         return _lang(q, "未找到可靠的答案：找到的数字与问题不够吻合，不能确认是所问的数字。",
                      "No reliable answer: the figures found do not match the question well "
@@ -569,6 +573,9 @@ def compose(
         return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
                       reason=reason)
 
+    if not any(ch.isalnum() for ch in q.text):
+        # emoji and punctuation only: nothing to search for, so no figure can match it
+        return nothing(reason="no_words")
     if q.aggregation == "count" and q.span is None:
         hits = search(q.text, max(k, 30), q.years)
         draft = _count_subjects(q, hits, model, threshold)

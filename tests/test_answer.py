@@ -290,3 +290,11 @@ def test_a_which_year_question_is_not_answered_by_a_date_without_a_year():
 
     assert dates("西沙群岛在哪一年正式成为中国领土?") == ["1910年"]
     assert "1月26日" in dates("西沙群岛什么时候正式成为中国领土?")  # a when question takes either
+
+
+@pytest.mark.parametrize("question", ["🤖🤖🤖??", "？！……", "👍 🎉"])
+def test_a_question_without_words_is_refused_for_that_reason(corpus_engine, question: str):
+    # even with the threshold at 0, where any found figure would be given
+    a = corpus_engine.ask(question, min_confidence=0)
+    assert not a.found and a.reason == "no_words" and not a.figures and not a.citations
+    assert "没有可以检索的文字" in a.answer
