@@ -211,9 +211,12 @@ def _print_answer(answer: Any) -> None:
         n = answer.nearest
         print(f"  nearest figure (NOT the answer): {n['figure']['text']} — “{n['quote']}” "
               f"({_where(n.get('title') or '', n.get('source'), n.get('date'), [])})")
+    chosen = next((i for i, ev in enumerate(answer.evidence or []) if not ev.get("vetoed")), None)
     for i, ev in enumerate(answer.evidence or []):
         fig = ev["figure"]["text"] if ev.get("figure") else "–"
-        label = "chosen" if i == 0 else f"#{i + 1}"
+        # a vetoed candidate may outscore the chosen one: it is listed, never "chosen"
+        label = f"#{i + 1} ruled out by {ev['vetoed']}" if ev.get("vetoed") else (
+            "chosen" if i == chosen and answer.found else f"#{i + 1}")
         feats = ", ".join(f"{k}={v:g}" for k, v in ev["features"].items() if v)
         print(f"  evidence {label}: {fig} score {ev['score']:+.2f} ({ev['source']}) {feats}")
 

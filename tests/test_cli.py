@@ -289,3 +289,17 @@ def test_a_bad_setting_is_named_in_one_line(env, value: str, message: str):
     r = run(["info"], {**env, "RAG_MIN_CONFIDENCE": value})
     assert r.returncode == 2 and r.stderr.startswith(f"rag: error: {message}"), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_explain_never_calls_a_ruled_out_candidate_chosen(policy_env):
+    # 2014's review states 2013's result (7.7%), which a target question rules out by its
+    # stance; it may outscore the target, and is listed, but the answer is the target
+    env = {**policy_env, "RAG_MIN_CONFIDENCE": "0"}
+    r = run(["ask", "--explain", "2013年国内生产总值增长的预期目标是多少？"], env)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stdout.splitlines() if x.startswith("  evidence ")]
+    chosen = [x for x in lines if x.startswith("  evidence chosen: ")]
+    assert len(chosen) == 1 and "7.5%左右" in chosen[0]
+    assert r.stdout.startswith("7.5%左右")
+    ruled_out = [x for x in lines if "ruled out by" in x]
+    assert all("chosen" not in x for x in ruled_out)
