@@ -133,6 +133,7 @@ class _Vocab:
     stem_stop: re.Pattern[str]
     actors: re.Pattern[str]
     hides_place: re.Pattern[str]
+    set_deadline: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -173,6 +174,8 @@ def _vocab() -> _Vocab:
         boundary=re.compile(f"(?P<k>{_alt(me['keep_whole'])})|(?P<b>{_alt(me['boundaries'])})"),
         suffix=re.compile(_alt(su["suffixes"])),
         stem_stop=re.compile(_alt(su["stem_stops"])),
+        set_deadline=re.compile(
+            f"(?:{_alt(st['set_deadline'])})[，,：:\\s]*(?:到|至)(?:[0-9０-９]{{4}}|[一二][〇○零一二三四五六七八九]{{3}})年"),
         actors=re.compile(_alt(su["actors"])),
         hides_place=re.compile(_alt(su["words_hiding_places"])),
     )
@@ -251,7 +254,10 @@ def stance(sentence: str, start: int, end: int) -> str:
         if v.target_context.search(whole):
             return "target"
         return "cap"
-    # 3. a goal or task named after the figure (8％的预定目标, 五十万的任务)
+    # 3. a goal or task named after the figure (8％的预定目标, 五十万的任务), or reached by a
+    # deadline a goal-setting verb gives (提出,到2025年,…规模达1000亿元)
+    if v.set_deadline.search(before) and not re.search(r"了|已", pre):
+        return "target"
     if post.startswith(tuple(v.data["stance"]["goal_after"])):
         return "target"
     # 4. threshold

@@ -28,7 +28,7 @@ from rag.types import FigureFact, FigureRow, Passage, figure_key, figure_values
 # delivery, counted nouns and groups after a figure as its metric, bare amounts in 万; 6: vague
 # amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户, a
 # colon list takes its lead-in's year, 现在/目前 states are results, FIGURE的目标/任务 a target
-STORE_VERSION = 7
+STORE_VERSION = 8
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
                 "anniversary")

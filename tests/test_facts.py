@@ -240,3 +240,18 @@ def test_a_share_of_a_group_of_people_is_no_threshold() -> None:
 def test_a_figure_named_as_a_goal_or_task_is_a_target(sentence: str, text: str) -> None:
     a, b = _span(sentence, text)
     assert stance(sentence, a, b) == "target"
+
+
+@pytest.mark.parametrize(("sentence", "text", "want"), [
+    # seed page (undated): a goal-setting verb, a deadline, then 达
+    ("“《方案》提出,到2025年,武汉人工智能产业规模达1000亿元。", "1000亿元", "target"),
+    ("规划明确，到2027年，全市数据中心机架达到10万个。", "10万个", "target"),
+    # a past marker after the deadline reports what was reached
+    ("报告提出，到2020年，产业规模已达到3000亿元。", "3000亿元", "actual"),
+    # a deadline that no goal-setting verb gives is left to the other rules (an
+    # encyclopedia's 到2004年…下降到廿万六千人, DRCD, is history)
+    ("到2004年，全年台湾新生人口数量下降到26万人。", "26万人", "actual"),
+])
+def test_what_a_set_deadline_reaches_is_a_target(sentence: str, text: str, want: str) -> None:
+    a, b = _span(sentence, text)
+    assert stance(sentence, a, b) == want
