@@ -58,6 +58,7 @@ class _Sentence:
     start: int  # offset in the passage text
     figures: tuple[Figure, ...]  # with offsets relative to the sentence
     facts: tuple[FigureFact | None, ...] = ()  # the stored record of each figure
+    lead: str = ""  # the lead-in of the list the sentence is an item of
 
 
 @dataclass
@@ -92,7 +93,7 @@ class _Draft:
 
 def sentences(hit: Hit) -> list[_Sentence]:
     """The sentences of a passage with the figures inside each (from the figure store)."""
-    return [_Sentence(hit, s.text, s.start, s.figures, s.facts)
+    return [_Sentence(hit, s.text, s.start, s.figures, s.facts, s.lead)
             for s in by_sentence(hit.passage.text, hit.figures)]
 
 
@@ -163,7 +164,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                         max(0, f.start - 12):f.end + 8]:
                     continue  # 多少个榜单项目 is not answered by 七个步骤
                 feats = features(q, hit, SentenceFigures(s.start, s.text, s.figures,
-                                                         tuple(x for x in s.facts if x)),
+                                                         tuple(x for x in s.facts if x),
+                                                         s.lead),
                                  f, fact, pass_cov=pass_cov, top_fused=top_fused,
                                  heading_place=heading_place)
                 vetoed = model.figure.veto(feats)
@@ -411,6 +413,10 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
         # no figure in a refusal: it would be a number no passage supports
         return _lang(q, "未找到：语料中没有所问年份的相关内容可以回答这个问题。",
                      "Not found: the documents say nothing about that year that answers this.")
+    if reason == "document" and missing:
+        return _lang(q, f"未找到：语料中没有{'、'.join(missing)}，无法回答关于它的问题。",
+                     "Not found: the documents do not include the "
+                     f"{', '.join(missing)} that the question asks about.")
     if reason == "no_words":
         return _lang(q, "未找到：问题里没有可以检索的文字（只有符号或表情），请用文字提问。",
                      "Not found: the question has no words to search for (only symbols or "
@@ -427,6 +433,14 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
                      f"{', '.join(places)}.")
     return _lang(q, "未找到：语料中没有能回答这个问题的内容。",
                  "Not found: the documents contain nothing that answers this question.")
+
+
+def refusal(q: Question, question: str, rewritten: str | None, reason: str,
+            missing: Sequence[str] = ()) -> Answer:
+    """A refusal decided before any evidence is weighed (a document named that is not
+    indexed)."""
+    return Answer(question, rewritten, False, not_found(q, missing, reason), [], [],
+                  reason=reason)
 
 
 def _finish(question: str, rewritten: str | None, d: _Draft) -> Answer:

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 
 from rag import figstore, segments
 from rag import index as store
-from rag.answer import compose
+from rag.answer import compose, refusal
 from rag.chunk import chunk_document
 from rag.config import EngineConfig
 from rag.embed import Embedder, load_embedder
@@ -33,7 +33,15 @@ from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.metadata import newest_year
 from rag.model import resolve_model
 from rag.question import analyse, resolve_turn
-from rag.retrieve import MODES, Filters, merge_hits, passage_index_text, period_first, year_filter
+from rag.retrieve import (
+    MODES,
+    Filters,
+    merge_hits,
+    named_documents,
+    passage_index_text,
+    period_first,
+    year_filter,
+)
 from rag.retrieve import search as hybrid_search
 from rag.segments import Progress
 from rag.store import VectorStore, open_store
@@ -294,6 +302,14 @@ class Engine:
                 previous = resolve_turn(turn, previous, now) or turn
         rewritten = resolve_turn(q_text, previous, now)
         q = analyse(rewritten or q_text)
+        named = named_documents(q.text, snap.documents)
+        missing = [n.mention for n in named if not n.matches]
+        if missing:
+            return refusal(q, question, rewritten, "document", missing)
+        if named and not (filters and filters.doc_ids):
+            # 2014年的政府工作报告提出的…: that report's passages only
+            filters = replace(filters or Filters(),
+                              doc_ids=tuple(d.doc_id for n in named for d in n.matches))
 
         def search(query: str, n: int, years: Sequence[str] = ()) -> list[Hit]:
             n = min(n, self.config.retrieval.max_k)

@@ -25,7 +25,7 @@ from rag import vocab
 from rag.errors import ConfigError
 from rag.figures import Figure
 from rag.question import Question, _with_synonyms, has_word, place_core
-from rag.text import normalize, sentence_spans
+from rag.text import normalize, sentence_spans, word_parts
 from rag.types import FigureFact, Hit, Passage, figure_values
 
 _CLAUSE = re.compile(r"[,，;；。]")
@@ -94,6 +94,10 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("change_unasked", "the figure is the amount of a change (削减财政赤字450亿元, 2008; 比上年"
                        "增加1500亿元, 2014; 比上年增加42亿元, 2006) and the question asks for a "
                        "level, naming no change (增加, 减少…) and no comparison (比)"),
+    ("lead_coverage", "what the lead-in of the figure's list adds to the share of the "
+                      "question's terms: an item of a list after a colon (今年经济社会发展的"
+                      "主要预期目标是：｜国内生产总值增长8％左右；城镇新增就业900万人以上；…, "
+                      "2010, 2011, 2012) says its metric, and the lead-in says it is a target"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -115,7 +119,7 @@ SIGNS: dict[str, str] = {
     "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
     "per_year_missing": "-", "per_year_unasked": "-", "from_value": "-", "change_unasked": "-",
-    "clause_idf_coverage": "+",
+    "clause_idf_coverage": "+", "lead_coverage": "+",
     "crowding": "-",
     # sentence candidates
     "sentence_plain": "+", "length": "±",
@@ -145,6 +149,21 @@ class SentenceFigures:
     text: str
     figures: tuple[Figure, ...]
     facts: tuple[FigureFact, ...]
+    lead: str = ""  # the lead-in of the list the sentence is an item of (see list_lead)
+
+
+def list_lead(sentences: Sequence[str], i: int) -> str:
+    """The lead-in of the colon list that sentence ``i`` is an item of: back over the items
+    before it (each ends with ；) to the text up to a colon (…主要预期目标是：); "" when the
+    sentence is no list item. The first item shares its sentence with the colon."""
+    for j in range(i - 1, -1, -1):
+        prev = sentences[j].rstrip()
+        colon = max(prev.rfind("："), prev.rfind(":"))
+        if colon >= 0 and (colon == len(prev) - 1 or prev.endswith(("；", ";"))):
+            return prev[:colon + 1]
+        if not prev.endswith(("；", ";")):
+            return ""
+    return ""
 
 
 def by_sentence(text: str, figures: Sequence[FigureFact]) -> list[SentenceFigures]:
@@ -152,20 +171,35 @@ def by_sentence(text: str, figures: Sequence[FigureFact]) -> list[SentenceFigure
     grouped: dict[int, list[FigureFact]] = {}
     for f in figures:
         grouped.setdefault(f.sentence_start, []).append(f)
+    spans = sentence_spans(text)
+    texts = [text[a:b] for a, b in spans]
     out = []
-    for a, b in sentence_spans(text):
+    for i, (a, b) in enumerate(spans):
         if b - a < 2:
             continue
         facts = tuple(grouped.get(a, ()))
         figs = tuple(Figure(**figure_values(f), start=f.start - a, end=f.end - a) for f in facts)
-        out.append(SentenceFigures(a, text[a:b], figs, facts))
+        out.append(SentenceFigures(a, texts[i], figs, facts, list_lead(texts, i)))
     return out
 
 
 def term_hits(terms: Sequence[tuple[str, ...]], text: str) -> list[bool]:
     """Which terms (any alternative) occur in the text; a long alternative may match by
-    its stem (机器人学 → 机器人)."""
-    return [any(a in text or (len(a) > 2 and a[:-1] in text) for a in alts) for alts in terms]
+    its stem (机器人学 → 机器人), or a compound by its words in order (粮食产量 in
+    全国粮食连续四年增产，2007年产量…)."""
+    return [any(a in text or (len(a) > 2 and a[:-1] in text) or _parts_in(a, text)
+                for a in alts) for alts in terms]
+
+
+def _parts_in(word: str, text: str) -> bool:
+    parts = word_parts(word)
+    at = 0
+    for part in parts:
+        at = text.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return bool(parts)
 
 
 def coverage(q: Question, text: str) -> float:
@@ -302,6 +336,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "from_value": float(_is_from_value(low, fig) and not asks(q, "from_asked")),
         "change_unasked": float(_after_change(sent.text, fig) and not asks(q, "change_asked")),
         "clause_idf_coverage": idf_coverage(q, f"{subject} {clause}"),
+        "lead_coverage": max(0.0, weighted_coverage(q, normalize(sent.lead + sent.text).lower())
+                             - weighted_coverage(q, low)) if sent.lead else 0.0,
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }

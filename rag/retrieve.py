@@ -4,6 +4,7 @@ hit keeps the score of each retriever so callers can see why."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -12,12 +13,12 @@ import numpy as np
 
 from rag import fusion
 from rag.config import RetrievalConfig
-from rag.crosslingual import expand
+from rag.crosslingual import expand, expand_groups
 from rag.embed import Embedder
 from rag.figures import figure_tokens
 from rag.index import Snapshot
 from rag.text import normalize, query_tokens, tokenize
-from rag.types import Hit, Passage, Scores
+from rag.types import DocumentInfo, Hit, Passage, Scores
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -239,6 +240,46 @@ def _score_fused(snap: Snapshot, query: str, qvec: np.ndarray | None,
 def _model() -> fusion.FusionModel:
     """The shipped fusion weights, read once."""
     return fusion.load_model()
+
+
+@dataclass(frozen=True)
+class NamedDocument:
+    """A document the question names by its year and title (``1996年的政府工作报告``, ``the
+    1990 government work report``) and the indexed documents that are it."""
+
+    mention: str
+    matches: tuple[DocumentInfo, ...]
+
+
+_YEAR_AT = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+def named_documents(question: str, documents: Sequence[DocumentInfo]) -> list[NamedDocument]:
+    """The documents a question names as a year followed by a title that some indexed
+    document has (in English, a phrase whose Chinese is that title). A named year no
+    document of that title has is a mention with no match: the question's premise (what
+    the 1996 report said) the corpus cannot answer, whatever figures of 1996 it holds."""
+    titles = sorted({d.title for d in documents if len(d.title) >= 4}, key=len, reverse=True)
+    if not titles:
+        return []
+    low = normalize(question).lower()
+    english = expand_groups(question)
+    out: list[NamedDocument] = []
+    for m in _YEAR_AT.finditer(low):
+        after = low[m.end():m.end() + 40]
+        found = next(((t, h) for t in titles
+                      if (h := re.match(rf"年?(?:的|度)?{re.escape(t.lower())}", after))), None)
+        if found is None:
+            # English: 1990 government work report, 1990's government work report
+            found = next(((t, h) for t in titles for phrase, words in english if t in words
+                          and (h := re.match(rf"(?:'s)?\s+{re.escape(phrase)}", after))), None)
+        if found is None:
+            continue
+        title, hit = found
+        year = m.group(1)
+        matches = tuple(d for d in documents if d.title == title and (d.date or "")[:4] == year)
+        out.append(NamedDocument(low[m.start():m.end() + hit.end()], matches))
+    return out
 
 
 def year_filter(years: Sequence[str], base: Filters | None = None) -> Filters | None:

@@ -53,6 +53,26 @@ def tokenize(text: str) -> list[str]:
     return [t for t in (tok.strip() for tok in _cut(norm)) if t and _WORDISH.search(t)]
 
 
+@lru_cache(maxsize=4096)
+def word_parts(word: str) -> tuple[str, ...]:
+    """A Chinese compound as the words it is made of (粮食产量 → 粮食, 产量), when jieba's
+    search mode splits all of it into words of two characters or more; else ``()``. The
+    documents often write the parts apart (全国粮食连续四年增产，2007年产量达到…)."""
+    if len(word) < 4 or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+        return ()
+    subs = {t for t in _cut(word) if 2 <= len(t) < len(word)}
+    parts: list[str] = []
+    i = 0
+    while i < len(word):
+        # the longest sub-word that starts here
+        nxt = max((t for t in subs if word.startswith(t, i)), key=len, default=None)
+        if nxt is None:
+            return ()
+        parts.append(nxt)
+        i += len(nxt)
+    return tuple(parts)
+
+
 def query_tokens(text: str) -> list[str]:
     """Tokens for a BM25 query: like :func:`tokenize` without question and function words."""
     toks = [t for t in tokenize(text) if t not in QUERY_STOPWORDS]

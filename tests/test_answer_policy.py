@@ -27,7 +27,7 @@ def policy_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Engine:
     root = tmp_path_factory.mktemp("policy")
     corpus = root / "corpus"
     corpus.mkdir()
-    for year in ("2009", "2013", "2014"):
+    for year in ("2008", "2009", "2013", "2014"):
         shutil.copy(POLICY / f"{year}-政府工作报告.txt", corpus)
     engine = Engine(make_config(root / "index", corpus), embedder=embedder)
     engine.index()
@@ -334,3 +334,32 @@ def test_english_follow_ups_swap_one_slot(policy_engine: Engine, turns, question
     body = re.sub(r"\[\d+\]", "", a.answer)
     for f in extract_figures(body.split("Source:")[0]):
         assert any(f.text in t for t in texts), (f.text, a.answer)
+
+
+def test_a_compound_asked_is_found_with_its_words_written_apart(policy_engine: Engine):
+    # 2008: 全国粮食连续四年增产，2007年产量达到50150万吨 (no 粮食产量 in the passage); it
+    # had been refused as "the year is not in the corpus"
+    a = policy_engine.ask("2007年粮食产量是多少？", min_confidence=0.0)
+    assert _right(a, "50150万吨", "2008-政府工作报告.txt"), a.answer
+
+
+@pytest.mark.parametrize("question", [
+    "1996年的政府工作报告提出的经济增长速度目标是多少？",
+    "2011年政府工作报告提出的城镇新增就业目标是多少？",
+    "What GNP growth did the 1990 government work report plan?",
+])
+def test_a_named_report_that_is_not_indexed_is_refused_for_that(policy_engine: Engine,
+                                                               question: str):
+    # the reports of 2008, 2009, 2013 and 2014 hold figures of 1996 and 2011, but no
+    # report of those years: even at threshold 0 nothing is answered in its name
+    a = policy_engine.ask(question, min_confidence=0.0)
+    assert not a.found and a.reason == "document" and not a.figures, a.answer
+    year = next(y for y in ("1996", "2011", "1990") if y in question)
+    assert year in a.answer
+
+
+def test_a_named_report_is_the_only_one_searched(policy_engine: Engine):
+    a = policy_engine.ask("2013年的政府工作报告提出的国内生产总值增长预期目标是多少？",
+                          min_confidence=0.0)
+    assert _right(a, "7.5%左右", "2013-政府工作报告.txt"), a.answer
+    assert {c.source for c in a.citations} == {"2013-政府工作报告.txt"}

@@ -174,3 +174,44 @@ def test_the_amount_of_a_change_is_marked(sentence: str, text: str, change: bool
 
     fig = next(f for f in extract_figures(sentence) if f.text == text)
     assert _after_change(sentence, fig) is change
+
+
+POLICY_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus-policy"
+
+
+def _report_lines(year: int, start: str, n: int, end: str = "") -> list[str]:
+    """``n`` non-empty lines of a report from the line that starts with ``start`` (and
+    ends with ``end``)."""
+    lines = [x.strip() for x in (POLICY_DIR / f"{year}-政府工作报告.txt").read_text(
+        encoding="utf-8").splitlines() if x.strip()]
+    at = next(i for i, x in enumerate(lines) if x.startswith(start) and x.endswith(end))
+    return lines[at:at + n]
+
+
+@pytest.mark.parametrize("year", [2010, 2011, 2012])
+def test_an_item_of_a_colon_list_has_the_lead_in_as_its_context(year: int):
+    from rag.evidence import by_sentence
+
+    text = "\n".join(_report_lines(year, "今年", 3, end="主要预期目标是："))
+    assert text.split("\n")[0].endswith("主要预期目标是：")
+    sents = by_sentence(text, [])
+    items = [s for s in sents if not s.text.startswith("今年")]
+    # every item of the list up to its full stop, and nothing after it
+    assert items[0].text.startswith("国内生产总值增长")
+    listed = [s for s in items if s.lead]
+    assert listed and all(s.lead.endswith("主要预期目标是：") for s in listed)
+    end = next(i for i, s in enumerate(items) if s.text.rstrip().endswith("。"))
+    assert listed == items[:end + 1]
+    assert not any(s.lead for s in items[end + 1:])
+
+
+def test_a_compound_term_is_found_by_its_words_in_order():
+    from rag.evidence import term_hits
+
+    # 2008: 全国粮食连续四年增产，2007年产量达到50150万吨
+    sentence = next(x for x in _report_lines(2008, "——取消农业税", 1)[0].split("。") if "50150" in x)
+    assert "粮食产量" not in sentence
+    assert term_hits([("粮食产量",)], sentence) == [True]
+    assert term_hits([("产量粮食",)], sentence) == [False]  # order counts
+    assert term_hits([("财政赤字",)], sentence) == [False]
+

@@ -211,3 +211,19 @@ def test_period_first_puts_passages_with_figures_of_the_asked_year_first() -> No
     ordered = period_first(hits, ("2013",))
     assert [h.passage.source for h in ordered] == ["2014-政府工作报告.txt", "2013-政府工作报告.txt"]
     assert period_first(hits, ()) == hits
+
+
+def test_a_document_named_by_year_and_title_is_found_or_missing():
+    from rag.retrieve import named_documents
+    from rag.types import DocumentInfo
+
+    docs = [DocumentInfo(f"id{y}", f"{y}-政府工作报告.txt", "政府工作报告", "h", "c", 1, 1, date=y)
+            for y in ("2013", "2014")] + [
+        DocumentInfo("seed", "page.txt", "机器人产业基金汇总", "h", "c", 1, 1)]
+    (n,) = named_documents("2013年的政府工作报告提出的增长目标是多少？", docs)
+    assert [d.doc_id for d in n.matches] == ["id2013"]
+    (n,) = named_documents("What did the 1990 government work report plan?", docs)
+    assert n.matches == () and n.mention == "1990 government work report"
+    # a year that names no document is a period, not a document
+    assert named_documents("2013年国内生产总值增长多少？", docs) == []
+    assert named_documents("2013年机器人产业投资多少？", docs) == []
