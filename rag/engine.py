@@ -29,10 +29,11 @@ from rag.errors import (
     RagError,
 )
 from rag.evidence import EvidenceModel, load_model
+from rag.followup import resolve_turn
 from rag.ingest import GIVEN_MARK, SIDECAR_SUFFIX, Skipped, load, scan
 from rag.metadata import newest_year
 from rag.model import resolve_model
-from rag.question import analyse, resolve_turn
+from rag.question import analyse
 from rag.retrieve import (
     MODES,
     Filters,

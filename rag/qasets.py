@@ -17,7 +17,7 @@ from typing import Any
 
 from rag.errors import RagError
 from rag.figures import extract_figures
-from rag.question import rewrite
+from rag.followup import rewrite
 from rag.types import Passage, content_id
 
 DEFAULT_KS = (1, 3, 5, 10)

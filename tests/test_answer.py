@@ -268,7 +268,7 @@ def test_a_count_of_cities_names_each_city_counted(corpus_engine):
 def test_a_which_year_question_is_not_answered_by_a_date_without_a_year():
     """西沙群岛在哪一年正式成为中国领土 (DRCD) was answered by 1月26日; a which-year question
     admits only dates that name a year."""
-    from rag.answer import _candidates
+    from rag.candidates import _candidates
     from rag.evidence import asks
     from rag.question import analyse
     from rag.types import Hit, Passage, Scores
