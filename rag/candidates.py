@@ -22,9 +22,11 @@ from rag.evidence import (
     heading_names_place,
     idf_coverage,
     load_model,
+    other_place,
     passage_context,
     question_features,
     sentence_features,
+    total_unmet,
     value_support,
 )
 from rag.figures import Figure
@@ -152,6 +154,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                 before = s.text[max(0, f.start - 8):f.start]
                 if q.parts and not any(w in before for w in q.parts):
                     continue  # 首期规模 needs a first-phase figure, not the total
+                if other_place(q, s.text, f, places) or total_unmet(q, s.text, f):
+                    continue  # 武汉's 1000亿元 is not 杭州's; a cap per company is no total
                 if q.counted and f.kind == "count" and q.counted not in s.text[
                         max(0, f.start - 12):f.end + 8]:
                     continue  # 多少个榜单项目 is not answered by 七个步骤

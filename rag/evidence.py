@@ -24,7 +24,7 @@ from typing import Any
 from rag import vocab
 from rag.errors import ConfigError
 from rag.figures import Figure
-from rag.question import Question, _with_synonyms, has_word, place_core
+from rag.question import Question, _with_synonyms, find_places, has_word, place_core
 from rag.text import normalize, sentence_spans, word_parts
 from rag.types import FigureFact, Hit, Passage, figure_values
 
@@ -256,6 +256,36 @@ def heading_names_place(q: Question, p: Passage, places: Sequence[str] | None = 
     return any(place_core(pl) in heading for pl in (q.places if places is None else places))
 
 
+def other_place(q: Question, sentence: str, fig: Figure,
+                places: Sequence[str] | None = None) -> bool:
+    """The figure's subject is another place than the one asked, and its sentence does not
+    name the asked one: 武汉人工智能产业规模达1000亿元 is no answer about 杭州 though the
+    passage goes on 对标杭州… (seed page); a passage naming a place does not make each of its
+    figures that place's. Places come from the figure store's subjects."""
+    asked = [place_core(pl) for pl in (q.places if places is None else places)]
+    if not asked or not fig.subject:
+        return False
+    # the subject must be a place and nothing else: 新建大型数据中心 names a data centre,
+    # though 新建 is also a district's name
+    theirs = place_core(fig.subject)
+    if theirs not in {place_core(t) for t in find_places(fig.subject)}:
+        return False
+    return not any(a in fig.subject or a in sentence or theirs in a for a in asked)
+
+
+def total_unmet(q: Question, sentence: str, fig: Figure) -> bool:
+    """The question asks for a total (``total_words``) and the figure is a cap or a
+    per-unit amount, not named as the total (总额不超过…): 南昌数转券的总金额 is not the
+    不超过5万元 one company may claim (seed page)."""
+    if not asks(q, "total_words"):
+        return False
+    before = sentence[max(0, fig.start - 8):fig.start]
+    if "总" in before[-6:]:
+        return False
+    w = _words()
+    return fig.qualifier in ("≤", "<") or any(u in before for u in w["per_unit_words"])
+
+
 def _period_holds(q: Question, fact: FigureFact | None) -> bool:
     """The figure is of the years asked: it holds each year named, or, for a plan or decade
     named (“十五”期间), its period is that span."""
@@ -305,7 +335,8 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "bound_opposed": float(q.bound is not None and fig.qualifier in ("≤", "≥")
                                and fig.qualifier != q.bound),
         "other_part": float(part is not None and part.group() not in q.text
-                            and not _part_named(q, before[part.end():])),
+                            and not _part_named(q, before[part.end():],
+                                                sent.text[:fig.start - len(before) + part.start()])),
         "subject_match": coverage(q, normalize(fig.subject).lower()) if fig.subject and q.terms
         else 0.0,
         "actor_missing": float(_actor_missing(q, fact)),
@@ -395,10 +426,15 @@ def asks(q: Question, key: str) -> bool:
     return has_word(q.text.lower(), _words()[key])
 
 
-def _part_named(q: Question, after_part: str) -> bool:
-    """The question names the part itself (中央财政赤字 after 其中): the part is asked."""
+def _part_named(q: Question, after_part: str, whole: str) -> bool:
+    """The question names the part itself (中央财政赤字 after 其中): the part is asked. A word
+    the part shares with the whole before the part word (财政赤字 in 今年拟安排财政赤字10500亿元，
+    其中中央财政赤字8500亿元, 2010; the same in 2012 and 2014) does not name the part: only
+    a word that tells it apart (中央) does."""
     words = [t for alts in q.terms for t in alts if len(t) >= 2]
-    return any(w in after_part for w in words) and coverage(q, after_part) >= 0.5
+    whole = normalize(whole).lower()
+    return (any(w in after_part and w not in whole for w in words)
+            and coverage(q, after_part) >= 0.5)
 
 
 def _is_from_value(low: str, fig: Figure) -> bool:

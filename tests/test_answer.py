@@ -241,6 +241,18 @@ def test_which_city_has_the_largest_fund_names_every_tie(corpus_engine):
         assert r["figure"]["text"] in texts[r["citation"]]
 
 
+@pytest.mark.parametrize(("question", "never"), [
+    # the passage goes on 对标杭州深度求索的经验; the 1000亿元 is 武汉's
+    ("杭州人工智能产业规模的目标是多少?", "1000亿元"),
+    # 不超过5万元 is what one company may claim, not the voucher scheme's total
+    ("南昌数转券的总金额是多少?", "不超过5万元"),
+])
+def test_a_figure_is_not_given_for_another_place_nor_a_cap_for_a_total(corpus_engine, question,
+                                                                      never):
+    a = corpus_engine.ask(question, min_confidence=0.0)
+    assert never not in a.answer.split("依据")[0], a.answer
+
+
 def test_a_multi_part_question_answers_every_part(corpus_engine):
     a = corpus_engine.ask("上海未来产业基金总规模多少,何时进入投资阶段?", min_confidence=0.0)
     assert a.found and a.table is not None, a.answer

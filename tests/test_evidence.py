@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,59 @@ def test_a_compound_term_is_found_by_its_words_in_order():
     assert term_hits([("产量粮食",)], sentence) == [False]  # order counts
     assert term_hits([("财政赤字",)], sentence) == [False]
 
+
+
+@pytest.mark.parametrize(("year", "part"), [(2010, "8500亿元"), (2012, "5500亿元"), (2014, "9500亿元")])
+def test_a_part_is_named_only_by_a_word_that_tells_it_from_the_whole(year: int, part: str):
+    from rag.evidence import _part_named
+
+    # 今年拟安排财政赤字…亿元，…其中中央财政赤字…亿元: 财政赤字 is the whole's word as well
+    text = (POLICY_DIR / f"{year}-政府工作报告.txt").read_text(encoding="utf-8")
+    line = next(x for x in text.split("。") if "拟安排财政赤字" in x and part in x)
+    at = line.index("其中")
+    after, whole = line[at + 2:line.index(part)], line[:at]
+    assert after == "中央财政赤字"
+    assert not _part_named(analyse(f"{year}年财政赤字是多少？"), after, whole)
+    assert _part_named(analyse(f"{year}年中央财政赤字是多少？"), after, whole)
+
+
+SEED_PAGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cen-page-robot-funds.txt"
+
+
+def _sentence_with(path: Path, text: str) -> str:
+    body = path.read_text(encoding="utf-8")
+    return next(s for s in re.split("[。；]", body) if text in s)
+
+
+@pytest.mark.parametrize(("path", "text", "question"), [
+    (SEED_PAGE, "不超过5万元", "南昌数转券的总金额是多少？"),  # a cap one company may claim
+    (SEED_PAGE, "最高1000万元", "武汉垂直行业模型补助一共多少钱？"),  # a cap per developer
+    (POLICY_DIR / "2008-政府工作报告.txt", "50元", "新型农村合作医疗筹资总额是多少？"),  # per person
+])
+def test_a_total_asked_is_not_a_cap_nor_a_per_unit_amount(path: Path, text: str, question: str):
+    from rag.evidence import total_unmet
+
+    sentence = _sentence_with(path, text)
+    fig = next(f for f in extract_figures(sentence) if f.text == text)
+    assert total_unmet(analyse(question), sentence, fig)
+    # the same figure answers a question that asks for no total
+    assert not total_unmet(analyse(question.replace("总", "").replace("一共", "")), sentence, fig)
+
+
+def test_a_figure_of_another_place_is_not_the_asked_places():
+    from dataclasses import replace
+
+    from rag.evidence import other_place
+
+    sentence = _sentence_with(SEED_PAGE, "武汉人工智能产业规模达1000亿元")
+    fig = replace(next(f for f in extract_figures(sentence) if f.text == "1000亿元"), subject="武汉")
+    assert other_place(analyse("杭州人工智能产业规模的目标是多少？"), sentence, fig)
+    assert not other_place(analyse("武汉人工智能产业规模的目标是多少？"), sentence, fig)
+    assert not other_place(analyse("人工智能产业规模的目标是多少？"), sentence, fig)
+    # a place inside the subject's (上海 for 上海浦东) is the same place
+    fig = replace(fig, subject="上海浦东")
+    assert not other_place(analyse("上海人工智能产业规模的目标是多少？"), sentence, fig)
+    # a subject that is more than a place is no place's: 新建 is a district, 新建大型数据中心
+    # a data centre (山东's PUE 1.25以下, seed page)
+    fig = replace(fig, subject="新建大型数据中心")
+    assert not other_place(analyse("山东新建大型数据中心电能利用效率要降到多少?"), sentence, fig)
