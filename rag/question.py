@@ -448,6 +448,16 @@ _PAIR_TAIL = re.compile(r"的?(?:分别|各自|各)?(?:是|为|有)?(?:多少|�
 _YEAR_LEAD = re.compile(r"(?:(?:19|20)\d{2}年)+")
 
 
+def _year_lead(body: str) -> str:
+    lead = _YEAR_LEAD.match(body)
+    return lead.group() if lead else ""
+
+
+def _stance_head(word: str) -> bool:
+    """A stance word (目标, 计划, 上限…) that ends a metric phrase, as its head."""
+    return any(word == w for words in _stance_words().values() for w in words)
+
+
 def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """The parts of a multi-part question: clauses that each ask (总规模多少,何时进入投资阶段;
     the later ones get the first one's subject), or a pair joined by 和 before the asking
@@ -477,12 +487,14 @@ def _pieces(text: str, places: Sequence[str]) -> tuple[tuple[str, str], ...]:
         return ()  # 2012年和2013年: years are compared, not parts
     tail = _PAIR_TAIL.search(body, m.end())
     phrase = body[m.end():tail.start()] if tail else ""
-    if len(phrase) > len(a) and phrase.endswith(a):
+    first = body[len(_year_lead(body)):m.start()]
+    if (len(phrase) > len(a) and phrase.endswith(a)) or (
+            len(first) > len(a) and len(phrase) > len(b) and _stance_head(a)):
         # two whole phrases with one head word (国内生产总值增长目标和城镇新增就业目标分别是
-        # 多少, as 财政收入预算和财政支出预算): each part is its phrase, the year kept
-        lead = _YEAR_LEAD.match(body)
-        years = lead.group() if lead else ""
-        first = body[len(years):m.start()]
+        # 多少, as 财政收入预算和财政支出预算), or a first phrase ended by a stance word that
+        # no shared tail follows (城镇新增就业目标和城镇登记失业率分别是多少: not 目标 and
+        # 城镇): each part is its phrase, the year kept
+        years = _year_lead(body)
         rest = re.sub(r"分别|各自", "", body[tail.start():]) if tail else ""
         return ((first, f"{years}{first}{rest}?"), (phrase, f"{years}{phrase}{rest}?"))
     if not re.search(r"分别|各自|各是", body) and tail and body[m.end() + len(b):tail.start()]:
