@@ -148,7 +148,7 @@ def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
                  threshold: float) -> _Draft | None:
     """哪个城市的基金规模最大: the rows of :func:`_subject_rows`, then the largest
     (smallest) with every tie, and the other rows as a table."""
-    rows, _ = _subject_rows(q, hits, model, threshold)
+    rows, refused = _subject_rows(q, hits, model, threshold)
     if len(rows) < 2:
         return None  # a superlative over one subject is no answer to "which"
     sign = 1.0 if q.aggregation == "max" else -1.0
@@ -167,12 +167,21 @@ def _superlative(q: Question, hits: Sequence[Hit], model: EvidenceModel,
         scope = _lang(q, f"在找到的{len(rows)}个年份中，", f"Among the {len(rows)} years found, ")
         d.add(scope)
         d.derived.extend(f.text for f in extract_figures(scope))  # a count of the rows cited
+    elif refused:
+        # a subject whose figure was not sure enough may hold the largest (北京 at 100亿元
+        # beside 苏州 and 上海): the answer is over the rows found, and says so
+        scope = _lang(q, f"在能确认的{len(rows)}个对象中，", f"Among the {len(rows)} subjects found, ")
+        d.add(scope)
+        d.derived.extend(f.text for f in extract_figures(scope))
     d.add(_lang(q, f"{'、'.join(r[0] for r in top)}{word}：",
                 f"{', '.join(r[0] for r in top)} {word}: "))
     for i, (_lab, c, _) in enumerate(top):
         assert c.figure is not None
         d.add(("" if i == 0 else "、") + c.figure.text, c.sentence.hit)
         d.used.append((c.figure, c.sentence.hit))
+    if refused and not q.which_year:
+        d.add(_lang(q, f"（另有{refused}项未能确认，未计入）", f" ({refused} not sure enough, left out)"))
+        d.derived.extend(f.text for f in extract_figures(d.parts[-1][0]))
     d.add(_lang(q, "。", ". "))
     others = [r for r in rows if r not in top]
     if others:

@@ -241,6 +241,18 @@ def test_which_city_has_the_largest_fund_names_every_tie(corpus_engine):
         assert r["figure"]["text"] in texts[r["citation"]]
 
 
+def test_a_superlative_over_the_rows_found_says_what_it_left_out(corpus_engine):
+    """At the default threshold some cities' rows are not sure enough: the answer is over
+    the rows it could confirm and says how many it left out, so that 苏州、上海最大 is not
+    read as 北京 having less."""
+    a = corpus_engine.ask("哪个城市的机器人产业基金规模最大?")
+    assert a.found and a.table is not None, a.answer
+    head = a.answer.split("。")[0]
+    named = {r["label"] for r in a.table["rows"]}
+    if not {"北京市", "上海市", "深圳市", "苏州市", "成都市"} <= named:
+        assert head.startswith("在能确认的") and "未能确认" in head, a.answer
+
+
 @pytest.mark.parametrize(("question", "never"), [
     # the passage goes on 对标杭州深度求索的经验; the 1000亿元 is 武汉's
     ("杭州人工智能产业规模的目标是多少?", "1000亿元"),
