@@ -98,6 +98,12 @@ FEATURES: tuple[tuple[str, str], ...] = (
                       "question's terms: an item of a list after a colon (今年经济社会发展的"
                       "主要预期目标是：｜国内生产总值增长8％左右；城镇新增就业900万人以上；…, "
                       "2010, 2011, 2012) says its metric, and the lead-in says it is a target"),
+    ("clause_outshone", "how much more of the question another figure's clause in the same "
+                        "sentence holds than this figure's (clause_idf_coverage, best sibling "
+                        "minus own, at least 0): a long sentence lists several metrics, and "
+                        "the one asked is in its figure's clause (新建大型数据中心电能利用效率"
+                        "降到1.25以下 beside 通信业智算占比达到35%, seed page; 城镇新增就业"
+                        "900万人以上 beside 城镇登记失业率4.6%以内, 2010-2012)"),
     ("position", "where the figure stands in its sentence (0 start, 1 end)"),
     ("crowding", "log(1 + other figures of an expected kind in the sentence)"),
 )
@@ -119,7 +125,7 @@ SIGNS: dict[str, str] = {
     "implied_unit_match": "+", "implied_unit_mismatch": "-",
     "head_in_clause": "+", "head_missing": "-", "unasked_target": "-", "position": "±",
     "per_year_missing": "-", "per_year_unasked": "-", "from_value": "-", "change_unasked": "-",
-    "clause_idf_coverage": "+", "lead_coverage": "+",
+    "clause_idf_coverage": "+", "lead_coverage": "+", "clause_outshone": "-",
     "crowding": "-",
     # sentence candidates
     "sentence_plain": "+", "length": "±",
@@ -321,6 +327,11 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
     per_year_asked = asks(q, "per_year_words")
     lead = clause[:max(0, clause.find(fig.text.lower()))] if fig.text.lower() in clause else clause
     per_year = any(w in lead for w in _words()["per_year_words"])
+    own_clause = idf_coverage(q, f"{subject} {clause}")
+    siblings = [idf_coverage(q, f"{normalize(g.subject).lower() if g.subject else ''} "
+                                f"{_clause(low, g)}")
+                for g in sent.figures
+                if (g.start, g.end) != (fig.start, fig.end) and g.kind in q.kinds]
     return {
         "sentence_coverage": weighted_coverage(q, low),
         "passage_coverage": pass_cov,
@@ -366,9 +377,10 @@ def features(q: Question, hit: Hit, sent: SentenceFigures, fig: Figure,
         "per_year_unasked": float(per_year and not per_year_asked),
         "from_value": float(_is_from_value(low, fig) and not asks(q, "from_asked")),
         "change_unasked": float(_after_change(sent.text, fig) and not asks(q, "change_asked")),
-        "clause_idf_coverage": idf_coverage(q, f"{subject} {clause}"),
+        "clause_idf_coverage": own_clause,
         "lead_coverage": max(0.0, weighted_coverage(q, normalize(sent.lead + sent.text).lower())
                              - weighted_coverage(q, low)) if sent.lead else 0.0,
+        "clause_outshone": max(0.0, max(siblings, default=0.0) - own_clause),
         "position": fig.start / max(len(sent.text), 1),
         "crowding": math.log1p(max(crowd, 0)),
     }
