@@ -65,3 +65,23 @@ def corpus_engine(tmp_path_factory: pytest.TempPathFactory, embedder):
     engine = Engine(make_config(root / "index", corpus), embedder=embedder)
     engine.index()
     return engine
+
+
+def sentence_feature(engine, question: str, passage_has: str, sentence_has: str, name: str,
+                     source_prefix: str = "") -> dict[str, float]:
+    """One evidence feature of every figure of the sentence holding ``sentence_has``, in the
+    first retrieved passage holding ``passage_has`` (from a source whose name starts with
+    ``source_prefix``): features read off a real index."""
+    from rag.evidence import by_sentence, features
+    from rag.question import analyse
+
+    q = analyse(question)
+    hit = next(h for h in engine.search(question, k=10)
+               if passage_has in h.passage.text and h.passage.source.startswith(source_prefix))
+    sent = next(s for s in by_sentence(hit.passage.text, hit.figures) if sentence_has in s.text)
+    values = {}
+    for fig in sent.figures:
+        fact = next((f for f in hit.figures if f.text == fig.text), None)
+        values[fig.text] = features(q, hit, sent, fig, fact, pass_cov=1.0, top_fused=1.0,
+                                    heading_place=False)[name]
+    return values

@@ -15,7 +15,7 @@ import pytest
 from rag.engine import Engine
 from rag.evidence import load_model
 
-from .conftest import make_config
+from .conftest import make_config, sentence_feature
 
 pytestmark = pytest.mark.slow
 
@@ -367,20 +367,10 @@ def test_a_named_report_is_the_only_one_searched(policy_engine: Engine):
 
 @pytest.mark.parametrize("year", ["2009", "2013"])
 def test_the_other_clause_of_a_target_pair_is_outshone(policy_engine: Engine, year):
-    from rag.evidence import by_sentence, features
-    from rag.question import analyse
-
     # 城镇新增就业900万人以上，城镇登记失业率4.6%以内: one sentence, two targets; asked the
     # unemployment rate, the jobs figure's clause holds less of the question than its sibling's
-    question = f"{year}年城镇登记失业率的目标是多少？"
-    q = analyse(question)
-    hit = next(h for h in policy_engine.search(question, k=10)
-               if "城镇新增就业900万人以上" in h.passage.text and h.passage.source.startswith(year))
-    sent = next(s for s in by_sentence(hit.passage.text, hit.figures) if "900万人以上" in s.text)
-    values = {}
-    for fig in sent.figures:
-        fact = next((f for f in hit.figures if f.text == fig.text), None)
-        values[fig.text] = features(q, hit, sent, fig, fact, pass_cov=1.0, top_fused=1.0,
-                                    heading_place=False)["clause_outshone"]
+    values = sentence_feature(policy_engine, f"{year}年城镇登记失业率的目标是多少？",
+                              "城镇新增就业900万人以上", "900万人以上", "clause_outshone",
+                              source_prefix=year)
     assert values["900万人以上"] > 0.3
     assert [v for t, v in values.items() if "4.6" in t] == [0.0]

@@ -30,6 +30,8 @@ from rag.figures import extract_figures
 from rag.question import analyse
 from rag.types import FigureFact
 
+from .conftest import sentence_feature
+
 
 def test_the_shipped_model_is_fitted_and_names_only_known_features():
     m = load_model()
@@ -275,19 +277,10 @@ def test_a_figure_of_another_place_is_not_the_asked_places():
 
 
 def test_a_figure_whose_clause_misses_what_another_clause_holds_is_outshone(corpus_engine):
-    from rag.evidence import by_sentence, features
-
     # 通信业智算占比达到35%,新建大型数据中心电能利用效率(PUE)降到1.25以下: one sentence, two
     # metrics, and only the second clause holds what is asked
-    question = "山东新建大型数据中心电能利用效率要降到多少?"
-    q = analyse(question)
-    hit = next(h for h in corpus_engine.search(question, k=10) if "1.25以下" in h.passage.text)
-    sent = next(s for s in by_sentence(hit.passage.text, hit.figures) if "1.25以下" in s.text)
-    values = {}
-    for fig in sent.figures:
-        fact = next((f for f in hit.figures if f.text == fig.text), None)
-        values[fig.text] = features(q, hit, sent, fig, fact, pass_cov=1.0, top_fused=1.0,
-                                    heading_place=False)["clause_outshone"]
+    values = sentence_feature(corpus_engine, "山东新建大型数据中心电能利用效率要降到多少?",
+                              "1.25以下", "1.25以下", "clause_outshone")
     assert values["1.25以下"] == 0.0
     assert values["35%"] > 0.5
     assert all(v >= 0.0 for v in values.values())
