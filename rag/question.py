@@ -20,7 +20,8 @@ from rag.text import QUERY_STOPWORDS, normalize, tokenize
 
 # Words that ask rather than describe; never required to match the evidence.
 _ASKING = frozenset(
-    """多少 多大 多高 多长 几 几个 几家 几项 几条 什么 时候 何时 哪年 哪一年 哪个 哪些 哪几 哪里 哪儿 哪
+    """多少 多大 多高 多长 几 几个 几家 几项 几条 什么 时候 何时 何年 何月 何日 哪天 哪一天 几号 几岁
+    哪年 哪一年 哪个 哪些 哪几 哪里 哪儿 哪
     是否 有没有 有无 吗 呢 吧 请问 一下 告诉 介绍 怎么 如何 怎样 为何 为什么 更大 更多 更高 更低 更早
     更晚 最大 最多 最高 谁 比较 相比 还是 分别 各 各自 情况 大 多 更 最 哪几个 城市 省份 地区 地方 what how which who
     when where why much many large big larger bigger largest size amount number does did is are was
@@ -36,7 +37,9 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
                            re.I)),
     ("list", re.compile(r"哪些|哪几|有哪|列出|列举|\b(which|what)\s+(cities|provinces|funds|places|"
                         r"regions|measures|areas|fields)\b|\blist\b", re.I)),
-    ("when", re.compile(r"什么时候|何时|哪年|哪一年|哪个月|几月|什么时间|日期|时间是|"
+    # 于何年发表, 在哪一天攻入 (DRCD: 154 numeric questions ask 何年, 8 哪一天)
+    ("when", re.compile(r"什么时候|何时|何年|何月|何日|哪年|哪一年|哪个月|哪一?天|几月|几号|什么时间|"
+                        r"日期|时间是|"
                         r"\bwhen\b|\bwhat\s+(year|month|date)\b", re.I)),
     # 首次超过了哪个产业 asks for a name, not for the 比重 beside it (2014; seed 哪种模式)
     ("which", re.compile(r"哪(?:个|一个|种|类|家|座|位|项)(?![^?？]*(?:更|最|较|多少|几))(?!年|月)", re.I)),
@@ -56,7 +59,8 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
                           r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
                           r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
     # 途程有多长, 平均有多重, 距离太阳多远 (CMRC, DRCD): a measure asked, not 许多高校, 大多高达
-    ("quantity", re.compile(r"多少|(?<![许很大诸众好较更最太])多[长高重远深宽厚快]"
+    # 严秋华几岁签约 (CMRC), 年满几岁 (DRCD): an age, a bare number
+    ("quantity", re.compile(r"多少|几岁|(?<![许很大诸众好较更最太])多[长高重远深宽厚快]"
                             r"(?!时间|的时间|校|达|于|层|位)|\bwhat\s+(?:is|was|are|were|will\s+be)\b[^?]{0,60}?\b(target|total|"
                             r"output|production|gdp|gnp|income|deficit|inflation|revenue|"
                             r"investment|population|volume|value|level|expenditure|spending)s?\b",
@@ -215,7 +219,7 @@ def _counted(text: str) -> str | None:
     return None
 
 
-_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么|何时|哪一?年|哪个月|哪些|哪个|哪几|如何|怎样|"
+_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么|何时|何年|哪一?年|哪一?天|哪个月|哪些|哪个|哪几|如何|怎样|"
                      r"\bhow\s+(many|much|large|long)\b|\bwhat\b", re.I)
 
 
@@ -363,7 +367,7 @@ def asked_stances(text: str) -> tuple[str, ...]:
 
 # the words that ask for a figure, a date or a choice: a clause without one is not a part
 # of its own, and a question without one (2024年经济增长目标) is a query of keywords
-_ASKS = re.compile(r"多少|几|什么|哪|何时|多久|多大|多高|\b(what|how|which|when)\b", re.I)
+_ASKS = re.compile(r"多少|几|什么|哪|何时|何年|何月|何日|多久|多大|多高|\b(what|how|which|when)\b", re.I)
 
 
 def _strip_words(text: str, words: Sequence[str]) -> str:

@@ -24,6 +24,26 @@ def test_intent_and_expected_kind(question, intent, kinds):
     assert (q.intent, q.kinds) == (intent, kinds)
 
 
+@pytest.mark.parametrize(
+    ("question", "intent", "asking"),
+    [
+        # DRCD asks a year with 何年 (154 of its numeric questions), a day with 哪一天; CMRC
+        # and DRCD ask an age with 几岁
+        ("霍布斯的第一份引发争议的文章于何年发表?", "when", "何年"),
+        ("「奥本山皇宫事件」于何年发生?", "when", "何年"),
+        ("平安在哪一天趁虚攻入北平?", "when", "哪一天"),
+        ("严秋华几岁签约了无线电视？", "quantity", "几岁"),
+        ("本国公民在征得父母同意的情况下可以申请加入美军是要年满几岁的时候?", "quantity", "几岁"),
+    ],
+)
+def test_year_day_and_age_questions_ask_for_a_figure(question, intent, asking):
+    q = analyse(question)
+    assert q.intent == intent
+    assert ("date" in q.kinds) == (intent == "when") and ("number" in q.kinds) == (intent != "when")
+    # the asking word is not a term the evidence must hold
+    assert all(asking not in alts for alts in q.terms)
+
+
 def test_places_years_figures_and_terms():
     q = analyse("河北省和唐山的机器人产业基金2023年规模是多少?")
     assert q.places == ("河北省", "唐山") and q.years == ("2023",)
