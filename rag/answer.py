@@ -237,8 +237,10 @@ def veto_reason(feature: str | None) -> str:
     return str(vocab.data("evidence_words")["veto_reasons"].get(feature or "", "terms"))
 
 
-def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -> str:
-    """A plain statement that the corpus does not hold the answer, and what is missing."""
+def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place", *,
+              sentence: bool = False) -> str:
+    """A plain statement that the corpus does not hold the answer, and what is missing
+    (``sentence``: the evidence weighed was sentences, not figures)."""
     places = list(missing) or list(q.places)
     if reason == "year" and q.years:
         # no figure in a refusal: it would be a number no passage supports
@@ -252,6 +254,11 @@ def not_found(q: Question, missing: Sequence[str] = (), reason: str = "place") -
         return _lang(q, "未找到：问题里没有可以检索的文字（只有符号或表情），请用文字提问。",
                      "Not found: the question has no words to search for (only symbols or "
                      "emoji); ask in words.")
+    if reason == "confidence" and sentence:
+        # the best evidence is a sentence (谁/为什么 questions): there is no figure to doubt
+        return _lang(q, "未找到可靠的答案：找到的句子与问题不够吻合，不能确认它回答了这个问题。",
+                     "No reliable answer: the sentences found do not match the question well "
+                     "enough to be sure.")
     if reason == "confidence":
         return _lang(q, "未找到可靠的答案：找到的数字与问题不够吻合，不能确认是所问的数字。",
                      "No reliable answer: the figures found do not match the question well "
@@ -471,7 +478,8 @@ def compose(
                       evidence=evidence, reason=reason)
     draft.confidence = _confidence(model, cands, q)
     if draft.confidence is not None and draft.confidence < threshold:
-        return Answer(question, rewritten, False, not_found(q, reason="confidence"), [], [],
+        return Answer(question, rewritten, False,
+                      not_found(q, reason="confidence", sentence=cands[0].figure is None), [], [],
                       confidence=draft.confidence, evidence=evidence,
                       nearest=_nearest(cands[0]), reason="confidence")
     return replace(_finish(question, rewritten, draft), evidence=evidence)

@@ -322,3 +322,12 @@ def test_a_question_without_words_is_refused_for_that_reason(corpus_engine, ques
     a = corpus_engine.ask(question, min_confidence=0)
     assert not a.found and a.reason == "no_words" and not a.figures and not a.citations
     assert "没有可以检索的文字" in a.answer
+
+
+def test_a_sentence_refused_for_its_confidence_says_so_not_that_a_figure_failed(corpus_engine):
+    # 重庆市印发了什么 asks for a name; its evidence is sentences, so the refusal speaks of them
+    a = corpus_engine.ask("重庆市印发了什么政策措施?", min_confidence=1.01)
+    assert not a.found and a.reason == "confidence" and a.confidence is not None
+    assert "找到的句子" in a.answer and "数字" not in a.answer
+    b = corpus_engine.ask("北京机器人基金规模多大?", min_confidence=1.01)
+    assert not b.found and b.reason == "confidence" and "找到的数字" in b.answer
