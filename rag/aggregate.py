@@ -40,15 +40,23 @@ def _aggregate(q: Question, subs: Sequence[tuple[str, Question]],
     rows: list[tuple[str, _Candidate | None]] = []
     confidences: list[float] = []
     scored_any = False
-    for label, sq in subs:
+    found: list[list[_Candidate]] = []
+    for _name, sq in subs:
         hits = search(sq.text, k, sq.years)
         # a count's rows hold its filter figure, which the vetoes do not judge (_subject_rows)
-        cands = [c for c in _candidates(sq, hits, kinds=admitted_kinds(sq.kinds or q.kinds),
-                                        model=model, keep_vetoed=q.aggregation == "count")
-                 if c.figure is not None]
+        found.append([c for c in _candidates(sq, hits, kinds=admitted_kinds(sq.kinds or q.kinds),
+                                             model=model, keep_vetoed=q.aggregation == "count")
+                      if c.figure is not None])
+    kind = _one_kind(q, found) if q.aggregation in ONE_KIND else None
+    for (label, sq), cands in zip(subs, found, strict=True):
         conf = _confidence(model, cands, sq)
         scored_any = scored_any or bool(cands)
-        if cands and conf is not None and conf >= threshold:
+        if kind is not None and cands and cands[0].figure is not None and \
+                (cands[0].figure.kind, cands[0].figure.unit) != kind:
+            # not promoted to the row's best of that kind: without its rivals that one
+            # would be surer than the evidence is
+            rows.append((label, None))
+        elif cands and conf is not None and conf >= threshold:
             rows.append((label, cands[0]))
             confidences.append(conf)
         else:
@@ -256,6 +264,28 @@ def _counted_rows(q: Question, d: _Draft, rows: Sequence[tuple[str, _Candidate |
         d.rows.append((lab, c.figure, c.sentence))
         if c.sentence not in d.evidence:
             d.evidence.append(c.sentence)
+
+
+# the aggregations whose rows are one metric's values: a trend, a which-year superlative, a
+# difference. Their rows share a kind and a unit (2013年比2012年国内生产总值增长高多少 had the
+# 2013 row's best figure 56.9万亿元, the level, beside 2012's 7.8%, the growth)
+ONE_KIND = ("trend", "max", "min", "difference")
+
+
+def _one_kind(q: Question, found: Sequence[Sequence[_Candidate]]) -> tuple[str, str] | None:
+    """The kind and unit of a one-metric aggregate's rows: the one most rows' best figures
+    have; on a tie, the kind asked first before one that is not, then the best-scored. A
+    row whose best figure is of another is not found. None when the rows agree."""
+    tops = [cands[0].figure for cands in found if cands and cands[0].figure is not None]
+    if len({(f.kind, f.unit) for f in tops}) < 2:
+        return None
+
+    def rank(key: tuple[str, str]) -> tuple[int, bool, float]:
+        return (sum((f.kind, f.unit) == key for f in tops), key[0] in q.kinds[:1],
+                max(c[0].score for c in found if c and c[0].figure is not None
+                    and (c[0].figure.kind, c[0].figure.unit) == key))
+
+    return max({(f.kind, f.unit) for f in tops}, key=rank)
 
 
 def _difference(q: Question, d: _Draft, given: Sequence[tuple[str, _Candidate]]) -> None:

@@ -294,6 +294,9 @@ def test_a_difference_is_computed_from_its_two_cited_rows(policy_engine: Engine,
         texts = {c.id: c.text for c in a.citations}
         for r in rows:
             assert r["figure"]["text"] in texts[r["citation"]], r
+        # one metric's rows share a kind and a unit: 56.9万亿元 (2013's level) had stood
+        # beside 7.8% (2012's growth) at threshold 0
+        assert len({(r["figure"]["kind"], r["figure"]["unit"]) for r in rows}) <= 1, a.answer
         if len(rows) < 2 or rows[0]["figure"]["text"] == rows[1]["figure"]["text"]:
             continue
         first = a.answer.split("（")[0]
