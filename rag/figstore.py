@@ -27,8 +27,9 @@ from rag.types import FigureFact, FigureRow, Passage, figure_key, figure_values
 # reviewed and the year planned dates a figure by its stance; 5: undated counts as states at
 # delivery, counted nouns and groups after a figure as its metric, bare amounts in 万; 6: vague
 # amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户, a
-# colon list takes its lead-in's year, 现在/目前 states are results, FIGURE的目标/任务 a target
-STORE_VERSION = 8
+# colon list takes its lead-in's year, 现在/目前 states are results, FIGURE的目标/任务 a target;
+# 8: a goal verb's deadline makes a target; 9: 1950年代 is a decade (a period), not the year 1950
+STORE_VERSION = 9
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
                 "anniversary")

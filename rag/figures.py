@@ -173,7 +173,7 @@ _ALTERNATIVES = [
     rf"(?P<id>{_DAY}))",
     rf"(?P<yrange>{_NOT_AFTER_ARABIC}(?P<ry1>{_YEAR}){_SP}年?{_SEP}(?P<ry2>{_YEAR}){_SP}年)",
     rf"(?P<ydate>(?P<dp>{_DATE_PREFIX})?(?:{_NOT_AFTER_ARABIC}(?P<y>{_YEAR})"
-    rf"|(?<![{_CN_CHARS}])(?P<cy>{_CN_YEAR})){_SP}年"
+    rf"|(?<![{_CN_CHARS}])(?P<cy>{_CN_YEAR})){_SP}年(?!代)"
     rf"(?:{_SP}(?:(?P<mo>{_MON})|(?P<cmo>{_CN_MON})){_SP}月"
     rf"(?:{_SP}(?:(?P<d>{_DAY})|(?P<cd>{_CN_DAY})){_SP}[日号])?(?P<mt>{_MONTH_TAIL})?"
     rf"|(?P<yt>{_YEAR_TAIL}))?(?P<ds>{_DATE_SUFFIX})?)",

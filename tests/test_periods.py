@@ -173,6 +173,9 @@ def test_figure_that_is_a_date_is_its_own_period() -> None:
 
 def test_decade_and_century() -> None:
     assert period_of("八十年代增长5%", "5%", 1986) == ("1980", "1989")
+    # digits too (DRCD 台湾战后时期; CMRC): a decade, not its first year
+    assert period_of("到1960年代，台湾的进口替代产业面临国内市场饱和的问题", "饱和", None) == ("1960", "1969")
+    assert period_of("1950年，吉米·史都华推出改编自普立兹奖名作的电影", "电影", None) == ("1950", "1950")
     assert period_of("到本世纪末实现工农业总产值翻两番。", "两番", 1986) == ("1986", "2000")
 
 
