@@ -276,16 +276,17 @@ def _one_kind(q: Question, found: Sequence[Sequence[_Candidate]]) -> tuple[str, 
     """The kind and unit of a one-metric aggregate's rows: the one most rows' best figures
     have; on a tie, the kind asked first before one that is not, then the best-scored. A
     row whose best figure is of another is not found. None when the rows agree."""
-    tops = [cands[0].figure for cands in found if cands and cands[0].figure is not None]
-    if len({(f.kind, f.unit) for f in tops}) < 2:
+    tops = [(c[0].figure.kind, c[0].figure.unit, c[0].score) for c in found
+            if c and c[0].figure is not None]
+    keys = {(kind, unit) for kind, unit, _ in tops}
+    if len(keys) < 2:
         return None
 
     def rank(key: tuple[str, str]) -> tuple[int, bool, float]:
-        return (sum((f.kind, f.unit) == key for f in tops), key[0] in q.kinds[:1],
-                max(c[0].score for c in found if c and c[0].figure is not None
-                    and (c[0].figure.kind, c[0].figure.unit) == key))
+        scores = [score for kind, unit, score in tops if (kind, unit) == key]
+        return len(scores), key[0] in q.kinds[:1], max(scores)
 
-    return max({(f.kind, f.unit) for f in tops}, key=rank)
+    return max(keys, key=rank)
 
 
 def _difference(q: Question, d: _Draft, given: Sequence[tuple[str, _Candidate]]) -> None:

@@ -48,6 +48,10 @@ _N = r"(?:[一二两三四五六七八九十]{1,3}|[0-9]{1,2})"
 _PLAN_NAME = r"(?:十[一二三四]五|十五|[一二三四五六七八九]五)"
 
 
+# 1950年代, 2010年代 (CMRC and DRCD passages): the decade's first year, a group
+_DIGIT_DECADE = r"((?:1[5-9]|20)[0-9]0)年代"
+
+
 @lru_cache(maxsize=1)
 def _scanner() -> re.Pattern[str]:
     d = _data()
@@ -76,7 +80,7 @@ def _scanner() -> re.Pattern[str]:
         rf"(?P<plan_bare>(?<![{_CN_D}十]){_PLAN_NAME}(?:{suffix})(?:{suffix})?(?:{ends})?)",
         rf"(?P<year>{_LB}{_YA} ?年(?!代)(?:度)?(?:的?{part_after})?)",
         r"(?P<decade>(?:二十一世纪|21世纪|二十世纪|20世纪)?(?:[五六七八九]十|[5-9]0)年代"
-        r"|(?<![0-9])(?:1[5-9]|20)[0-9]0年代)",
+        rf"|(?<![0-9]){_DIGIT_DECADE})",
         rf"(?P<century>{_alt(_keys(d['century_phrases']))})",
         rf"(?P<rel>(?:{'|'.join(rel)})(?:的?{part_after})?)",
         rf"(?P<past>(?:{_alt(past['prefixes'])}){_N}(?:{_alt(past['suffixes'])})|(?<![0-9几多十]){_N}{past['bare_suffix']})",
@@ -217,9 +221,8 @@ def _parse(m: re.Match[str]) -> _Expr | None:
         months = _months(rest) if rest else None
         return _Expr(s, e, label, "abs", (y, y), months, True)
     if kind == "decade":
-        full = re.fullmatch(r"((?:1[5-9]|20)[0-9]0)年代", label)
+        full = re.fullmatch(_DIGIT_DECADE, label)
         if full:
-            # 1950年代, 2010年代 (CMRC and DRCD passages: 248 of them)
             a = int(full.group(1))
             return _Expr(s, e, label, "abs", (a, a + 9), None, True, why=f"{label} ({a}–{a + 9})")
         tens = re.search(r"([五六七八九])十年代|([5-9])0年代", label)
