@@ -18,56 +18,16 @@ from rag.figures import Figure, extract_figures
 from rag.periods import find_time_expressions
 from rag.text import QUERY_STOPWORDS, normalize, tokenize
 
+_ASKING_DATA = vocab.data("asking")
 # Words that ask rather than describe; never required to match the evidence.
-_ASKING = frozenset(
-    """多少 多大 多高 多长 几 几个 几家 几项 几条 什么 时候 何时 何年 何月 何日 哪天 哪一天 几号 几岁
-    哪年 哪一年 哪个 哪些 哪几 哪里 哪儿 哪
-    是否 有没有 有无 吗 呢 吧 请问 一下 告诉 介绍 怎么 如何 怎样 为何 为什么 更大 更多 更高 更低 更早
-    更晚 最大 最多 最高 谁 比较 相比 还是 分别 各 各自 情况 大 多 更 最 哪几个 城市 省份 地区 地方 what how which who
-    when where why much many large big larger bigger largest size amount number does did is are was
-    were will would has have had of the a an in on to for by and or than more most""".split()
-)
+_ASKING = frozenset(_ASKING_DATA["asking_words"]["words"])
 _GENERIC_PLACES = frozenset({"城市", "地方", "全国", "国内", "国家", "各地", "中国", "我国", "全省",
                              "全市", "省", "市", "区", "县", "地区", "本地", "当地"})
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
+# what a question asks, tried in order (asking.json ``intents``; each names its motivating questions)
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
-    ("compare", re.compile(r"哪个.{0,6}(更|最|较)|谁.{0,4}(更|最)|更大|更多|更高|更早|更晚|相比|比较|"
-                           r"\b(larger|bigger|greater|more|higher|earlier|compare|versus|vs)\b",
-                           re.I)),
-    ("list", re.compile(r"哪些|哪几|有哪|列出|列举|\b(which|what)\s+(cities|provinces|funds|places|"
-                        r"regions|measures|areas|fields)\b|\blist\b", re.I)),
-    # 于何年发表, 在哪一天攻入 (DRCD: 154 numeric questions ask 何年, 8 哪一天)
-    ("when", re.compile(r"什么时候|何时|何年|何月|何日|哪年|哪一年|哪个月|哪一?天|几月|几号|什么时间|"
-                        r"日期|时间是|"
-                        r"\bwhen\b|\bwhat\s+(year|month|date)\b", re.I)),
-    # 首次超过了哪个产业 asks for a name, not for the 比重 beside it (2014; seed 哪种模式)
-    ("which", re.compile(r"哪(?:个|一个|种|类|家|座|位|项)(?![^?？]*(?:更|最|较|多少|几))(?!年|月)", re.I)),
-    ("share", re.compile(r"(?<!最)(低|高|增长|下降|降低|提高|提升|减少|增加)了?多少(?![个家项条亿万元年钱])|"
-                         r"的多少[?？]?$|"
-                         r"百分之几|几成|占比|比例|百分之|比重|增速|涨幅|增幅|降幅|利用效率|PUE|%|"
-                         # a rate named by its noun and asked as a figure: 赤字率, 失业率
-                         # (2012-2014), 城镇化率 (2013), 增长率, 普及率 (seed page); not 率先, 效率,
-                         # 表率, 轻率, nor 汇率政策是什么
-                         r"(?<=[\u4e00-\u9fff])(?<![效表草统轻坦直])率(?!先|领)"
-                         r"(?=[^?？]*(?:多少|几|目标|预期|控制|达到|降到|降至|提高到|下降|上升|回落|为))|"
-                         r"\b(percent|percentage|share|ratio|rate|growth|grow|grew)\b", re.I)),
-    ("count", re.compile(r"多少(个|家|项|条|座|所|名|人|次|款|批|种|步|方面|行动)|几(个|家|项|条|座|"
-                         r"大|步|方面|种)|数量|数目|\bhow\s+many\b|\bnumber\s+of\b", re.I)),
-    ("duration", re.compile(r"几年|多少年|多长时间|多久|期限|\bhow\s+long\b|\bhow\s+many\s+years\b", re.I)),
-    ("amount", re.compile(r"范围|区间|多少钱|多少亿|多少万|多少元|规模|金额|资金|总额|多大|补助|补贴|奖补|投资额|"
-                          r"资助|支持多少|最高.{0,6}多少|上限|\bhow\s+much\b|\b(size|amount|budget|"
-                          r"subsidy|subsidies|funding|worth|scale|large|big)\b", re.I)),
-    # 途程有多长, 平均有多重, 距离太阳多远 (CMRC, DRCD): a measure asked, not 许多高校, 大多高达
-    # 严秋华几岁签约 (CMRC), 年满几岁 (DRCD): an age, a bare number
-    ("quantity", re.compile(r"多少|几岁|(?<![许很大诸众好较更最太])多[长高重远深宽厚快]"
-                            r"(?!时间|的时间|校|达|于|层|位)|\bwhat\s+(?:is|was|are|were|will\s+be)\b[^?]{0,60}?\b(target|total|"
-                            r"output|production|gdp|gnp|income|deficit|inflation|revenue|"
-                            r"investment|population|volume|value|level|expenditure|spending)s?\b",
-                            re.I)),
-    ("whether", re.compile(r"是否|有没有|有无|吗[?？]?$|\b(is|are|does|did|has|have)\s+there\b",
-                           re.I)),
-]
+    (i["name"], re.compile(i["pattern"], re.I)) for i in _ASKING_DATA["intents"]]
 INTENT_KINDS: dict[str, tuple[str, ...]] = {
     "amount": ("money",),
     "duration": ("duration",),
@@ -77,8 +37,9 @@ INTENT_KINDS: dict[str, tuple[str, ...]] = {
     "quantity": ("money", "count", "percent", "ratio", "number", "duration", "level"),
 }
 # a query of keywords for a passage, not a figure: 2024年政府工作报告, 2014年的工作重点
-_OVERVIEW = re.compile(r"报告|介绍|概述|概况|内容|重点|任务|总结|部署|\b(summar\w*|overview|report)\b",
-                       re.I)
+_OVERVIEW = re.compile(_ASKING_DATA["overview"]["pattern"], re.I)
+_LIST_KINDS = [(re.compile(r["pattern"], re.I), tuple(r["kinds"])) for r in _ASKING_DATA["list_kinds"]["rules"]]
+_BOUNDS = [(re.compile(r["pattern"], re.I), str(r["bound"])) for r in _ASKING_DATA["bounds"]["rules"]]
 
 
 @dataclass(frozen=True)
@@ -219,8 +180,7 @@ def _counted(text: str) -> str | None:
     return None
 
 
-_ASK_AT = re.compile(r"多少|多大|多高|多长|多久|几|什么|何时|何年|哪一?年|哪一?天|哪个月|哪些|哪个|哪几|如何|怎样|"
-                     r"\bhow\s+(many|much|large|long)\b|\bwhat\b", re.I)
+_ASK_AT = re.compile(_ASKING_DATA["ask_at"]["pattern"], re.I)
 
 
 def _focus(text: str, terms: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, float], ...]:
@@ -367,7 +327,7 @@ def asked_stances(text: str) -> tuple[str, ...]:
 
 # the words that ask for a figure, a date or a choice: a clause without one is not a part
 # of its own, and a question without one (2024年经济增长目标) is a query of keywords
-_ASKS = re.compile(r"多少|几|什么|哪|何时|何年|何月|何日|多久|多大|多高|\b(what|how|which|when)\b", re.I)
+_ASKS = re.compile(_ASKING_DATA["asks"]["pattern"], re.I)
 
 
 def _strip_words(text: str, words: Sequence[str]) -> str:
@@ -532,18 +492,12 @@ def analyse(text: str) -> Question:
     years = tuple(dict.fromkeys(_YEAR.findall(plain)))
     kinds = INTENT_KINDS.get(intent, ())
     if intent in ("compare", "list"):
-        if re.search(r"规模|金额|资金|多少钱|亿|万元|size|amount|fund|larger|bigger", norm, re.I):
-            kinds = ("money",)
-        elif re.search(r"数量|多少个|几个|how many|number", norm, re.I):
-            kinds = ("count",)
+        named = next((k for pat, k in _LIST_KINDS if pat.search(norm)), None)
+        if named is not None:
+            kinds = named
         elif figures:
             kinds = (figures[0].kind,)
-    bound = None
-    if re.search(r"最高|最多|上限|不超过|封顶|多少以下|多少以内|\b(maximum|max|at most|up to|cap)\b",
-                 norm, re.I):
-        bound = "≤"
-    elif re.search(r"至少|不低于|最低|下限|多少以上|\b(minimum|at least)\b", norm, re.I):
-        bound = "≥"
+    bound = next((b for pat, b in _BOUNDS if pat.search(norm)), None)
     terms = _terms(norm, places, english, figures)
     low = norm.lower()
     span = year_span(norm)
