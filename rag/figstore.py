@@ -29,7 +29,7 @@ from rag.types import FigureFact, FigureRow, Passage, figure_key, figure_values
 # amounts, ○ as zero, objects after 了/的; 7: traditional units (噸, 個), 农户 implies 户, a
 # colon list takes its lead-in's year, 现在/目前 states are results, FIGURE的目标/任务 a target;
 # 8: a goal verb's deadline makes a target; 9: 1950年代 is a decade (a period), not the year 1950
-STORE_VERSION = 9
+STORE_VERSION = 10
 STANCES = facts.STANCES
 FIGURE_KINDS = ("money", "count", "percent", "ratio", "number", "duration", "level", "date", "vague",
                 "anniversary")
@@ -85,20 +85,57 @@ def heading_context(headings: Sequence[str], doc: DocDate | None) -> Period | No
 
 
 _FROM = re.compile(r"(?:从|由)$")
-_TO = re.compile(r"^(?:增加|增长|提高|上升|下降|降低|减少|扩大|缩小)?(?:到|至|为)")
+_TO = re.compile(r"^(?:增加|增长|提高|上升|下降|降低|减少|扩大|缩小|降|升)?(?:到|至|为)")
+
+
+def _written_span(basis: str) -> bool:
+    """Whether a period is a span written as its two end years (``1978年到1983年``,
+    ``一九八〇年至一九八五年``), not counted (过去五年) nor named (“十一五”)."""
+    years = r"(?:\d{4}|[〇零一二三四五六七八九]{4})年?"
+    joins = "|".join(re.escape(w) for w in time_words.data()["year_span_words"]["words"] if w != "、")
+    return re.fullmatch(f"{years}(?:{joins}){years}", basis) is not None
+
+
+@lru_cache(maxsize=1)
+def _from_level() -> re.Pattern[str]:
+    origin = time_words.data()["origin"]
+    quals = "|".join(re.escape(w) for w in origin["level_qualifiers"])
+    return re.compile(f"(?:{'|'.join(origin['before'])})(?:{quals})?$")
+
+
+def _starts_change(sentence: str, figs: list[Figure], i: int) -> bool:
+    """``由每人每年240元提高到280元``: figure ``i`` is the level a change starts from, with no
+    time of its own between 由 and it (``由上年的88个``, ``由1997年的65%`` have theirs)."""
+    if i + 1 >= len(figs) or not _from_level().search(sentence[max(0, figs[i].start - 6):figs[i].start]):
+        return False
+    between = sentence[figs[i].end:figs[i + 1].start]
+    return len(between) <= 6 and _TO.match(between) is not None
 
 
 def _from_to(sentence: str, figs: list[Figure], i: int, period: Period | None) -> Period | None:
     """``国内生产总值从26.6万亿元增加到51.9万亿元`` under 过去五年 (2008–2012): the figure
     after 从 is the level before the span began (2007), the one after 增加到 the level at its
-    end (2012); seen in the 2003, 2008 and 2013 reports' reviews of five years."""
-    if period is None or period.start[:4] == period.end[:4] or not period.start[:4].isdigit():
+    end (2012); seen in the 2003, 2008 and 2013 reports' reviews of five years. A span written
+    as its end years counts them both: ``从１９７８年到１９８３年，…由一百七十五元提高到二百八十八元``
+    (1985: 175元 is 1978's), ``从一九七八年到一九八二年，…由五百九十八所增加到七百一十五所`` (1983).
+    Under a single year the change is that year's and the level it starts from the year
+    before's: ``今年…补助标准由每人每年240元提高到280元`` (2013: 240元 is 2012's), ``由每人每年
+    50元提高到100元`` (2008), ``从２００２年１月１日起，…由１５．３％降到１２％`` (2002), ``去年…物价涨幅
+    要从１４．８％降到１０％左右`` (1997: 14.8% is 1995's)."""
+    if period is None or not period.start[:4].isdigit():
         return period
     f = figs[i]
     first, last = int(period.start[:4]), int(period.end[:4])
+    if first == last:
+        if _starts_change(sentence, figs, i):
+            y = str(first - 1)
+            return Period(y, y, False, f"由…到…: the level before {period.basis}")
+        return period
     if _FROM.search(sentence[max(0, f.start - 1):f.start]) and i + 1 < len(figs):
         between = sentence[f.end:figs[i + 1].start]
         if len(between) <= 6 and _TO.match(between):
+            if period.stated and _written_span(period.basis):
+                return Period(str(first), str(first), True, f"从…到… start of {period.basis}")
             y = str(first - 1)
             return Period(y, y, False, f"从…到… before {period.basis}")
     if i > 0 and _FROM.search(sentence[max(0, figs[i - 1].start - 1):figs[i - 1].start]):

@@ -347,3 +347,19 @@ def test_sorting_by_value_never_compares_two_units():
         for unit in set(units):
             values = [r.fact.value for r in out if r.fact.unit == unit and r.fact.value is not None]
             assert values == sorted(values, reverse=descending)
+
+
+def test_the_level_a_change_starts_from_is_of_the_year_before():
+    """由A提高到B: under a single year the change is that year's and A the year before's
+    (2013: 今年…由每人每年240元提高到280元; 2002: 从２００２年１月１日起…由１５．３％降到１２％);
+    under a span written as its end years A is of the first (1985: 从１９７８年到１９８３年，…由一百
+    七十五元提高到二百八十八元), under a counted span of the year before it (2013: 过去五年)."""
+    before = _figure("2013-政府工作报告.txt", "240元", "由每人每年240元提高到280元")
+    after = _figure("2013-政府工作报告.txt", "280元", "由每人每年240元提高到280元")
+    assert (figstore.period_years(before), figstore.period_years(after)) == ((2012, 2012), (2013, 2013))
+    tariff = _figure("2002-政府工作报告.txt", "１５．３％", "由１５．３％降到１２％")
+    assert figstore.period_years(tariff) == (2001, 2001)
+    spending = _figure("1985-政府工作报告.txt", "一百七十五元", "由一百七十五元提高到二百八十八元")
+    assert figstore.period_years(spending) == (1978, 1978)
+    gdp = _figure("2013-政府工作报告.txt", "26.6万亿元", "从26.6万亿元增加到51.9万亿元")
+    assert figstore.period_years(gdp) == (2007, 2007)
