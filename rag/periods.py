@@ -206,7 +206,10 @@ class _Ctx:
     def _usable(self, ex: _Expr, pos: int) -> bool:
         if ex.base:
             return False
-        if ex.clause_only and re.search(r"[，,；;：:]", self.text[ex.end : pos]):
+        if ex.clause_only and re.search(r"[，,；;：:]", self.text[ex.end : pos]) and not (
+                # a clause of its own (现在，同我国建交的国家已经达到１３５个, 1988; 1964): the next one
+                self._clause_initial(ex) and self.text[ex.end : ex.end + 1] in "，,"
+                and not re.search(r"[，,；;：:]", self.text[ex.end + 1 : pos])):
             return False
         if ex.origin and any(w in self.text[ex.end : pos] for w in _data()["origin"]["until"]):
             return False
