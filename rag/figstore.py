@@ -243,8 +243,10 @@ def _review_or_plan(period: Period | None, context: Period | None,
     it is a result or a base, or stands in a sentence that names a plan as set before
     (``比上年增长7.8％，虽然略低于8％的预定目标``: both of 1998; facts.json ``past_plan``),
     and of the second when it is a plan: not of both."""
-    if years is None or period is None or period != context or stance == "unknown":
+    if years is None or period is None or context is None or stance == "unknown":
         return period
+    if period != context:
+        return _part_reviewed(period, context, years, stance)
     words = _facts_data()["stance"]["past_plan"]
     at = _clause_start(sentence, f)
     clause = _clause(sentence, f)
@@ -257,6 +259,19 @@ def _review_or_plan(period: Period | None, context: Period | None,
     if stance in ("actual", "base") or past_plan:
         return Period(years[0], years[0], False, f"the year reviewed under {context.basis}")
     return Period(years[1], years[1], False, f"the year planned under {context.basis}")
+
+
+def _part_reviewed(period: Period, context: Period, years: tuple[str, str], stance: str) -> Period:
+    """A part of a year that only the two-year heading dates (``年末`` under ``一、１９９３年国内
+    工作的回顾和１９９４年工作的基本方针``, 1994: 存款余额１４７６４亿元 is of end-1993; ``下半年``
+    under ``一、1998年工作回顾和1999年工作的总体要求``, 1999) is of the year reviewed when it is a
+    result or a base: the period resolver took the heading's last year."""
+    if stance not in ("actual", "base") or not period.basis.endswith(f"({context.basis})") \
+            or period.start[:4] != years[1] or period.end[:4] != years[1]:
+        return period
+    y = years[0]
+    return Period(y + period.start[4:], y + period.end[4:], False,
+                  f"{period.basis.split(' of ')[0]} of {y}, the year reviewed under {context.basis}")
 
 
 def _earlier_year(before: str, doc: DocDate | None, last: int) -> int | None:

@@ -363,3 +363,10 @@ def test_the_level_a_change_starts_from_is_of_the_year_before():
     assert figstore.period_years(spending) == (1978, 1978)
     gdp = _figure("2013-政府工作报告.txt", "26.6万亿元", "从26.6万亿元增加到51.9万亿元")
     assert figstore.period_years(gdp) == (2007, 2007)
+
+
+def test_a_part_of_the_year_reviewed_under_a_two_year_heading():
+    """年末 under 一、１９９３年国内工作的回顾和１９９４年工作的基本方针 (1994): a result of end-1993,
+    the year reviewed, not of the heading's last year (a user's 1993年底…存款余额 was refused)."""
+    deposits = _figure("1994-政府工作报告.txt", "１４７６４亿元", "存款余额")
+    assert (deposits.period_start, deposits.period_end, deposits.stance) == ("1993-12", "1993-12", "actual")
