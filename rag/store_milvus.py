@@ -129,10 +129,33 @@ class MilvusStore:
             return bool(self.client.has_collection(name))
 
     def _load(self, name: str) -> None:
-        if name not in self._loaded:
+        if name in self._loaded:
+            return
+        try:
             with self._errors(f"loading {name}"):
                 self.client.load_collection(name)
-            self._loaded.add(name)
+        except StoreUnavailable:
+            if not self._drop_lite_sidecars(name):
+                raise
+            with self._errors(f"loading {name} (its vector-index files rebuilt)"):
+                self.client.load_collection(name)
+        self._loaded.add(name)
+
+    def _drop_lite_sidecars(self, name: str) -> bool:
+        """Milvus Lite (3.2) writes a segment's vector-index file in place, so a writer killed
+        mid-write leaves it empty and the collection will not load ("No data left in file").
+        The files are derived from the segments, which Lite writes safely, and it rebuilds a
+        missing one on load: delete the collection's index files and let it. True when any
+        were deleted (a ``.db`` URI only)."""
+        if not self.uri.endswith(".db"):
+            return False
+        files = list((Path(self.uri) / "collections" / name / "partitions").glob("*/indexes/*.idx"))
+        for f in files:
+            f.unlink(missing_ok=True)
+        if files:
+            logging.getLogger(__name__).warning(
+                "%s: %s did not load; rebuilding its %d vector-index files", self.label, name, len(files))
+        return bool(files)
 
     def _query(self, name: str, expr: str, fields: list[str], limit: int = PAGE
                ) -> list[dict[str, Any]]:
