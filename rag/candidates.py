@@ -30,7 +30,7 @@ from rag.evidence import (
     value_support,
 )
 from rag.figures import Figure
-from rag.question import Question, place_core
+from rag.question import Question, _with_synonyms, place_core
 from rag.text import normalize
 from rag.types import FigureFact, Hit, Passage
 
@@ -144,8 +144,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                            top_fused=top_fused, heading_place=heading_place)
                     out.append(_Candidate(s, None, model.sentence.score(sf), pass_cov, sf))
                 continue
-            if q.codes and not all(c in sent_low for c in q.codes):
-                continue  # 6G is not 5G
+            if q.codes and not all(any(a in sent_low for a in _with_synonyms([c])) for c in q.codes):
+                continue  # 6G is not 5G; M2 may be written 广义货币 (evidence_words.json synonyms)
             for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
                 if f.kind not in kinds or not _year_ok(q, s.text, f, fact):
                     continue

@@ -189,11 +189,31 @@ def by_sentence(text: str, figures: Sequence[FigureFact]) -> list[SentenceFigure
     return out
 
 
+def _inside() -> dict[str, list[str]]:
+    return dict(vocab.data("evidence_words")["inside_words"])
+
+
+def _spans_of(term: str, text: str) -> list[tuple[int, int]]:
+    """Where ``term`` occurs in ``text``, leaving out its occurrences inside a word that
+    means something else (出口 inside 进出口; evidence_words.json ``inside_words``)."""
+    found = [(m.start(), m.end()) for m in re.finditer(re.escape(term), text)]
+    for word in _inside().get(term, ()):
+        covered = [(m.start(), m.end()) for m in re.finditer(re.escape(word), text)]
+        found = [(a, b) for a, b in found if not any(c <= a and b <= d for c, d in covered)]
+    return found
+
+
+def _occurs(term: str, text: str) -> bool:
+    if term not in text:
+        return False
+    return term not in _inside() or bool(_spans_of(term, text))
+
+
 def term_hits(terms: Sequence[tuple[str, ...]], text: str) -> list[bool]:
     """Which terms (any alternative) occur in the text; a long alternative may match by
     its stem (机器人学 → 机器人), or a compound by its words in order (粮食产量 in
     全国粮食连续四年增产，2007年产量…)."""
-    return [any(a in text or (len(a) > 2 and a[:-1] in text) or _parts_in(a, text)
+    return [any(_occurs(a, text) or (len(a) > 2 and _occurs(a[:-1], text)) or _parts_in(a, text)
                 for a in alts) for alts in terms]
 
 
@@ -201,10 +221,10 @@ def _parts_in(word: str, text: str) -> bool:
     parts = word_parts(word)
     at = 0
     for part in parts:
-        at = text.find(part, at)
-        if at < 0:
+        after = [b for a, b in _spans_of(part, text) if a >= at]
+        if not after:
             return False
-        at += len(part)
+        at = after[0]
     return bool(parts)
 
 
@@ -240,8 +260,8 @@ def proximity(sentence: str, fig: Figure, terms: Sequence[tuple[str, ...]],
     for alts in terms:
         best = len(sentence)
         for a in alts:
-            for m in re.finditer(re.escape(a), low):
-                gap = low[m.end():fig.start] if m.end() <= fig.start else low[fig.end:m.start()]
+            for ms, me in _spans_of(a, low):
+                gap = low[me:fig.start] if me <= fig.start else low[fig.end:ms]
                 d = len(gap) + (10 if _CLAUSE.search(gap) else 0)
                 best = min(best, d)
         w = weight_of.get(alts[0], 1.0)
@@ -443,9 +463,11 @@ def _part_named(q: Question, after_part: str, whole: str) -> bool:
     the part shares with the whole before the part word (财政赤字 in 今年拟安排财政赤字10500亿元，
     其中中央财政赤字8500亿元, 2010; the same in 2012 and 2014) does not name the part: only
     a word that tells it apart (中央) does."""
-    words = [t for alts in q.terms for t in alts if len(t) >= 2]
+    terms = [alts for alts in q.terms if any(len(t) >= 2 for t in alts)]
     whole = normalize(whole).lower()
-    return (any(w in after_part and w not in whole for w in words)
+    # read as term_hits reads them: 出口额 by its stem 出口, which 进出口 does not hold
+    in_part, in_whole = term_hits(terms, after_part), term_hits(terms, whole)
+    return (any(p and not w for p, w in zip(in_part, in_whole, strict=True))
             and coverage(q, after_part) >= 0.5)
 
 

@@ -284,3 +284,19 @@ def test_a_figure_whose_clause_misses_what_another_clause_holds_is_outshone(corp
     assert values["1.25以下"] == 0.0
     assert values["35%"] > 0.5
     assert all(v >= 0.0 for v in values.values())
+
+
+def test_a_word_inside_a_word_of_another_meaning_does_not_match():
+    """出口 inside 进出口 is not 出口 (evidence_words.json inside_words): the 2002 report's
+    外贸进出口总额突破５０００亿美元，其中出口２６６２亿美元 gives the exports asked for only
+    after 其中, and a user's 外贸出口额 had been answered with the trade total at 0.98."""
+    from rag.evidence import term_hits
+
+    whole = "外贸进出口总额突破５０００亿美元"
+    assert term_hits([("出口额",), ("出口",), ("进出口",)], whole) == [False, False, True]
+    assert term_hits([("出口额",)], whole + "，其中出口２６６２亿美元") == [True]
+    # and 出口 names the part after 其中, which the whole does not hold: the part is asked
+    from rag.evidence import _part_named
+
+    assert _part_named(analyse("2001年外贸出口额是多少？"), "出口２６６２亿美元", whole)
+    assert not _part_named(analyse("2001年外贸进出口总额是多少？"), "出口２６６２亿美元", whole)
