@@ -117,6 +117,8 @@ def test_follow_up_swaps_the_year(policy_engine: Engine):
     ("What was the GDP growth target for 2014?", "7.5%左右"),
     ("What was the urban unemployment rate in 2013?", "4.1%"),
     ("How large was the fiscal deficit planned for 2014?", "13500亿元"),
+    # how much + a thing is a quantity, not money; produce is 产量 (2014: 粮食产量超过1.2万亿斤)
+    ("How much grain did China produce in 2013?", "超过1.2万亿斤"),
 ])
 def test_english_questions_reach_the_same_figures(policy_engine: Engine, question: str, figure: str):
     a = policy_engine.ask(question)
