@@ -300,3 +300,17 @@ def test_a_word_inside_a_word_of_another_meaning_does_not_match():
 
     assert _part_named(analyse("2001年外贸出口额是多少？"), "出口２６６２亿美元", whole)
     assert not _part_named(analyse("2001年外贸进出口总额是多少？"), "出口２６６２亿美元", whole)
+
+
+def test_a_figure_joined_to_a_change_is_a_change():
+    """实际增长9.8%和8.5% (2010; the same form in 2001 and 2005-2008): 8.5% is a change like 9.8%,
+    so 2009年城镇登记失业率实际是多少 (which the reports never state) is not answered with it."""
+    from rag.evidence import _after_change
+
+    text = (POLICY_DIR / "2010-政府工作报告.txt").read_text(encoding="utf-8")
+    line = next(x for x in text.split("。") if "实际增长9.8%和8.5%" in x)
+    figs = {f.text: f for f in extract_figures(line)}
+    assert _after_change(line, figs["9.8%"]) and _after_change(line, figs["8.5%"])
+    assert not _after_change(line, figs["5153元"])
+    level = "增长速度达到7%和8%"
+    assert not any(_after_change(level, f) for f in extract_figures(level))

@@ -26,8 +26,8 @@ FIELDS = ("value", "period", "stance", "metric", "subject")
 # systematic sample of every figure kind, are harder than the economic figures before them)
 # and on the held-out test split (142 labels, 7 other reports; no rule is fitted to it, and
 # its failures report shares only, never the labels that are wrong).
-FIT_FLOORS = {"value": 0.975, "period": 0.895, "stance": 0.92, "metric": 0.89, "subject": 0.88}
-TEST_FLOORS = {"value": 0.95, "period": 0.81, "stance": 0.875, "metric": 0.85, "subject": 0.805}
+FIT_FLOORS = {"value": 0.975, "period": 0.90, "stance": 0.92, "metric": 0.89, "subject": 0.88}
+TEST_FLOORS = {"value": 0.95, "period": 0.82, "stance": 0.875, "metric": 0.85, "subject": 0.805}
 MISSING_AT_MOST = {"fit": 0.03, "test": 0.08}
 
 
