@@ -124,6 +124,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
     model = model or load_model()
     out: list[_Candidate] = []
     top_fused = max((h.scores.fused for h in hits), default=0.0)
+    # 6G is not 5G; M2 may be written 广义货币 (evidence_words.json synonyms)
+    codes = [_with_synonyms([c]) for c in q.codes]
     for hit in hits:
         p = hit.passage
         context = passage_context(p)
@@ -144,8 +146,8 @@ def _candidates(q: Question, hits: Sequence[Hit], *, kinds: Sequence[str],
                                            top_fused=top_fused, heading_place=heading_place)
                     out.append(_Candidate(s, None, model.sentence.score(sf), pass_cov, sf))
                 continue
-            if q.codes and not all(any(a in sent_low for a in _with_synonyms([c])) for c in q.codes):
-                continue  # 6G is not 5G; M2 may be written 广义货币 (evidence_words.json synonyms)
+            if not all(any(a in sent_low for a in alts) for alts in codes):
+                continue
             for f, fact in zip(s.figures, s.facts or (None,) * len(s.figures), strict=True):
                 if f.kind not in kinds or not _year_ok(q, s.text, f, fact):
                     continue

@@ -189,8 +189,10 @@ def by_sentence(text: str, figures: Sequence[FigureFact]) -> list[SentenceFigure
     return out
 
 
-def _inside() -> dict[str, list[str]]:
-    return dict(vocab.data("evidence_words")["inside_words"])
+@lru_cache(maxsize=1)
+def _inside() -> dict[str, tuple[str, ...]]:
+    """evidence_words.json ``inside_words``, read once: term_hits runs per candidate."""
+    return {k: tuple(v) for k, v in vocab.data("evidence_words")["inside_words"].items()}
 
 
 def _spans_of(term: str, text: str) -> list[tuple[int, int]]:

@@ -88,12 +88,17 @@ _FROM = re.compile(r"(?:从|由)$")
 _TO = re.compile(r"^(?:增加|增长|提高|上升|下降|降低|减少|扩大|缩小|降|升)?(?:到|至|为)")
 
 
+@lru_cache(maxsize=1)
+def _written_span_re() -> re.Pattern[str]:
+    years = r"(?:\d{4}|[〇零一二三四五六七八九]{4})年?"
+    joins = "|".join(re.escape(w) for w in time_words.data()["year_span_words"]["words"] if w != "、")
+    return re.compile(f"{years}(?:{joins}){years}")
+
+
 def _written_span(basis: str) -> bool:
     """Whether a period is a span written as its two end years (``1978年到1983年``,
     ``一九八〇年至一九八五年``), not counted (过去五年) nor named (“十一五”)."""
-    years = r"(?:\d{4}|[〇零一二三四五六七八九]{4})年?"
-    joins = "|".join(re.escape(w) for w in time_words.data()["year_span_words"]["words"] if w != "、")
-    return re.fullmatch(f"{years}(?:{joins}){years}", basis) is not None
+    return _written_span_re().fullmatch(basis) is not None
 
 
 @lru_cache(maxsize=1)
@@ -103,10 +108,18 @@ def _from_level() -> re.Pattern[str]:
     return re.compile(f"(?:{'|'.join(origin['before'])})(?:{quals})?$")
 
 
-def _starts_change(sentence: str, figs: list[Figure], i: int) -> bool:
-    """``由每人每年240元提高到280元``: figure ``i`` is the level a change starts from, with no
-    time of its own between 由 and it (``由上年的88个``, ``由1997年的65%`` have theirs)."""
-    if i + 1 >= len(figs) or not _from_level().search(sentence[max(0, figs[i].start - 6):figs[i].start]):
+def _starts_change(sentence: str, figs: list[Figure], i: int, *, qualified: bool = True) -> bool:
+    """``由每人每年240元提高到280元``: figure ``i`` is the level a change starts from (由/从 before
+    it, a to-word after it, then the next figure), with no time of its own between 由 and it
+    (``由上年的88个``, ``由1997年的65%`` have theirs). ``qualified``: a qualifier such as 每人每年
+    may stand between 由 and the figure (periods.json ``origin.level_qualifiers``)."""
+    if i < 0 or i + 1 >= len(figs):
+        return False
+    start = figs[i].start
+    if qualified:
+        if not _from_level().search(sentence[max(0, start - 6):start]):
+            return False
+    elif not _FROM.search(sentence[max(0, start - 1):start]):
         return False
     between = sentence[figs[i].end:figs[i + 1].start]
     return len(between) <= 6 and _TO.match(between) is not None
@@ -124,24 +137,19 @@ def _from_to(sentence: str, figs: list[Figure], i: int, period: Period | None) -
     要从１４．８％降到１０％左右`` (1997: 14.8% is 1995's)."""
     if period is None or not period.start[:4].isdigit():
         return period
-    f = figs[i]
     first, last = int(period.start[:4]), int(period.end[:4])
     if first == last:
         if _starts_change(sentence, figs, i):
             y = str(first - 1)
             return Period(y, y, False, f"由…到…: the level before {period.basis}")
         return period
-    if _FROM.search(sentence[max(0, f.start - 1):f.start]) and i + 1 < len(figs):
-        between = sentence[f.end:figs[i + 1].start]
-        if len(between) <= 6 and _TO.match(between):
-            if period.stated and _written_span(period.basis):
-                return Period(str(first), str(first), True, f"从…到… start of {period.basis}")
-            y = str(first - 1)
-            return Period(y, y, False, f"从…到… before {period.basis}")
-    if i > 0 and _FROM.search(sentence[max(0, figs[i - 1].start - 1):figs[i - 1].start]):
-        between = sentence[figs[i - 1].end:f.start]
-        if len(between) <= 6 and _TO.match(between):
-            return Period(str(last), str(last), False, f"从…到… end of {period.basis}")
+    if _starts_change(sentence, figs, i, qualified=False):
+        if period.stated and _written_span(period.basis):
+            return Period(str(first), str(first), True, f"从…到… start of {period.basis}")
+        y = str(first - 1)
+        return Period(y, y, False, f"从…到… before {period.basis}")
+    if _starts_change(sentence, figs, i - 1, qualified=False):
+        return Period(str(last), str(last), False, f"从…到… end of {period.basis}")
     return period
 
 
@@ -291,13 +299,9 @@ def _base_level(lead: str, sentence: str, figs: list[Figure], i: int, period: Pe
     １１２１亿元增加到２２２０亿元`` (1987), ``一九八二年同一九七八年相比，社会商品零售总额由一千五百
     五十九亿元增加到二千五百七十亿元`` (1983): the level a change starts from is of the base year
     the sentence compares with, in its own clause or an earlier ；-clause (``lead``)."""
-    f = figs[i]
-    if i + 1 >= len(figs) or not _FROM.search(sentence[max(0, f.start - 1):f.start]):
+    if not _starts_change(sentence, figs, i, qualified=False):
         return period
-    between = sentence[f.end:figs[i + 1].start]
-    if len(between) > 6 or not _TO.match(between):
-        return period
-    b = _base_year(lead + sentence[:f.start], doc)
+    b = _base_year(lead + sentence[:figs[i].start], doc)
     if b is None:
         return period
     return Period(str(b), str(b), False, f"the level of the base year {b}")

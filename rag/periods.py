@@ -206,10 +206,8 @@ class _Ctx:
     def _usable(self, ex: _Expr, pos: int) -> bool:
         if ex.base:
             return False
-        if ex.clause_only and re.search(r"[，,；;：:]", self.text[ex.end : pos]) and not (
-                # a clause of its own (现在，同我国建交的国家已经达到１３５个, 1988; 1964): the next one
-                self._clause_initial(ex) and self.text[ex.end : ex.end + 1] in "，,"
-                and not re.search(r"[，,；;：:]", self.text[ex.end + 1 : pos])):
+        if ex.clause_only and re.search(r"[，,；;：:]", self.text[ex.end : pos]) \
+                and not self._governs_next_clause(ex, pos):
             return False
         if ex.origin and any(w in self.text[ex.end : pos] for w in _data()["origin"]["until"]):
             return False
@@ -217,6 +215,12 @@ class _Ctx:
             return False
         t = self._title(ex.start)
         return t is None or t == self._title(pos)
+
+    def _governs_next_clause(self, ex: _Expr, pos: int) -> bool:
+        """A clause-only word that is a clause of its own (``现在，同我国建交的国家已经达到１３５个``,
+        1988; 1964) governs the clause after it, and no further."""
+        return self._clause_initial(ex) and self.text[ex.end : ex.end + 1] in "，," \
+            and not re.search(r"[，,；;：:]", self.text[ex.end + 1 : pos])
 
     def _framed(self, ex: _Expr, pos: int) -> bool:
         """Inside a closed frame ``在 … 的基础上`` that ends before ``pos``: the frame's time is
